@@ -1,0 +1,45 @@
+"""`mthinker`: the kit's command line.
+
+Each group lives in its own file and only calls the library; heavy imports happen inside commands so
+that ``mthinker --help`` is instant and never touches torch.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from kit import __version__
+from kit.cli import app as app_cmd
+from kit.cli import bench, core, evaluate, train
+
+app = typer.Typer(
+    name="mthinker",
+    help="M-Thinker on one GPU: train reasoning models that think in the question's language.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(core.app)  # lid, reward
+app.add_typer(train.app)  # sft, select, refs, grpo/train, pipeline, export, export-verl
+app.add_typer(evaluate.app)  # generate, score, eval, compare
+app.add_typer(app_cmd.app)  # app
+app.add_typer(bench.app, name="bench", help="Measure memory, speed and accuracy.")
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"mthinker-kit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")):
+    """M-Thinker on one GPU: train reasoning models that think in the question's language."""
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""The one prompt builder of the kit.
+
+A question becomes one user turn: the question, a blank line, the localized instruction of its language
+(see `kit.languages`). Training, selection, references, evaluation and the demo all build prompts here.
+"""
+
+from __future__ import annotations
+
+from kit.languages import get_language
+
+
+def user_message(question: str, lang: str, *, control: bool = False) -> str:
+    """The user turn for ``question`` in ``lang``; ``control=True`` adds the Prompt-Control sentence."""
+    language = get_language(lang)
+    parts = [question.strip(), language.instruction]
+    if control:
+        parts.append(language.control)
+    return "\n\n".join(parts)
+
+
+def build_messages(question: str, lang: str, *, control: bool = False) -> list[dict[str, str]]:
+    """Chat messages for ``question``: the conversational form TRL's trainers accept as ``prompt``."""
+    return [{"role": "user", "content": user_message(question, lang, control=control)}]
+
+
+def render_prompt(tokenizer, question: str, lang: str, *, control: bool = False, prefill: str = "") -> str:
+    """The generation prompt as text, through the model's own chat template.
+
+    ``prefill`` is appended after the template's generation prompt (which for reasoning models already
+    opens ``<think>``): the DIT and QRT baselines pre-fill the start of the thinking this way.
+    """
+    text = tokenizer.apply_chat_template(
+        build_messages(question, lang, control=control), tokenize=False, add_generation_prompt=True
+    )
+    return text + prefill
