@@ -10,7 +10,7 @@ import typer
 
 from kit import __version__
 from kit.cli import app as app_cmd
-from kit.cli import bench, core, evaluate, train
+from kit.cli import bench, core, evaluate, pipeline, train
 
 app = typer.Typer(
     name="mthinker",
@@ -19,7 +19,8 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(core.app)  # lid, reward
-app.add_typer(train.app)  # sft, select, refs, grpo/train, pipeline, export, export-verl
+app.add_typer(train.app)  # grpo (alias train)
+app.add_typer(pipeline.app)  # sft, select, refs, pipeline, export, export-verl
 app.add_typer(evaluate.app)  # generate, score, eval, compare
 app.add_typer(app_cmd.app)  # app
 app.add_typer(bench.app, name="bench", help="Measure memory, speed and accuracy.")

@@ -1,0 +1,5 @@
+"""CLI commands (placeholder until this group lands)."""
+
+import typer
+
+app = typer.Typer()
