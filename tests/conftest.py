@@ -1,0 +1,33 @@
+"""Shared fixtures. Tests never touch the network: the tiny model is built locally into a temp cache."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(tmp_path_factory) -> Path:
+    """A session-wide MTHINKER_CACHE, so the tiny model is built once per test run and never in ~/.cache."""
+    path = tmp_path_factory.mktemp("mthinker-cache")
+    previous = os.environ.get("MTHINKER_CACHE")
+    os.environ["MTHINKER_CACHE"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("MTHINKER_CACHE", None)
+    else:
+        os.environ["MTHINKER_CACHE"] = previous
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tiny_cache) -> Path:
+    """The embedded tiny Qwen2 model (random weights), built once per session."""
+    from kit.tiny import ensure_tiny_model
+
+    return ensure_tiny_model()
