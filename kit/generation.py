@@ -1,0 +1,165 @@
+"""Batched sampling and token streaming on top of a loaded model (see `kit.models`).
+
+Prompts arrive already rendered by `kit.prompts.render_prompt` (chat template applied, ``<think>\\n``
+pre-filled). Completions keep the reasoning markers: ``</think>`` (and ``<think>``) are special tokens in
+the tiny tokenizer and in DeepSeek-R1-Distill's, so ``skip_special_tokens=True`` would silently delete the
+very marker the parser splits on. `decode_completion` is the one place that decodes: it keeps every token
+and strips only padding, BOS and EOS.
+
+    >>> texts = sample(model, tokenizer, [prompt], SamplingParams(n=4, max_new_tokens=64))
+    >>> len(texts[0])
+    4
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Iterator
+
+
+@dataclass
+class SamplingParams:
+    n: int = 1
+    temperature: float = 0.9
+    top_p: float = 0.95
+    max_new_tokens: int = 512
+    seed: int | None = None
+
+    def __post_init__(self):
+        if int(self.n) < 1:
+            raise ValueError(f"n (samples per prompt) must be >= 1 (got {self.n})")
+        if float(self.temperature) < 0:
+            raise ValueError(f"temperature must be >= 0 (got {self.temperature}); 0 means greedy")
+        if not 0 < float(self.top_p) <= 1:
+            raise ValueError(f"top_p must be in (0, 1] (got {self.top_p})")
+        if int(self.max_new_tokens) < 1:
+            raise ValueError(f"max_new_tokens must be >= 1 (got {self.max_new_tokens})")
+
+    def generate_kwargs(self, tokenizer) -> dict:
+        kwargs: dict = {"max_new_tokens": int(self.max_new_tokens), "pad_token_id": tokenizer.pad_token_id}
+        if tokenizer.eos_token_id is not None:
+            kwargs["eos_token_id"] = tokenizer.eos_token_id
+        if self.temperature > 0:
+            kwargs.update(do_sample=True, temperature=float(self.temperature), top_p=float(self.top_p))
+        else:  # greedy; unset sampling knobs so transformers does not warn about ignored flags
+            kwargs.update(do_sample=False, temperature=None, top_p=None)
+        return kwargs
+
+
+def _strip_ids(tokenizer) -> set[int]:
+    ids = {tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.bos_token_id}
+    return {i for i in ids if i is not None}
+
+
+def decode_completion(tokenizer, token_ids) -> str:
+    """Decode generated ids, keeping ``<think>``/``</think>`` and dropping only pad, BOS and EOS tokens."""
+    drop = _strip_ids(tokenizer)
+    ids = [int(t) for t in token_ids if int(t) not in drop]
+    return tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+
+def _model_device(model):
+    try:
+        return next(model.parameters()).device
+    except (StopIteration, AttributeError):
+        import torch
+
+        return torch.device("cpu")
+
+
+def sample(model, tokenizer, prompts: list[str], params: SamplingParams, batch_size: int = 8,
+           progress: bool = True) -> list[list[str]]:
+    """``params.n`` completions per prompt (same order as ``prompts``), decoded with the markers kept.
+
+    Prompts are left-padded in batches of ``batch_size`` prompts; each batch generates ``n`` sequences per
+    prompt. ``params.seed`` makes the whole call reproducible.
+    """
+    import torch
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1 (got {batch_size})")
+    if params.seed is not None:
+        torch.manual_seed(int(params.seed))
+    device = _model_device(model)
+    previous_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"  # decoder-only generation continues from the right edge
+    was_training = getattr(model, "training", False)
+    model.eval()
+    results: list[list[str]] = []
+    batches = [prompts[i:i + batch_size] for i in range(0, len(prompts), batch_size)]
+    try:
+        for batch in _progress(batches, progress, total_prompts=len(prompts), n=params.n):
+            enc = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+            with torch.no_grad():
+                out = model.generate(**enc, num_return_sequences=int(params.n),
+                                     **params.generate_kwargs(tokenizer))
+            new_tokens = out[:, enc["input_ids"].shape[1]:]
+            texts = [decode_completion(tokenizer, row) for row in new_tokens.tolist()]
+            # generate() returns the n sequences of each prompt next to each other
+            results += [texts[i * params.n:(i + 1) * params.n] for i in range(len(batch))]
+    finally:
+        tokenizer.padding_side = previous_side
+        if was_training:
+            model.train()
+    return results
+
+
+def _progress(batches, enabled: bool, *, total_prompts: int, n: int):
+    if not enabled or len(batches) == 0:
+        yield from batches
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]sampling[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), transient=False) as bar:
+        task = bar.add_task(f"{total_prompts} prompts x {n}", total=len(batches))
+        for batch in batches:
+            yield batch
+            bar.advance(task)
+
+
+def stream(model, tokenizer, prompt: str, params: SamplingParams,
+           stop_event: threading.Event | None = None) -> Iterator[str]:
+    """Yield text deltas as they are generated (one sample); setting ``stop_event`` ends generation early.
+
+    Generation runs in a background thread feeding a ``TextIteratorStreamer``; a stopping criterion polls
+    ``stop_event`` after every token, so the app's stop button halts the model, not just the display.
+    """
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+    class _StopOnEvent(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return bool(stop_event is not None and stop_event.is_set())
+
+    if params.seed is not None:
+        torch.manual_seed(int(params.seed))
+    enc = tokenizer([prompt], return_tensors="pt", add_special_tokens=False).to(_model_device(model))
+    # skip_special_tokens=False keeps </think>; pad/eos/bos are removed from each delta below.
+    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=False, timeout=600.0)
+    kwargs = dict(**enc, streamer=streamer, stopping_criteria=StoppingCriteriaList([_StopOnEvent()]),
+                  **params.generate_kwargs(tokenizer))
+    kwargs.pop("num_return_sequences", None)
+    errors: list[BaseException] = []
+
+    def _run():
+        try:
+            with torch.no_grad():
+                model.generate(**kwargs)
+        except BaseException as exc:  # surfaced in the caller's thread after the streamer ends
+            errors.append(exc)
+            streamer.end()
+
+    model.eval()
+    thread = threading.Thread(target=_run, daemon=True)
+    thread.start()
+    strip = [t for t in (tokenizer.pad_token, tokenizer.eos_token, tokenizer.bos_token) if t]
+    for delta in streamer:
+        for token in strip:
+            delta = delta.replace(token, "")
+        if delta:
+            yield delta
+    thread.join()
+    if errors:
+        raise errors[0]

@@ -1,0 +1,303 @@
+"""Model loading: the only module that knows unsloth vs transformers (+ bitsandbytes + PEFT).
+
+Two backends give the same thing, a 4-bit (NF4) backbone with a LoRA adapter on top:
+
+- ``unsloth`` (CUDA only): ``FastLanguageModel`` with its fused kernels, unsloth gradient checkpointing
+  and, when ``fast_inference`` is on and vLLM is installed, vLLM rollouts that share the weights.
+- ``transformers`` (any device, CPU included): ``AutoModelForCausalLM`` + ``BitsAndBytesConfig`` (NF4)
+  + a PEFT ``LoraConfig`` with the same settings.
+
+``auto`` picks unsloth when CUDA and unsloth are both there, transformers otherwise, and says why in one
+log line. unsloth is imported only inside its own loader: it patches transformers and needs a GPU at
+import, so importing ``kit`` or running any CPU command must never import it.
+
+    >>> from kit.models import ModelConfig, load_model
+    >>> model, tokenizer = load_model(ModelConfig(name="tiny"))     # 4-bit + LoRA, trainable
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+from dataclasses import dataclass, field
+from enum import Enum
+
+log = logging.getLogger(__name__)
+
+# Qwen2 / Llama projection names: attention and MLP, the set unsloth's notebooks train.
+QWEN2_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+class Backend(str, Enum):
+    auto = "auto"
+    unsloth = "unsloth"
+    transformers = "transformers"
+
+
+@dataclass
+class LoraSettings:
+    r: int = 32
+    alpha: int = 64
+    dropout: float = 0.0
+    # "all-linear" = every projection of the Qwen2 blocks (q, k, v, o, gate, up, down); a list picks modules.
+    target_modules: str | list[str] = "all-linear"
+
+    def __post_init__(self):
+        if int(self.r) < 1:
+            raise ValueError(f"lora.r must be a positive integer (got {self.r}); typical values 8..64")
+        if float(self.alpha) <= 0:
+            raise ValueError(f"lora.alpha must be > 0 (got {self.alpha}); a common choice is 2 * lora.r")
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise ValueError(f"lora.dropout must be in [0, 1) (got {self.dropout}); 0.0 is the usual choice")
+        if isinstance(self.target_modules, str) and self.target_modules != "all-linear":
+            # a comma-separated string from a CLI flag
+            self.target_modules = [m.strip() for m in self.target_modules.split(",") if m.strip()]
+        if isinstance(self.target_modules, list) and not self.target_modules:
+            raise ValueError("lora.target_modules is empty; use 'all-linear' or a list such as [q_proj, v_proj]")
+
+    def module_names(self) -> list[str]:
+        return list(QWEN2_LORA_TARGETS) if self.target_modules == "all-linear" else list(self.target_modules)
+
+
+@dataclass
+class ModelConfig:
+    name: str = "tiny"  # "tiny" (the embedded model), a Hub id, or a local folder
+    backend: str = "auto"  # auto | unsloth | transformers
+    load_in_4bit: bool = True
+    max_seq_length: int = 4096
+    dtype: str = "auto"  # auto | float32 | bfloat16 | float16 (compute dtype)
+    gradient_checkpointing: bool = True
+    fast_inference: bool = False  # unsloth + vLLM rollouts (GPU only; needs `pip install vllm`)
+    gpu_memory_utilization: float = 0.6  # vLLM's share of the GPU when fast_inference is on
+    lora: LoraSettings = field(default_factory=LoraSettings)
+
+    def __post_init__(self):
+        if isinstance(self.lora, dict):
+            self.lora = LoraSettings(**self.lora)
+        allowed = [b.value for b in Backend]
+        backend = self.backend.value if isinstance(self.backend, Backend) else str(self.backend)
+        if backend not in allowed:
+            raise ValueError(f"model.backend must be one of {allowed} (got {self.backend!r})")
+        self.backend = backend
+        if self.dtype not in _DTYPES:
+            raise ValueError(f"model.dtype must be one of {sorted(_DTYPES)} (got {self.dtype!r})")
+        if int(self.max_seq_length) < 16:
+            raise ValueError(f"model.max_seq_length must be >= 16 (got {self.max_seq_length})")
+        if not 0.05 <= float(self.gpu_memory_utilization) <= 0.95:
+            raise ValueError(
+                f"model.gpu_memory_utilization must be in [0.05, 0.95] (got {self.gpu_memory_utilization})"
+            )
+
+
+_DTYPES = {"auto", "float32", "bfloat16", "float16"}
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except Exception:  # a broken torch install should still let CPU paths report clearly
+        return False
+
+
+def _unsloth_installed() -> bool:
+    # find_spec does not import the package (importing unsloth needs a GPU and patches transformers).
+    return importlib.util.find_spec("unsloth") is not None
+
+
+def resolve_backend(backend: str | Backend = "auto") -> tuple[str, str]:
+    """Return ``(chosen, reason)`` and log it once. ``unsloth`` without CUDA or unsloth is an error."""
+    backend = backend.value if isinstance(backend, Backend) else str(backend)
+    cuda, has_unsloth = _cuda_available(), _unsloth_installed()
+    if backend == Backend.transformers.value:
+        chosen, reason = "transformers", "requested explicitly"
+    elif backend == Backend.unsloth.value:
+        if not cuda:
+            raise RuntimeError("model.backend=unsloth needs a CUDA GPU; none is visible. "
+                               "Use model.backend=transformers (or auto) on CPU.")
+        if not has_unsloth:
+            raise RuntimeError("model.backend=unsloth but unsloth is not installed: "
+                               "pip install 'mthinker-kit[gpu]' (or use model.backend=transformers)")
+        chosen, reason = "unsloth", "requested explicitly"
+    elif backend == Backend.auto.value:
+        if cuda and has_unsloth:
+            chosen, reason = "unsloth", "CUDA is available and unsloth is installed"
+        elif cuda:
+            chosen, reason = "transformers", "CUDA is available but unsloth is not installed (pip install 'mthinker-kit[gpu]')"
+        else:
+            chosen, reason = "transformers", "no CUDA GPU, so unsloth cannot run"
+    else:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {[b.value for b in Backend]}")
+    log.info("model backend: %s (%s)", chosen, reason)
+    return chosen, reason
+
+
+def compute_dtype(dtype: str = "auto"):
+    """The compute dtype: float32 on CPU (bf16 matmuls are slow there), bf16 on GPUs that have it, else fp16."""
+    import torch
+
+    if dtype != "auto":
+        return getattr(torch, dtype)
+    if not torch.cuda.is_available():
+        return torch.float32
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def load_tokenizer(name: str):
+    from transformers import AutoTokenizer
+
+    from kit.tiny import resolve_model_name
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_name(name))
+    if tokenizer.pad_token is None:  # batched generation and training need a pad token
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(cfg: ModelConfig, *, adapter: str | None = None, trainable: bool = True):
+    """Load the backbone (4-bit when ``cfg.load_in_4bit``) with a LoRA adapter; return ``(model, tokenizer)``.
+
+    ``adapter``: a saved LoRA folder to start from (trainable or frozen); without it a fresh LoRA is
+    added when ``trainable``, and the bare backbone is returned otherwise.
+    """
+    chosen, _ = resolve_backend(cfg.backend)
+    if chosen == "unsloth":
+        return _load_unsloth(cfg, adapter=adapter, trainable=trainable)
+    return _load_transformers(cfg, adapter=adapter, trainable=trainable)
+
+
+def _quantization_config(dtype):
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=dtype,
+    )
+
+
+def _load_transformers(cfg: ModelConfig, *, adapter: str | None, trainable: bool):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from kit.tiny import resolve_model_name
+
+    path = resolve_model_name(cfg.name)
+    dtype = compute_dtype(cfg.dtype)
+    kwargs: dict = {"dtype": dtype}
+    if cfg.load_in_4bit:
+        kwargs["quantization_config"] = _quantization_config(dtype)
+        kwargs["device_map"] = {"": torch.cuda.current_device()} if torch.cuda.is_available() else {"": "cpu"}
+    model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    if not torch.cuda.is_available() and not cfg.load_in_4bit:
+        model = model.to("cpu")
+    elif torch.cuda.is_available() and not cfg.load_in_4bit:
+        model = model.to("cuda")
+    tokenizer = load_tokenizer(cfg.name)
+    if cfg.load_in_4bit and trainable:
+        from peft import prepare_model_for_kbit_training
+
+        # Casts norms to fp32 and enables input grads so checkpointed 4-bit layers backpropagate into LoRA.
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=cfg.gradient_checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False},
+        )
+    elif cfg.gradient_checkpointing and trainable:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
+    if adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter, is_trainable=trainable)
+    elif trainable:
+        from peft import LoraConfig, get_peft_model
+
+        lora = LoraConfig(
+            r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+            target_modules=cfg.lora.module_names(), bias="none", task_type="CAUSAL_LM",
+        )
+        model = get_peft_model(model, lora)
+    if not trainable:
+        model.eval()
+    return model, tokenizer
+
+
+def _load_unsloth(cfg: ModelConfig, *, adapter: str | None, trainable: bool):
+    if cfg.fast_inference:
+        # Must be set before the import: unsloth then lets vLLM and training share the GPU memory.
+        os.environ.setdefault("UNSLOTH_VLLM_STANDBY", "1")
+        if importlib.util.find_spec("vllm") is None:
+            raise RuntimeError("model.fast_inference=true needs vLLM: pip install vllm "
+                               "(or set model.fast_inference=false to generate with transformers)")
+    from unsloth import FastLanguageModel  # noqa: I001  (lazy on purpose: GPU-only, patches transformers)
+
+    from kit.tiny import resolve_model_name
+
+    dtype = None if cfg.dtype == "auto" else compute_dtype(cfg.dtype)
+    model, tokenizer = FastLanguageModel.from_pretrained(
+        model_name=adapter or resolve_model_name(cfg.name),  # unsloth resolves an adapter's base itself
+        max_seq_length=cfg.max_seq_length,
+        load_in_4bit=cfg.load_in_4bit,
+        dtype=dtype,
+        fast_inference=cfg.fast_inference,
+        max_lora_rank=max(cfg.lora.r, 8),
+        gpu_memory_utilization=cfg.gpu_memory_utilization,
+    )
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if trainable and not adapter:
+        model = FastLanguageModel.get_peft_model(
+            model, r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+            target_modules=cfg.lora.module_names(), bias="none",
+            use_gradient_checkpointing="unsloth" if cfg.gradient_checkpointing else False,
+            random_state=3407,
+        )
+    elif not trainable:
+        FastLanguageModel.for_inference(model)
+    return model, tokenizer
+
+
+def load_for_inference(name: str, adapter: str | None = None, backend: str = "auto",
+                       load_in_4bit: bool = False, dtype: str = "auto"):
+    """A frozen model for evaluation, the app and local judges: ``(model, tokenizer)`` in eval mode."""
+    cfg = ModelConfig(name=name, backend=backend, load_in_4bit=load_in_4bit, dtype=dtype,
+                      gradient_checkpointing=False)
+    return load_model(cfg, adapter=adapter, trainable=False)
+
+
+def is_oom_error(exc: BaseException) -> bool:
+    import torch
+
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+# The settings to lower on an out-of-memory error, most effective first, with what to try.
+_OOM_ADVICE = [
+    ("num_generations", "grpo.num_generations", "halve it (keep batch divisible by it)"),
+    ("max_completion_length", "grpo.max_completion_length", "halve it"),
+    ("per_device_train_batch_size", "grpo.per_device_train_batch_size",
+     "lower it and raise grpo.gradient_accumulation_steps to keep the effective batch"),
+    ("gradient_accumulation_steps", "grpo.gradient_accumulation_steps",
+     "raise it while lowering the per-device batch"),
+    ("max_seq_length", "model.max_seq_length", "lower it to prompt + completion length"),
+    ("load_in_4bit", "model.load_in_4bit", "set it to true (NF4 weights take ~1/4 of the memory)"),
+    ("gradient_checkpointing", "model.gradient_checkpointing", "set it to true"),
+    ("gpu_memory_utilization", "model.gpu_memory_utilization",
+     "lower it when fast_inference (vLLM) is on, so training keeps room"),
+]
+
+
+def describe_oom(exc: BaseException, settings: dict) -> str:
+    """A readable answer to a CUDA out-of-memory error: the current values and what to lower."""
+    lines = [f"Out of GPU memory ({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__})."]
+    lines.append("Lower these settings (current value -> what to try):")
+    for key, flag, advice in _OOM_ADVICE:
+        current = settings.get(key, settings.get(flag, "?"))
+        if key == "load_in_4bit" and current is True:
+            continue
+        if key == "gradient_checkpointing" and current is True:
+            continue
+        lines.append(f"  {flag} = {current}: {advice}")
+    lines.append("Override any of them on the command line, e.g. --set grpo.num_generations=4")
+    return "\n".join(lines)
