@@ -14,8 +14,8 @@ and strips only padding, BOS and EOS.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 
 @dataclass
@@ -147,7 +147,7 @@ def stream(model, tokenizer, prompt: str, params: SamplingParams,
         try:
             with torch.no_grad():
                 model.generate(**kwargs)
-        except BaseException as exc:  # surfaced in the caller's thread after the streamer ends
+        except BaseException as exc:  # noqa: BLE001 (surfaced in the caller's thread after the streamer ends)
             errors.append(exc)
             streamer.end()
 

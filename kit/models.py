@@ -98,7 +98,7 @@ def _cuda_available() -> bool:
         import torch
 
         return torch.cuda.is_available()
-    except Exception:  # a broken torch install should still let CPU paths report clearly
+    except Exception:  # noqa: BLE001 (a broken torch install should still let CPU paths report clearly)
         return False
 
 
@@ -230,7 +230,7 @@ def _load_unsloth(cfg: ModelConfig, *, adapter: str | None, trainable: bool):
         if importlib.util.find_spec("vllm") is None:
             raise RuntimeError("model.fast_inference=true needs vLLM: pip install vllm "
                                "(or set model.fast_inference=false to generate with transformers)")
-    from unsloth import FastLanguageModel  # noqa: I001  (lazy on purpose: GPU-only, patches transformers)
+    from unsloth import FastLanguageModel
 
     from kit.tiny import resolve_model_name
 
