@@ -1,5 +1,183 @@
-"""CLI commands (placeholder until this group lands)."""
+"""Core commands: ``mthinker lid`` (language identification) and ``mthinker reward`` (score one completion).
+
+Both only call the library (:mod:`kit.lid`, :mod:`kit.rewards`, :mod:`kit.judges`) and print either a rich
+table or, with ``--json``, one JSON object for scripts.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+from kit.lid import LIDBackend, SegmentUnit
+
 app = typer.Typer()
+
+
+class JudgeKind(str, Enum):
+    symbolic = "symbolic"
+    api = "api"
+    local = "local"
+    none = "none"
+
+
+class Variant(str, Enum):  # mirrors kit.rewards.mthinker.RewardVariant (kept here so --help stays light)
+    mthinker = "mthinker"
+    naive = "naive"
+    slc = "slc"
+    no_cta = "no_cta"
+    no_lc = "no_lc"
+
+
+def _read_text(path: Path, flag: str) -> str:
+    """A UTF-8 text file for ``flag`` ("-" reads stdin); a missing or unreadable file is a usage error."""
+    if str(path) == "-":
+        return sys.stdin.read()
+    try:
+        return path.read_bytes().decode("utf-8", errors="replace")
+    except IsADirectoryError:
+        raise typer.BadParameter(f"{path} is a folder; pass a text file", param_hint=flag) from None
+    except FileNotFoundError:
+        raise typer.BadParameter(f"file not found: {path}", param_hint=flag) from None
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint=flag) from None
+
+
+def _check_lang(code: str, flag: str) -> str:
+    from kit.languages import UnknownLanguageError, get_language
+
+    try:
+        return get_language(code).code
+    except UnknownLanguageError as exc:
+        raise typer.BadParameter(str(exc), param_hint=flag) from None
+
+
+@app.command("lid")
+def lid_command(
+    text: str = typer.Argument(..., help="The text to identify ('-' reads it from stdin)."),
+    backend: LIDBackend = typer.Option(LIDBackend.fasttext, "--backend", "--lid",
+                                       help="fasttext (fast, default) or langdetect (the paper's check)."),
+    target: Optional[str] = typer.Option(None, "--target", help="Also report the share of text in this language."),
+    unit: SegmentUnit = typer.Option(SegmentUnit.paragraph, "--unit", help="Segment by paragraph or sentence."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"lang", "confidence", "segments"} as JSON.'),
+):
+    """Identify the language of TEXT and of each of its paragraphs (or sentences)."""
+    from kit.lid import analyze_segments, detect, is_consistent, strip_latex
+
+    if text == "-":
+        text = sys.stdin.read()
+    target_code = _check_lang(target, "--target") if target else None
+    whole = detect(strip_latex(text), backend)
+    analysis = analyze_segments(text, target_code or whole.lang or "en", unit=unit, backend=backend)
+    result = {"lang": whole.lang, "confidence": round(whole.confidence, 4),
+              "segments": [{"text": s.text, "lang": s.lang} for s in analysis.segments]}
+    if target_code:
+        result["target"] = target_code
+        result["target_share"] = round(analysis.target_share, 4)
+        result["consistent"] = is_consistent(text, target_code, backend)
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+        return
+
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"language: [bold]{whole.lang or '-'}[/bold]  confidence: {whole.confidence:.3f}  "
+                  f"(backend {backend.value})")
+    if target_code:
+        console.print(f"target {target_code}: share {analysis.target_share:.1%}, "
+                      f"consistent (paper rule): {'yes' if result['consistent'] else 'no'}")
+    table = Table("#", "lang", unit.value, show_lines=False)
+    for i, seg in enumerate(analysis.segments, 1):
+        shown = seg.text if len(seg.text) <= 100 else seg.text[:97] + "..."
+        table.add_row(str(i), seg.lang or "-", shown)
+    console.print(table)
+
+
+def _build_judge(kind: JudgeKind, base_url: Optional[str], model: Optional[str], api_key_env: Optional[str]):
+    if kind is JudgeKind.none:
+        return None
+    try:
+        from kit.judges import build_judge
+    except ImportError as exc:
+        raise typer.BadParameter(f"the {kind.value} judge is unavailable ({exc}); use --judge none",
+                                 param_hint="--judge") from None
+    options = {k: v for k, v in (("base_url", base_url), ("model", model), ("api_key_env", api_key_env)) if v}
+    try:
+        return build_judge(kind.value, **options)
+    except (TypeError, ValueError) as exc:
+        raise typer.BadParameter(f"cannot build the {kind.value} judge: {exc}", param_hint="--judge") from None
+
+
+@app.command("reward")
+def reward_command(
+    completion: Path = typer.Option(..., "--completion", help="File holding the completion ('-' reads stdin)."),
+    lang: str = typer.Option(..., "--lang", help="The question's language code (e.g. ja)."),
+    answer: str = typer.Option(..., "--answer", help="The gold answer (e.g. 42 or '\\frac{1}{2}')."),
+    en_reference: Optional[Path] = typer.Option(None, "--en-reference",
+                                                help="File with the English reference thinking (enables CTA)."),
+    en_question: Optional[str] = typer.Option(None, "--en-question", help="The English question (for the judge)."),
+    variant: Variant = typer.Option(Variant.mthinker, "--variant", help="Reward variant (paper ablations)."),
+    lid: LIDBackend = typer.Option(LIDBackend.fasttext, "--lid", help="Language identification backend."),
+    min_chars: int = typer.Option(1000, "--min-chars", min=0, help="Format rule: minimum response length."),
+    dense_lc: bool = typer.Option(False, "--dense-lc", help="Grade the language term by lc_ratio."),
+    judge: JudgeKind = typer.Option(JudgeKind.symbolic, "--judge", help="CTA judge (used with --en-reference)."),
+    judge_base_url: Optional[str] = typer.Option(None, "--judge-base-url", help="api judge: OpenAI-compatible URL."),
+    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="api/local judge: model name or path."),
+    judge_api_key_env: Optional[str] = typer.Option(None, "--judge-api-key-env",
+                                                    help="api judge: environment variable holding the key."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"format", "accuracy", "lc", "lc_ratio", "cta", '
+                                                       '"reward"} as JSON.'),
+):
+    """Score one completion: format, accuracy, LC, lc_ratio, CTA and the combined reward."""
+    from kit.rewards import RewardConfig, score_completions
+
+    text = _read_text(completion, "--completion")
+    reference = _read_text(en_reference, "--en-reference") if en_reference else None
+    lang = _check_lang(lang, "--lang")
+    config = RewardConfig(variant=variant.value, lid_backend=lid.value, min_response_chars=min_chars,
+                          dense_lc=dense_lc)
+    cta_judge = _build_judge(judge, judge_base_url, judge_model, judge_api_key_env) \
+        if reference and reference.strip() and config.uses_cta else None
+    breakdown = score_completions([text], lang=lang, answer=answer, en_question=en_question,
+                                  en_reference=reference, config=config, judge=cta_judge)[0]
+    stats = getattr(cta_judge, "stats", None)
+    if stats is not None and getattr(stats, "failures", 0):
+        errors = "; ".join(getattr(stats, "errors", [])[-3:])
+        typer.echo(f"warning: the {judge.value} judge failed ({errors}); CTA scored 0", err=True)
+    if as_json:
+        typer.echo(json.dumps(breakdown.as_dict()))
+        return
+    _print_breakdown(text, lang, answer, breakdown, config, cta_judge is not None)
+
+
+def _print_breakdown(text: str, lang: str, answer: str, breakdown, config, judged: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from kit.rewards import language_consistency, last_boxed, split_thinking
+
+    parsed = split_thinking(text)
+    lc = language_consistency(text, lang, config.lid_backend)
+    notes = {
+        "format": f"{parsed.n_think_close} </think>, {len(text)} chars (need exactly 1 and > {config.min_response_chars})",
+        "accuracy": f"last \\boxed{{}} = {last_boxed(text)!r}, gold = {answer!r}",
+        "lc": f"thinking {'ok' if lc.think else 'not ' + lang}, answer {'ok' if lc.answer else 'not ' + lang}"
+              f" ({config.lid_backend.value})",
+        "lc_ratio": "share of thinking letters in " + lang,
+        "cta": "judged" if judged and breakdown.format and breakdown.accuracy
+        and (breakdown.lc or config.variant.value == "no_lc")
+        else "not judged (needs --en-reference and a well-formed, consistent, correct answer)",
+        "reward": f"{config.variant.value}, range {config.reward_range}",
+    }
+    table = Table("component", "value", "why", title="M-Thinker reward")
+    for name, value in breakdown.as_dict().items():
+        table.add_row(name, f"{value:.3f}" if name in ("lc_ratio", "cta", "reward") else f"{value:.0f}",
+                      notes[name])
+    Console().print(table)
