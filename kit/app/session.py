@@ -1,0 +1,280 @@
+"""Streaming generation sessions behind the demo: a local model or an OpenAI-compatible server.
+
+A *source* turns (question, language, sampling settings, stop event) into text deltas of the completion
+(``thinking </think> answer``). :func:`run_session` drives a source, feeds the live indicators
+(`kit.app.indicators`) and ends with the kit's LC verdict; the page and the ``solve`` API both consume it.
+
+Local models load through `kit.models` (4-bit through unsloth or bitsandbytes on a GPU, full precision on
+CPU) and stream through `kit.generation.stream`, whose stopping criterion watches the stop event, so the
+stop button halts the model itself. Prompts come from `kit.prompts`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Iterator, Protocol
+
+from kit.app.indicators import LiveTracker, LiveView, Verdict, final_verdict
+from kit.lid import detect, strip_latex
+from kit.rewards.parsing import THINK_CLOSE, last_boxed
+
+# Questions longer than this are refused with a message (MMATH's longest is about 2,500 characters).
+MAX_QUESTION_CHARS = 4000
+MAX_NEW_TOKENS_LIMIT = 8192
+# The page is redrawn at most this often while tokens stream: redrawing chips per token would cost more
+# than generating the token on CPU.
+UPDATE_EVERY_S = 0.2
+
+
+class InputError(ValueError):
+    """Bad input from the page or the API; the message is shown to the user as is."""
+
+
+@dataclass
+class GenerationSettings:
+    temperature: float = 0.6
+    max_new_tokens: int = 1024
+    top_p: float = 0.95
+
+    def __post_init__(self):
+        try:
+            self.temperature = float(self.temperature)
+            self.max_new_tokens = int(self.max_new_tokens)
+        except (TypeError, ValueError):
+            raise InputError("temperature must be a number and max new tokens an integer") from None
+        if not 0 <= self.temperature <= 2:
+            raise InputError(f"temperature must be between 0 and 2 (got {self.temperature})")
+        if not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
+            raise InputError(f"max new tokens must be between 1 and {MAX_NEW_TOKENS_LIMIT} "
+                             f"(got {self.max_new_tokens})")
+
+
+class Source(Protocol):
+    label: str
+
+    def stream(self, question: str, lang: str, settings: GenerationSettings,
+               stop_event: threading.Event) -> Iterator[str]: ...
+
+
+# ---------------------------------------------------------------------------------------------- local model
+
+class LocalModelSource:
+    """A model loaded in this process (lazily, once, shared by every visitor)."""
+
+    def __init__(self, model: str = "tiny", adapter: str | None = None, backend: str = "auto",
+                 load_in_4bit: bool | None = None, label: str | None = None):
+        self.model_name, self.adapter, self.backend = model, adapter, backend
+        self.load_in_4bit = load_in_4bit
+        self.label = label or (f"{model} + {adapter}" if adapter else model)
+        self._loaded = None
+        self._lock = threading.Lock()
+
+    def load(self):
+        """Load on first use; the tiny model stays in full precision (4-bit needs a GPU to pay off)."""
+        with self._lock:
+            if self._loaded is None:
+                import torch
+
+                from kit.models import load_for_inference
+                from kit.tiny import TINY_ALIASES
+
+                four_bit = self.load_in_4bit
+                if four_bit is None:
+                    four_bit = torch.cuda.is_available() and self.model_name not in TINY_ALIASES
+                self._loaded = load_for_inference(self.model_name, adapter=self.adapter, backend=self.backend,
+                                                  load_in_4bit=four_bit)
+            return self._loaded
+
+    def stream(self, question, lang, settings, stop_event):
+        from kit.generation import SamplingParams, stream
+        from kit.prompts import render_prompt
+
+        model, tokenizer = self.load()
+        prompt = render_prompt(tokenizer, question, lang)
+        params = SamplingParams(temperature=settings.temperature, top_p=settings.top_p,
+                                max_new_tokens=settings.max_new_tokens)
+        yield from stream(model, tokenizer, prompt, params, stop_event=stop_event)
+
+
+# ---------------------------------------------------------------------------------------------- API server
+
+class OpenAISource:
+    """Any OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama): streaming chat completions.
+
+    Servers that split reasoning out (``reasoning_content`` / ``reasoning`` deltas, as vLLM's reasoning
+    parsers do) get it re-joined as ``thinking </think> answer``, the completion shape the kit parses.
+    """
+
+    def __init__(self, api_base: str, model: str = "default", api_key: str | None = None,
+                 timeout_s: float = 120.0, label: str | None = None):
+        self.api_base = api_base.rstrip("/")
+        self.model, self.api_key, self.timeout_s = model, api_key, timeout_s
+        self.label = label or f"{model} @ {self.api_base}"
+
+    def _url(self) -> str:
+        return self.api_base + ("/chat/completions" if self.api_base.endswith("/v1") else "/v1/chat/completions")
+
+    def stream(self, question, lang, settings, stop_event):
+        import httpx
+
+        from kit.prompts import build_messages
+
+        body = {"model": self.model, "messages": build_messages(question, lang), "stream": True,
+                "temperature": settings.temperature, "top_p": settings.top_p,
+                "max_tokens": settings.max_new_tokens}
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        in_reasoning = False
+        try:
+            with httpx.stream("POST", self._url(), json=body, headers=headers, timeout=self.timeout_s) as response:
+                if response.status_code != 200:
+                    detail = response.read().decode("utf-8", "replace")[:300]
+                    raise RuntimeError(f"{self._url()} answered HTTP {response.status_code}: {detail}")
+                for line in response.iter_lines():
+                    if stop_event.is_set():
+                        return  # leaving the block closes the connection: the server stops generating
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    delta = _chat_delta(data)
+                    reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
+                    content = delta.get("content") or ""
+                    if reasoning:
+                        in_reasoning = True
+                        yield reasoning
+                    if content:
+                        if in_reasoning:
+                            in_reasoning = False
+                            yield THINK_CLOSE
+                        yield content
+        except httpx.HTTPError as exc:
+            raise RuntimeError(f"cannot reach the model server at {self.api_base}: {exc}") from None
+        if in_reasoning:  # reasoning only, no answer: still close the thinking
+            yield THINK_CLOSE
+
+
+def _chat_delta(data: str) -> dict:
+    try:
+        chunk = json.loads(data)
+        choices = chunk.get("choices") or [{}]
+        return choices[0].get("delta") or {}
+    except (json.JSONDecodeError, AttributeError, IndexError, TypeError):
+        raise RuntimeError(f"the model server sent a chunk that is not chat-completion JSON: {data[:200]!r}") from None
+
+
+# ---------------------------------------------------------------------------------------------- session
+
+@dataclass
+class SessionUpdate:
+    """One redraw of the page."""
+
+    view: LiveView
+    completion: str
+    input_lang: str | None
+    target_lang: str
+    done: bool = False
+    stopped: bool = False
+    error: str | None = None
+    verdict: Verdict | None = None
+    boxed: str | None = None
+    correct: bool | None = None  # with a gold answer
+    elapsed_s: float = 0.0
+    n_chars: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def detect_question_language(question: str, backend: str = "fasttext") -> str | None:
+    """The question's language (LaTeX removed), or None when it has no letters."""
+    return detect(strip_latex(question or ""), backend).lang
+
+
+def resolve_target(question: str, target: str | None, backend: str = "fasttext") -> tuple[str | None, str, list[str]]:
+    """``(input_lang, target_lang, notes)``; "auto" means the question's language, English when that is
+    not one the kit supports."""
+    from kit.languages import LANGUAGES, UnknownLanguageError, get_language
+
+    notes: list[str] = []
+    input_lang = detect_question_language(question, backend)
+    if target in (None, "", "auto"):
+        if input_lang in LANGUAGES:
+            return input_lang, input_lang, notes
+        notes.append(f"question language {input_lang or 'unknown'} is not supported; using English")
+        return input_lang, "en", notes
+    try:
+        return input_lang, get_language(target).code, notes
+    except UnknownLanguageError as exc:
+        raise InputError(str(exc)) from None
+
+
+def validate_question(question: str) -> str:
+    question = (question or "").strip()
+    if not question:
+        raise InputError("type a question first")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InputError(f"the question has {len(question)} characters; the limit is {MAX_QUESTION_CHARS}. "
+                         "Shorten it and submit again.")
+    return question
+
+
+def run_session(source: Source, question: str, target: str | None = "auto",
+                settings: GenerationSettings | None = None, *, gold: str | None = None,
+                backend: str = "fasttext", stop_event: threading.Event | None = None,
+                update_every_s: float = UPDATE_EVERY_S) -> Iterator[SessionUpdate]:
+    """Stream one completion with live indicators; the last update has ``done=True`` and the verdict.
+
+    Bad input raises :class:`InputError` before anything is generated. An error from the model ends the
+    stream with ``error`` set and keeps the text generated so far (with its verdict).
+    """
+    question = validate_question(question)
+    settings = settings or GenerationSettings()
+    input_lang, target_lang, notes = resolve_target(question, target, backend)
+    stop_event = stop_event or threading.Event()
+    tracker = LiveTracker(target_lang, backend)
+    completion, error, started, last_draw = "", None, time.monotonic(), 0.0
+
+    def update(**kwargs) -> SessionUpdate:
+        return SessionUpdate(view=tracker.update(completion), completion=completion, input_lang=input_lang,
+                             target_lang=target_lang, elapsed_s=time.monotonic() - started,
+                             n_chars=len(completion), notes=notes, **kwargs)
+
+    yield update()
+    try:
+        for delta in source.stream(question, target_lang, settings, stop_event):
+            completion += delta
+            now = time.monotonic()
+            if now - last_draw >= update_every_s:
+                last_draw = now
+                yield update()
+            if stop_event.is_set():
+                break
+    except Exception as exc:  # shown in the page; the partial text and its verdict are kept
+        error = f"{type(exc).__name__}: {exc}"
+    verdict = final_verdict(completion, target_lang, backend)
+    boxed = last_boxed(completion)  # the whole completion, as the accuracy reward and the scorers search it
+    correct = None
+    if gold is not None and str(gold).strip():
+        from kit.rewards.accuracy import accuracy_score
+
+        correct = accuracy_score(completion, str(gold).strip()) == 1.0
+    yield update(done=True, stopped=stop_event.is_set(), error=error, verdict=verdict, boxed=boxed,
+                 correct=correct)
+
+
+def solve_result(update: SessionUpdate) -> dict:
+    """The ``solve`` API's JSON object for a finished session."""
+    view, verdict = update.view, update.verdict
+    return {
+        "thinking": view.thinking, "answer": view.answer, "boxed": update.boxed,
+        "input_lang": update.input_lang, "target_lang": update.target_lang,
+        "thinking_lang": view.thinking_lang, "answer_lang": view.answer_lang,
+        "consistent": bool(verdict.consistent) if verdict else False,
+        "lc_ratio": float(verdict.lc_ratio) if verdict else 0.0,
+        "segments": [{"text": c.text, "lang": c.lang} for c in view.chips],
+        "switch": ({"paragraph": view.switch.paragraph, "from": view.switch.from_lang, "to": view.switch.to_lang}
+                   if view.switch else None),
+        "error": update.error,
+    }
