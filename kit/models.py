@@ -145,6 +145,36 @@ def compute_dtype(dtype: str = "auto"):
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
+REASONING_MARKERS = ("<think>", "</think>")
+
+
+def keep_reasoning_markers(tokenizer):
+    """Make ``<think>``/``</think>`` survive ``decode(..., skip_special_tokens=True)``.
+
+    TRL's GRPOTrainer and SFT evaluation decode completions with ``skip_special_tokens=True``; when a
+    tokenizer registers the markers as *special* added tokens (the tiny one does; DeepSeek-R1-Distill's
+    does not) the reward would never see ``</think>`` and every completion would fail the format check.
+    The flag lives in the Rust tokenizer, so the added-token entries are rewritten there; ids and
+    tokenization are unchanged. Returns the tokenizer (modified in place).
+    """
+    import json
+
+    backend = getattr(tokenizer, "_tokenizer", None)
+    if backend is None:
+        return tokenizer
+    state = json.loads(backend.to_str())
+    changed = False
+    for token in state.get("added_tokens", []):
+        if token.get("content") in REASONING_MARKERS and token.get("special"):
+            token["special"] = False
+            changed = True
+    if changed:
+        from tokenizers import Tokenizer
+
+        tokenizer._tokenizer = Tokenizer.from_str(json.dumps(state))
+    return tokenizer
+
+
 def load_tokenizer(name: str):
     from transformers import AutoTokenizer
 
@@ -153,7 +183,7 @@ def load_tokenizer(name: str):
     tokenizer = AutoTokenizer.from_pretrained(resolve_model_name(name))
     if tokenizer.pad_token is None:  # batched generation and training need a pad token
         tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
+    return keep_reasoning_markers(tokenizer)
 
 
 def load_model(cfg: ModelConfig, *, adapter: str | None = None, trainable: bool = True):
@@ -246,6 +276,7 @@ def _load_unsloth(cfg: ModelConfig, *, adapter: str | None, trainable: bool):
     )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    keep_reasoning_markers(tokenizer)
     if trainable and not adapter:
         model = FastLanguageModel.get_peft_model(
             model, r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,

@@ -93,3 +93,14 @@ def test_describe_oom_lists_settings_to_lower():
                  "grpo.per_device_train_batch_size = 8", "model.max_seq_length = 8192", "model.load_in_4bit = False"]:
         assert flag in msg
     assert "model.gradient_checkpointing" not in msg  # already on: nothing to advise
+
+
+def test_tokenizer_keeps_think_markers_when_skipping_special_tokens(tiny_model_path):
+    """TRL decodes completions with skip_special_tokens=True: </think> must survive it, pad/eos must not."""
+    from kit.models import load_tokenizer
+
+    tok = load_tokenizer("tiny")
+    ids = tok("まず 2+2=4。</think>答えは \\boxed{4}", add_special_tokens=False)["input_ids"]
+    assert tok.convert_tokens_to_ids("</think>") in ids  # still one token
+    text = tok.decode(ids + [tok.eos_token_id, tok.pad_token_id], skip_special_tokens=True)
+    assert text == "まず 2+2=4。</think>答えは \\boxed{4}"

@@ -1,0 +1,415 @@
+"""The YAML config system every stage uses: typed sections, presets, ``key.sub=value`` overrides, snapshots.
+
+A config file has one mapping per section::
+
+    model:  {name: tiny, backend: auto, load_in_4bit: true, lora: {r: 8, alpha: 16}}
+    data:   {train: examples/data/polymath_low_slice.jsonl, langs: [ja, ko, fr, pt, th]}
+    reward: {variant: mthinker, min_response_chars: 20}          # kit.rewards.mthinker.RewardConfig
+    judge:  {kind: symbolic}                                      # kit.judges.JudgeConfig
+    grpo:   {num_generations: 4, max_steps: 3}                   # GRPOSettings below
+    sft / select / refs / pipeline: the other stages' settings (defined beside each stage)
+
+    >>> cfg = load_config("tiny", ["grpo.max_steps=2", "model.lora.r=4"])
+    >>> cfg.grpo.max_steps, cfg.model.lora.r
+    (2, 4)
+
+Values are checked against the dataclass field types; an unknown key, a value of the wrong type or one a
+section's ``__post_init__`` rejects fails with an error naming the key, where it came from and the allowed
+keys. Sections owned by other modules are resolved lazily by name, so loading a config imports no torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import logging
+import types
+import typing
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from kit.models import ModelConfig
+from kit.paths import EXAMPLES_DIR
+
+log = logging.getLogger(__name__)
+
+PRESETS_DIR = EXAMPLES_DIR / "configs"
+SNAPSHOT_NAME = "config.yaml"
+
+
+class ConfigError(ValueError):
+    """A bad config: the message names the key, its source and how to fix it."""
+
+
+@dataclass
+class DataSettings:
+    # Questions for the stages: plain JSONL {question, answer, lang, en_question?}, a verl RL parquet, an
+    # MMATH/PolyMath folder or a Hub id (see kit.data). GRPO reads the RL data the refs stage wrote.
+    train: str = "examples/data/polymath_low_slice.jsonl"
+    langs: list[str] = field(default_factory=lambda: ["ja", "ko", "fr", "pt", "th"])  # the paper's five
+    limit_per_lang: int | None = None  # None = every row
+    control: bool = False  # add the Prompt-Control sentence to the prompts
+
+    def __post_init__(self):
+        from kit.languages import get_language
+
+        if isinstance(self.langs, str):
+            self.langs = [code.strip() for code in self.langs.split(",") if code.strip()]
+        if not self.langs:
+            raise ValueError("data.langs is empty; list language codes, e.g. [ja, ko, fr, pt, th]")
+        for code in self.langs:
+            get_language(code)  # raises with the registry's list of codes
+        if self.limit_per_lang is not None and int(self.limit_per_lang) < 1:
+            raise ValueError(f"data.limit_per_lang must be >= 1 or null (got {self.limit_per_lang})")
+
+
+@dataclass
+class GRPOSettings:
+    """GRPO knobs, set explicitly (TRL's defaults differ from the paper's in several places)."""
+
+    train_data: str | None = None  # RL data (refs output); None = data.train (rows without en_reference: CTA 0)
+    num_generations: int = 8  # the paper's group size
+    max_prompt_length: int = 512  # prompts longer than this (tokens) are skipped with a log line
+    max_completion_length: int = 1024  # the paper: 14336 (Iter1); one GPU cannot hold that for a group of 8
+    temperature: float = 0.9  # the paper's rollout temperature
+    top_p: float = 1.0
+    beta: float = 0.0  # KL coefficient: the paper uses 0 (no reference model, saves memory)
+    epsilon: float = 0.2  # clip ratio (the paper's)
+    loss_type: str = "dapo"  # token-mean over the accumulated batch = the paper's (verl) token-mean loss
+    scale_rewards: str = "group"  # group | batch | none; the paper's GRPO divides by the group std
+    # The paper scores a truncated completion (no </think>) -1, a signal masking would drop: keep off.
+    mask_truncated_completions: bool = False
+    learning_rate: float = 2e-5  # LoRA needs a higher rate than the paper's full fine-tuning (5e-6/3e-6)
+    lr_scheduler_type: str = "constant"  # the paper: constant, no warm-up
+    warmup_ratio: float = 0.0
+    max_steps: int = 100
+    per_device_train_batch_size: int = 8  # completions per device per micro-step
+    gradient_accumulation_steps: int = 1
+    num_iterations: int = 1  # updates per generated batch (the paper: 1)
+    max_grad_norm: float = 1.0
+    optim: str = "auto"  # auto: paged 8-bit AdamW on CUDA, adamw_torch on CPU
+    save_steps: int = 10
+    save_total_limit: int | None = 3
+    logging_steps: int = 1
+    seed: int = 0
+    use_vllm: bool = False  # GPU only: vLLM rollouts (with model.fast_inference on unsloth, colocated)
+    log_completions: bool = False
+
+    def __post_init__(self):
+        positive = ["num_generations", "max_prompt_length", "max_completion_length", "max_steps",
+                    "per_device_train_batch_size", "gradient_accumulation_steps", "num_iterations",
+                    "save_steps", "logging_steps"]
+        for key in positive:
+            if int(getattr(self, key)) < 1:
+                raise ValueError(f"grpo.{key} must be >= 1 (got {getattr(self, key)})")
+        if self.num_generations < 2:
+            raise ValueError("grpo.num_generations must be >= 2: GRPO compares completions within a group")
+        if not self.temperature > 0:
+            raise ValueError(f"grpo.temperature must be > 0 for GRPO rollouts (got {self.temperature}; paper: 0.9)")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"grpo.top_p must be in (0, 1] (got {self.top_p})")
+        if self.beta < 0 or self.learning_rate <= 0:
+            raise ValueError("grpo.beta must be >= 0 and grpo.learning_rate > 0")
+        losses = ["dapo", "grpo", "dr_grpo", "bnpo", "cispo", "sapo"]
+        if self.loss_type not in losses:
+            raise ValueError(f"grpo.loss_type must be one of {losses} (got {self.loss_type!r}); "
+                             "dapo is the paper's token-mean")
+        if str(self.scale_rewards).lower() in ("true", "false"):
+            self.scale_rewards = "group" if str(self.scale_rewards).lower() == "true" else "none"
+        if self.scale_rewards not in ("group", "batch", "none"):
+            raise ValueError(f"grpo.scale_rewards must be group, batch or none (got {self.scale_rewards!r})")
+
+
+# Sections owned by other modules, resolved lazily ("module:Class"). When a module has not landed or
+# fails to import, the section stays a plain dict, so configs keep loading.
+SECTION_TYPES: dict[str, str] = {
+    "model": "kit.models:ModelConfig",
+    "data": "kit.train.config:DataSettings",
+    "reward": "kit.rewards.mthinker:RewardConfig",
+    "judge": "kit.judges:JudgeConfig",
+    "grpo": "kit.train.config:GRPOSettings",
+    "sft": "kit.train.sft:SFTSettings",
+    "select": "kit.train.select:SelectSettings",
+    "refs": "kit.train.refs:RefsSettings",
+    "pipeline": "kit.train.pipeline:PipelineSettings",
+}
+TOP_LEVEL_KEYS = {"output_dir": str, "description": str}
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataSettings = field(default_factory=DataSettings)
+    reward: Any = None
+    judge: Any = None
+    grpo: GRPOSettings = field(default_factory=GRPOSettings)
+    sft: Any = None
+    select: Any = None
+    refs: Any = None
+    pipeline: Any = None
+    output_dir: str = "runs/default"
+    description: str = ""
+    source: str = ""  # where it was loaded from (not written to snapshots)
+
+    def to_dict(self) -> dict:
+        out: dict = {}
+        for name in SECTION_TYPES:
+            out[name] = _plain(getattr(self, name))
+        for key in TOP_LEVEL_KEYS:
+            out[key] = getattr(self, key)
+        return out
+
+
+def section_class(name: str):
+    """The dataclass of section ``name``, or None when its module is not importable (yet)."""
+    module_name, _, class_name = SECTION_TYPES[name].partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        log.debug("config section %s stays a plain mapping: %s", name, exc)
+        return None
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
+def resolve_config_path(path_or_preset: str) -> Path:
+    """A YAML path, or the name of a preset in examples/configs (``tiny``, ``t4-1.5b``, ``24gb-7b``)."""
+    path = Path(path_or_preset).expanduser()
+    if path.is_file():
+        return path
+    preset = PRESETS_DIR / f"{path_or_preset}.yaml"
+    if preset.is_file():
+        return preset
+    raise ConfigError(f"config {path_or_preset!r} is neither a file nor a preset; presets: {preset_names()}")
+
+
+def load_config(path_or_preset: str | None = None, overrides: list[str] | None = None) -> Config:
+    """Load a preset or YAML file (None = built-in defaults), apply ``key.sub=value`` overrides, validate."""
+    import yaml
+
+    raw: dict = {}
+    source = "defaults"
+    if path_or_preset:
+        path = resolve_config_path(path_or_preset)
+        source = str(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections ({sorted(SECTION_TYPES)})")
+    raw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    origins: dict[str, str] = {}
+    for item in overrides or []:
+        key, value = _parse_override(item)
+        _set_dotted(raw, key, value)
+        origins[key] = f"override {item!r}"
+    return build_config(raw, source=source, origins=origins)
+
+
+def build_config(raw: dict, *, source: str = "<dict>", origins: dict[str, str] | None = None) -> Config:
+    origins = origins or {}
+    allowed = sorted([*SECTION_TYPES, *TOP_LEVEL_KEYS])
+    cfg = Config(source=source)
+    for key, value in raw.items():
+        where = origins.get(key, source)
+        if key in TOP_LEVEL_KEYS:
+            setattr(cfg, key, _coerce(value, TOP_LEVEL_KEYS[key], key, where))
+        elif key not in SECTION_TYPES:
+            raise ConfigError(f"unknown config key {key!r} ({where}){_suggest(key, allowed)}; allowed: {allowed}")
+    for name in SECTION_TYPES:
+        value = raw.get(name)
+        if value is not None and not isinstance(value, dict):
+            raise ConfigError(f"config section {name!r} ({source}) must be a mapping, got {value!r}")
+        cls = section_class(name)
+        if cls is None:
+            setattr(cfg, name, dict(value or {}))
+            continue
+        setattr(cfg, name, _build_dataclass(cls, value or {}, name, source, origins))
+    return cfg
+
+
+def _build_dataclass(cls, values: dict, prefix: str, source: str, origins: dict[str, str]):
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls) if f.init}
+    kwargs = {}
+    for key, value in values.items():
+        dotted = f"{prefix}.{key}"
+        where = _origin(origins, dotted, source)
+        if key not in fields:
+            raise ConfigError(f"unknown config key {dotted!r} ({where}){_suggest(key, fields)}; "
+                              f"allowed keys in {prefix}: {sorted(fields)}")
+        hint = hints[key]
+        nested = _dataclass_in(hint)
+        if nested is not None and isinstance(value, dict):
+            kwargs[key] = _build_dataclass(nested, value, dotted, source, origins)
+        else:
+            kwargs[key] = _coerce(value, hint, dotted, where)
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError, KeyError) as exc:
+        message = str(exc).strip("'\"")
+        flags = [where for key, where in origins.items() if key.startswith(prefix + ".")]
+        raise ConfigError(f"config section {prefix!r} ({', '.join([source, *flags])}): {message}") from None
+
+
+def _origin(origins: dict[str, str], dotted: str, source: str) -> str:
+    for key, where in origins.items():
+        if dotted == key or dotted.startswith(key + "."):
+            return where
+    return source
+
+
+def _dataclass_in(hint):
+    if dataclasses.is_dataclass(hint):
+        return hint
+    for arg in typing.get_args(hint):
+        if dataclasses.is_dataclass(arg):
+            return arg
+    return None
+
+
+_TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def _coerce(value, hint, key: str, where: str):
+    """Check ``value`` against a type hint, converting YAML/CLI scalars where unambiguous."""
+    if hint is Any or hint is typing.Any:
+        return value
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key, where)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[0] if len(errors) == 1 else ConfigError(
+            f"config key {key!r} ({where}): {value!r} fits none of {_describe(hint)}")
+    if origin in (list, tuple):
+        (item_hint, *_) = typing.get_args(hint) or (Any,)
+        if isinstance(value, str):  # a CLI flag "ja,ko"
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"config key {key!r} ({where}): expected a list, got {value!r}")
+        return [_coerce(v, item_hint, f"{key}[{i}]", where) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key {key!r} ({where}): expected a mapping, got {value!r}")
+        return value
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        allowed = [m.value for m in hint]
+        if isinstance(value, hint):
+            return value
+        if value in allowed:
+            return hint(value)
+        raise ConfigError(f"config key {key!r} ({where}): {value!r} is not one of {allowed}")
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+            return value.lower() in ("true", "yes", "on", "1")
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value)
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # PyYAML reads 2e-5 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+    else:
+        return value
+    raise ConfigError(f"config key {key!r} ({where}): expected {_TYPE_WORDS.get(hint, hint)}, got {value!r}")
+
+
+def _describe(hint) -> str:
+    names = [_TYPE_WORDS.get(a, getattr(a, "__name__", str(a))) for a in typing.get_args(hint)]
+    return " / ".join(n if n != "NoneType" else "null" for n in names)
+
+
+def _suggest(key: str, allowed) -> str:
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _parse_override(item: str) -> tuple[str, Any]:
+    import yaml
+
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"override {item!r} must look like section.key=value, e.g. grpo.max_steps=10")
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        value = text
+    return key, value
+
+
+def _set_dotted(raw: dict, key: str, value) -> None:
+    parts = key.split(".")
+    node = raw
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        elif not isinstance(child, dict):
+            raise ConfigError(f"override {key!r}: {'.'.join(parts[:i + 1])} is a value, not a section")
+        else:
+            child = node[part] = dict(child)
+        node = child
+    node[parts[-1]] = value
+
+
+def _plain(value):
+    """Dataclasses/enums/paths to YAML-safe plain data (for snapshots)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if f.init and not f.name.startswith("_")}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def save_config(config: Config, output_dir: str | Path, name: str = SNAPSHOT_NAME) -> Path:
+    """Write the resolved config (every default filled in) as YAML; loading it back gives the same config."""
+    import yaml
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path = output_dir / name
+    header = f"# resolved config snapshot (source: {config.source})\n"
+    path.write_text(header + yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True),
+                    encoding="utf-8")
+    return path
+
+
+def section_dict(config: Config, name: str) -> dict:
+    """A section as a plain dict (handy for logging and for sections whose class has not landed)."""
+    return _plain(getattr(config, name)) or {}
