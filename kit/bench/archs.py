@@ -1,0 +1,152 @@
+"""Model architectures for the benchmarks: the real configs' numbers, random weights, no download.
+
+``bench grpo`` must cost what training the real model costs, without the weights (the Hub is not always
+reachable, and 15 GB per run would dominate the benchmark). The shapes are what decide memory and speed, so
+a randomly initialized model with the real ``config.json`` numbers (shipped in ``kit/resources/archs``)
+stands in for the real one. ``tiny`` is the kit's embedded model (`kit.tiny`), for CPU runs and CI.
+
+The tokenizer is the tiny one (byte-level BPE, about 4k ids) whatever the architecture: the model keeps its
+real vocabulary (151936 / 152064 rows, the size of the embedding and of every logits tensor), and the ids
+the tokenizer cannot decode are suppressed at sampling (`suppressed_token_ids`), so they never come out.
+
+    >>> path = ensure_random_checkpoint("deepseek-r1-distill-qwen-1.5b")   # built once, then cached
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+from kit.paths import RESOURCES_DIR, cache_dir
+
+ARCHS_DIR = RESOURCES_DIR / "archs"
+TINY_ARCH = "tiny"
+CHECKPOINT_VERSION = "v1"  # bump when the recipe below changes, so cached checkpoints are rebuilt
+
+
+def available_archs() -> list[str]:
+    """Architecture names accepted by ``bench grpo --arch``: the shipped configs, then ``tiny``."""
+    return sorted(p.stem for p in ARCHS_DIR.glob("*.json")) + [TINY_ARCH]
+
+
+def load_arch(name: str) -> dict:
+    """The config numbers of ``name`` (keys starting with ``_`` are notes, dropped here)."""
+    if name == TINY_ARCH:
+        from kit.tiny import TINY_MODEL_CONFIG
+
+        return {"model_type": "qwen2", **TINY_MODEL_CONFIG}
+    path = ARCHS_DIR / f"{name}.json"
+    if not path.is_file():
+        raise ValueError(f"unknown architecture {name!r}; choose one of: {', '.join(available_archs())}")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc})") from None
+    missing = [k for k in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                           "num_key_value_heads", "vocab_size") if k not in raw]
+    if missing:
+        raise ValueError(f"{path} lacks the key(s) {missing}")
+    return {k: v for k, v in raw.items() if not k.startswith("_")}
+
+
+def is_large(name: str) -> bool:
+    """True for the real (billion-parameter) architectures, which need a GPU to run in useful time."""
+    return name != TINY_ARCH
+
+
+def parameter_count(arch: dict) -> int:
+    """Parameters of a Qwen2 decoder with these numbers (embeddings, attention with q/k/v biases, MLP, norms)."""
+    h, inter, layers = arch["hidden_size"], arch["intermediate_size"], arch["num_hidden_layers"]
+    heads, kv_heads, vocab = arch["num_attention_heads"], arch["num_key_value_heads"], arch.get("vocab_size", 0)
+    head_dim = arch.get("head_dim") or h // heads
+    attention = h * heads * head_dim + heads * head_dim  # q (+bias)
+    attention += 2 * (h * kv_heads * head_dim + kv_heads * head_dim)  # k, v (+bias)
+    attention += heads * head_dim * h  # o
+    mlp = 3 * h * inter
+    per_layer = attention + mlp + 2 * h
+    lm_head = 0 if arch.get("tie_word_embeddings") else vocab * h
+    return vocab * h + layers * per_layer + h + lm_head
+
+
+def _qwen2_config(arch: dict, tokenizer):
+    from transformers import Qwen2Config
+
+    keys = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+            "num_key_value_heads", "max_position_embeddings", "rope_theta", "rms_norm_eps",
+            "tie_word_embeddings", "sliding_window", "use_sliding_window", "max_window_layers",
+            "attention_dropout", "initializer_range", "hidden_act")
+    kwargs = {k: arch[k] for k in keys if k in arch}
+    # The tiny tokenizer's special ids (all below 4k) replace the real ones, so prompts, padding and EOS
+    # handling refer to tokens this tokenizer really has.
+    vocab = max(int(arch.get("vocab_size", 0)), len(tokenizer))
+    return Qwen2Config(vocab_size=vocab, bos_token_id=tokenizer.bos_token_id,
+                       eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, **kwargs)
+
+
+def _fingerprint(arch: dict) -> str:
+    blob = json.dumps(arch, sort_keys=True) + CHECKPOINT_VERSION
+    return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+def ensure_random_checkpoint(name: str, *, seed: int = 0, root: Path | None = None) -> Path:
+    """A Hugging Face folder with ``name``'s architecture, random weights (bf16) and the tiny tokenizer.
+
+    Built once into the kit's cache (``$MTHINKER_CACHE/bench-archs``) and reused: 3.5 GB for the 1.5B
+    architecture, 15 GB for the 7B one. It is initialized on the GPU when there is one (seconds instead of
+    minutes), then the GPU memory is released so that it does not count in the benchmark's peak.
+    """
+    if name == TINY_ARCH:
+        from kit.tiny import ensure_tiny_model
+
+        return ensure_tiny_model()
+    arch = load_arch(name)
+    root = Path(root) if root else cache_dir() / "bench-archs"
+    path = root / f"{name}-{_fingerprint(arch)}"
+    marker = path / "BENCH_CHECKPOINT"
+    if marker.is_file():
+        return path
+
+    import torch
+    from transformers import Qwen2ForCausalLM
+
+    from kit.tiny import build_tokenizer
+
+    tokenizer = build_tokenizer()
+    config = _qwen2_config(arch, tokenizer)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.manual_seed(seed)
+    with torch.device(device):
+        model = Qwen2ForCausalLM._from_config(config, dtype=torch.bfloat16)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    tmp = path.with_name(path.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    (tmp / "BENCH_CHECKPOINT").write_text(json.dumps({"arch": name, "seed": seed,
+                                                      "parameters": parameter_count(arch)}))
+    del model
+    if device == "cuda":
+        torch.cuda.empty_cache()
+    if path.exists():
+        shutil.rmtree(path)
+    tmp.rename(path)  # atomic: a half-written folder is never mistaken for a checkpoint
+    return path
+
+
+def suppressed_token_ids(model_vocab_size: int, tokenizer) -> list[int]:
+    """Ids to forbid at sampling so completions run to the full length and always decode.
+
+    EOS and padding (a random model would otherwise stop at a random point, and real ones stop when they
+    are done: the benchmark wants the full length every time), plus every id the tokenizer does not have
+    (the real vocabulary is ~37x the tiny tokenizer's).
+    """
+    ids = set(range(len(tokenizer), int(model_vocab_size)))
+    for special in (tokenizer.eos_token_id, tokenizer.pad_token_id):
+        if special is not None:
+            ids.add(int(special))
+    return sorted(ids)
