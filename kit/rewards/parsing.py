@@ -118,3 +118,54 @@ def check_format(completion, min_response_chars: int = PAPER_MIN_RESPONSE_CHARS)
     """
     text = _as_text(completion)
     return text.count(THINK_CLOSE) == 1 and len(text) > min_response_chars
+
+
+# ---------------------------------------------------------------------------------------------- MMATH answer
+
+# The MMATH scorer's fallback when a completion has no usable \boxed{}: take the text after the last answer
+# phrase ("final answer", "answer is", ...; each phrase in turn narrows the text, as the scorer does) and
+# return its last number. Sign, thousands separators and a trailing dot are normalized away.
+_ANSWER_PHRASES = ("final answer", "answer is", "answer:", "answer is:", "final answer:", "final answer is")
+_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?!\d)")
+
+
+def last_number_after_answer_phrase(text) -> str | None:
+    """The last number of the text following the answer phrases (or of the whole text), or None.
+
+    Example:
+        >>> last_number_after_answer_phrase("so 3 apples. The final answer is 1,234.")
+        '1234'
+    """
+    text = _as_text(text)
+    tail = text
+    for phrase in _ANSWER_PHRASES:
+        if phrase in tail.lower():
+            # The reference scorer finds the phrase case-insensitively but splits case-sensitively; an
+            # all-lowercase phrase that is only present capitalized leaves the text whole.
+            tail = tail.split(phrase)[-1].strip()
+    numbers = [m.group() for m in _NUMBER.finditer(tail) if any(c.isdigit() for c in m.group())]
+    if not numbers:
+        return None
+    number = numbers[-1].replace(",", "").replace("+", "").strip().strip(".")
+    return number or None
+
+
+def mmath_final_answer(text) -> str | None:
+    """The MMATH scorer's extracted answer: the content of the last ``\\boxed{`` of the whole completion
+    (outer ``{..}`` of a doubly braced answer removed); when that last box is unclosed, empty or absent, the
+    last number after an answer phrase (:func:`last_number_after_answer_phrase`).
+
+    Example:
+        >>> mmath_final_answer(r"x \\boxed{3} ... \\boxed{{7}}"), mmath_final_answer("the answer is 12")
+        ('7', '12')
+    """
+    text = _as_text(text)
+    start = text.rfind("\\boxed")
+    if start >= 0 and text.startswith("\\boxed{", start):
+        content = first_boxed(text[start:])  # the box opening at `start`, or None when unbalanced
+        if content is not None:
+            double = re.match(r"^\{(.*)\}$", content)
+            content = double.group(1) if double else content
+        if content:
+            return content
+    return last_number_after_answer_phrase(text)
