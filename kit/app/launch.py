@@ -1,0 +1,114 @@
+"""Configure and launch the demo: which model (tiny, the paper's backbone, a local folder, or an
+OpenAI-compatible server), which adapter, where to listen.
+
+`app.py` and ``mthinker app`` both end here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from enum import Enum
+
+log = logging.getLogger(__name__)
+
+PAPER_BASE_MODEL = "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
+
+
+class Preset(str, Enum):
+    auto = "auto"  # tiny without a GPU, the paper's 1.5B backbone with one
+    tiny = "tiny"  # the embedded random-weight model: runs anywhere, offline, streams gibberish
+    paper = "paper"  # deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B in 4-bit (needs the Hub or a local copy)
+
+
+@dataclass
+class AppConfig:
+    preset: Preset = Preset.auto
+    model: str | None = None  # overrides the preset: a Hub id or a local folder
+    adapter: str | None = None  # a LoRA folder; enables compare mode (base vs adapter)
+    backend: str = "auto"  # model backend: auto | unsloth | transformers
+    api_base: str | None = None  # an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1
+    api_model: str = "default"
+    api_key_env: str = "OPENAI_API_KEY"
+    host: str = "127.0.0.1"
+    port: int = 7860
+    share: bool = False
+    lid: str = "fasttext"
+    concurrency: int = 2  # generations running at once; more wait in the queue
+    max_queue: int = 16
+
+    def __post_init__(self):
+        try:
+            self.preset = Preset(self.preset.value if isinstance(self.preset, Enum) else self.preset)
+        except ValueError:
+            raise ValueError(f"--preset must be one of {[p.value for p in Preset]} (got {self.preset!r})") from None
+        if self.lid not in ("fasttext", "langdetect"):
+            raise ValueError(f"--lid must be fasttext or langdetect (got {self.lid!r})")
+        if not 0 <= int(self.port) <= 65535:
+            raise ValueError(f"--port must be in 0..65535 (got {self.port}); 0 picks a free port")
+        if int(self.concurrency) < 1:
+            raise ValueError(f"--concurrency must be >= 1 (got {self.concurrency})")
+        if int(self.max_queue) < 1:
+            raise ValueError(f"--max-queue must be >= 1 (got {self.max_queue})")
+        if self.adapter and not os.path.isdir(self.adapter):
+            raise ValueError(f"--adapter {self.adapter!r} is not a folder (expected a saved LoRA adapter)")
+        if self.api_base and not self.api_base.startswith(("http://", "https://")):
+            raise ValueError(f"--api-base must be an http(s) URL (got {self.api_base!r})")
+        if self.api_base and self.adapter:
+            raise ValueError("--adapter applies to a local model; with --api-base the server chooses the model")
+
+    def model_name(self) -> str:
+        if self.model:
+            return self.model
+        preset = self.preset
+        if preset is Preset.auto:
+            import torch
+
+            preset = Preset.paper if torch.cuda.is_available() else Preset.tiny
+            log.info("preset auto -> %s (%s)", preset.value, "CUDA GPU found" if preset is Preset.paper else "no GPU")
+        return "tiny" if preset is Preset.tiny else PAPER_BASE_MODEL
+
+
+def build_sources(cfg: AppConfig):
+    from kit.app.session import LocalModelSource, OpenAISource
+    from kit.app.ui import DemoSources
+
+    if cfg.api_base:
+        main = OpenAISource(cfg.api_base, model=cfg.api_model, api_key=os.environ.get(cfg.api_key_env))
+        return DemoSources(main=main, lid_backend=cfg.lid,
+                           description=f"Model: `{cfg.api_model}` served at `{cfg.api_base}`.")
+    name = cfg.model_name()
+    note = " (random weights: it streams gibberish in many scripts, which exercises the switch alert)" \
+        if name == "tiny" else ""
+    if cfg.adapter:
+        main = LocalModelSource(name, adapter=cfg.adapter, backend=cfg.backend, label=f"trained: {name} + adapter")
+        base = LocalModelSource(name, backend=cfg.backend, label=f"base: {name}")
+        return DemoSources(main=main, base=base, lid_backend=cfg.lid,
+                           description=f"Model: `{name}` with adapter `{cfg.adapter}`{note}.")
+    return DemoSources(main=LocalModelSource(name, backend=cfg.backend), lid_backend=cfg.lid,
+                       description=f"Model: `{name}`{note}.")
+
+
+def create_demo(cfg: AppConfig):
+    """The configured, queued ``gr.Blocks`` (not launched)."""
+    from kit.app.ui import build_demo
+
+    demo = build_demo(build_sources(cfg))
+    demo.queue(default_concurrency_limit=int(cfg.concurrency), max_size=int(cfg.max_queue))
+    return demo
+
+
+def launch_demo(cfg: AppConfig, *, block: bool = True, demo=None):
+    """Launch on ``cfg.host:cfg.port`` (127.0.0.1 unless asked otherwise; share links only with --share).
+
+    Returns ``(demo, local_url)``; with ``block=False`` the server runs in a background thread.
+    """
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from kit.app.html import CSS
+
+    demo = demo or create_demo(cfg)
+    _, local_url, _ = demo.launch(server_name=cfg.host, server_port=int(cfg.port) or None, share=cfg.share,
+                                  prevent_thread_lock=not block, show_error=False, quiet=not block, css=CSS,
+                                  ssr_mode=False)
+    return demo, local_url

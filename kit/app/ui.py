@@ -1,0 +1,235 @@
+"""The demo's ``gr.Blocks`` page and its ``solve`` API.
+
+One or two panels (compare mode: the base model and the trained adapter side by side) stream the thinking
+into a collapsible accordion and the answer below it, with live language indicators and, at the end, the
+verdict of the kit's LC reward. Handlers only call `kit.app.session`; nothing here generates or detects.
+"""
+
+
+import logging
+import queue
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from kit.app import html as fragments
+from kit.app.session import (
+    MAX_NEW_TOKENS_LIMIT, MAX_QUESTION_CHARS, GenerationSettings, InputError, SessionUpdate, Source,
+    detect_question_language, run_session, solve_result,
+)
+from kit.languages import LANGUAGES
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DemoSources:
+    """What the page talks to: the main model, and optionally a base model for compare mode."""
+
+    main: Source
+    base: Source | None = None  # compare mode: the same backbone without the adapter
+    lid_backend: str = "fasttext"
+    description: str = ""
+    # Stop events of running generations, per browser session: the stop button sets them.
+    _running: dict[str, list[threading.Event]] = field(default_factory=lambda: defaultdict(list))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def register(self, session_id: str) -> threading.Event:
+        event = threading.Event()
+        with self._lock:
+            self._running[session_id].append(event)
+        return event
+
+    def release(self, session_id: str, event: threading.Event) -> None:
+        with self._lock:
+            events = self._running.get(session_id, [])
+            if event in events:
+                events.remove(event)
+            if not events:
+                self._running.pop(session_id, None)
+
+    def stop(self, session_id: str) -> int:
+        with self._lock:
+            events = list(self._running.get(session_id, []))
+        for event in events:
+            event.set()
+        return len(events)
+
+
+def _target_choices() -> list[tuple[str, str]]:
+    return [("auto (the question's language)", "auto")] + [
+        (f"{lang.native_name} — {lang.name} ({code})", code) for code, lang in LANGUAGES.items()
+    ]
+
+
+def _question_info(question: str, backend: str) -> str:
+    text = (question or "").strip()
+    if len(text) > MAX_QUESTION_CHARS:
+        return fragments.status_html(f"The question has {len(text)} characters; the limit is "
+                                     f"{MAX_QUESTION_CHARS}. Shorten it before submitting.", error=True)
+    return fragments.input_language_html(detect_question_language(text, backend) if text else None)
+
+
+def _panel_values(update: SessionUpdate) -> tuple[str, str, str, str]:
+    """(indicators, thinking, answer, verdict) for one panel."""
+    view = update.view
+    verdict = fragments.verdict_html(update.verdict, update.target_lang, correct=update.correct,
+                                     boxed=update.boxed, stopped=update.stopped, error=update.error)
+    answer = view.answer if view.in_answer else "*(the answer appears after the thinking ends)*"
+    return (fragments.indicators_html(view, elapsed_s=update.elapsed_s, streaming=not update.done),
+            view.thinking, answer, verdict)
+
+
+def _stream_sessions(sources: list[Source], question, target, settings, gold, backend, stop_event):
+    """Run one session per source in parallel threads; yield the latest update of each as they arrive."""
+    inbox: queue.Queue = queue.Queue()
+
+    def worker(index: int, source: Source):
+        try:
+            for update in run_session(source, question, target, settings, gold=gold, backend=backend,
+                                      stop_event=stop_event):
+                inbox.put((index, update))
+        except BaseException as exc:  # noqa: BLE001 - reported in the page
+            inbox.put((index, exc))
+        inbox.put((index, None))
+
+    threads = [threading.Thread(target=worker, args=(i, s), daemon=True) for i, s in enumerate(sources)]
+    for thread in threads:
+        thread.start()
+    latest: list[SessionUpdate | None] = [None] * len(sources)
+    finished = 0
+    while finished < len(sources):
+        index, item = inbox.get()
+        if item is None:
+            finished += 1
+            continue
+        if isinstance(item, BaseException):
+            raise item
+        latest[index] = item
+        yield list(latest)
+
+
+def build_demo(sources: DemoSources):
+    """The ``gr.Blocks`` app (not launched). Call ``demo.queue(...)`` and ``demo.launch(...)`` on it."""
+    import gradio as gr
+
+    from kit.app.examples import load_examples
+
+    examples = load_examples()
+    compare_available = sources.base is not None
+    with gr.Blocks(title="M-Thinker demo: think in the question's language") as demo:
+        gr.Markdown(
+            "# M-Thinker: does the model think in your language?\n"
+            "Ask a math question in any language. The thinking streams on the left, with the language of each "
+            "paragraph as it is written; the verdict at the end is the kit's own language-consistency (LC) "
+            f"reward. {sources.description}"
+        )
+        with gr.Row():
+            with gr.Column(scale=3):
+                question = gr.Textbox(label="Question", lines=4, elem_id="question",
+                                      placeholder="e.g. 三角形の底辺が 6、高さが 4 のとき、面積はいくつですか？")
+                question_info = gr.HTML(fragments.input_language_html(None), elem_id="input-lang")
+                gold = gr.Textbox(label="Gold answer (optional: shows correctness)", elem_id="gold")
+            with gr.Column(scale=2):
+                target = gr.Dropdown(choices=_target_choices(), value="auto", label="Target language",
+                                     elem_id="target")
+                temperature = gr.Slider(0.0, 1.5, value=0.6, step=0.05, label="Temperature")
+                max_new_tokens = gr.Slider(16, MAX_NEW_TOKENS_LIMIT, value=512, step=16, label="Max new tokens")
+                lid_backend = gr.Radio(["fasttext", "langdetect"], value=sources.lid_backend,
+                                       label="Language identification (verdict and indicators)")
+                compare = gr.Checkbox(value=False, label="Compare: base model vs trained adapter",
+                                      interactive=compare_available, elem_id="compare",
+                                      info=None if compare_available else "start the app with --adapter to compare")
+        with gr.Row():
+            submit = gr.Button("Think", variant="primary", elem_id="submit")
+            stop = gr.Button("Stop", variant="stop", elem_id="stop")
+        status = gr.HTML(fragments.status_html("Ready."), elem_id="status")
+        panels = []
+        with gr.Row():
+            for prefix, label, visible in (("main", sources.main.label, True),
+                                           ("base", sources.base.label if sources.base else "", False)):
+                with gr.Column(visible=visible) as column:
+                    gr.Markdown(f"### {label}" if label else "")
+                    indicators = gr.HTML(elem_id=f"{prefix}-indicators" if prefix == "base" else "indicators")
+                    with gr.Accordion("Thinking", open=True, elem_id=f"{prefix}-thinking-panel"):
+                        thinking = gr.Textbox(show_label=False, lines=10, max_lines=24, autoscroll=True,
+                                              interactive=False, elem_id=f"{prefix}-thinking")
+                    answer = gr.Markdown(elem_id=f"{prefix}-answer",
+                                         latex_delimiters=[{"left": "$$", "right": "$$", "display": True},
+                                                           {"left": "$", "right": "$", "display": False}])
+                    verdict = gr.HTML(fragments.verdict_html(None, ""),
+                                      elem_id="verdict" if prefix == "main" else "verdict-base")
+                panels.append((column, [indicators, thinking, answer, verdict]))
+        if examples:
+            gr.Examples(examples=[[e.question, "auto", e.answer] for e in examples],
+                        inputs=[question, target, gold], example_labels=[e.label for e in examples],
+                        label="Examples from PolyMath and MMATH")
+
+        main_outputs, base_outputs = panels[0][1], panels[1][1]
+        base_column = panels[1][0]
+
+        def think(question_text, target_code, temp, max_tokens, gold_text, backend, compare_on,
+                  request: gr.Request):
+            empty = [gr.skip()] * 4
+            try:
+                settings = GenerationSettings(temperature=temp, max_new_tokens=max_tokens)
+            except InputError as exc:
+                yield [fragments.status_html(str(exc), error=True), *empty, *empty]
+                return
+            run_sources = [sources.main] + ([sources.base] if compare_on and sources.base else [])
+            session_id = getattr(request, "session_hash", None) or "anonymous"
+            stop_event = sources.register(session_id)
+            try:
+                for latest in _stream_sessions(run_sources, question_text, target_code, settings, gold_text,
+                                               backend, stop_event):
+                    values = [_panel_values(u) if u else empty for u in latest]
+                    done = [u for u in latest if u is not None and u.done]
+                    errors = [u.error for u in done if u.error]
+                    if errors:
+                        message = fragments.status_html("The model failed: " + "; ".join(errors), error=True)
+                    elif len(done) == len(run_sources):
+                        message = fragments.status_html("Stopped." if stop_event.is_set() else "Done.")
+                    else:
+                        message = fragments.status_html("Generating… (Stop halts the model)")
+                    yield [message, *values[0], *(values[1] if len(values) > 1 else empty)]
+            except InputError as exc:
+                yield [fragments.status_html(str(exc), error=True), *empty, *empty]
+            except Exception as exc:  # never a stack trace in the page
+                log.exception("demo generation failed")
+                yield [fragments.status_html(f"Error: {type(exc).__name__}: {exc}", error=True), *empty, *empty]
+            finally:
+                sources.release(session_id, stop_event)
+
+        def halt(request: gr.Request):
+            n = sources.stop(getattr(request, "session_hash", None) or "anonymous")
+            return fragments.status_html("Stopping…" if n else "Nothing is running.")
+
+        question.change(lambda q, b: _question_info(q, b), [question, lid_backend], question_info,
+                        queue=False, show_progress="hidden", api_visibility="private")
+        compare.change(lambda on: gr.update(visible=bool(on)), compare, base_column, queue=False,
+                       api_visibility="private")
+        inputs = [question, target, temperature, max_new_tokens, gold, lid_backend, compare]
+        outputs = [status, *main_outputs, *base_outputs]
+        run_event = submit.click(think, inputs, outputs, api_visibility="private", show_progress="minimal")
+        submit_event = question.submit(think, inputs, outputs, api_visibility="private", show_progress="minimal")
+        # Stop sets the stop event (the generation thread halts) and cancels a still-queued event.
+        stop.click(halt, None, status, cancels=[run_event, submit_event], queue=False, api_visibility="private")
+
+        def solve(question: str, target_language: str = "auto", temperature: float = 0.6,
+                  max_new_tokens: int = 512) -> dict:
+            """Solve one question; returns the thinking, answer, boxed answer, detected languages, the LC
+            verdict (consistent), lc_ratio and the thinking's paragraphs with their languages."""
+            try:
+                settings = GenerationSettings(temperature=temperature, max_new_tokens=max_new_tokens)
+                last = None
+                for last in run_session(sources.main, question, target_language, settings,
+                                        backend=sources.lid_backend):
+                    pass
+            except InputError as exc:
+                raise gr.Error(str(exc)) from None
+            if last.error:
+                raise gr.Error(f"the model failed: {last.error}")
+            return solve_result(last)
+
+        gr.api(solve, api_name="solve")
+    return demo
