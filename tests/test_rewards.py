@@ -334,3 +334,34 @@ def test_verl_bad_env_is_named(verl_env, monkeypatch):
 def test_results_are_finite():
     out = score_completions([CORRECT, "", "\x00"], lang="ja", answer="18")
     assert all(math.isfinite(v) for b in out for v in b.as_dict().values())
+
+
+@pytest.mark.slow
+def test_grpo_trainer_logs_each_component(tiny_model_path, tmp_path):
+    """One real GRPO step with TRL on the tiny model: every component is logged under rewards/<name>/mean,
+    the breakdown is computed once per batch, and judge counters reach the logs."""
+    import json
+
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    from kit.prompts import build_messages
+
+    rows = [json.loads(line) for line in (EXAMPLES_DIR / "data" / "polymath_low_slice.jsonl")
+            .read_text(encoding="utf-8").splitlines()[:2]]
+    dataset = Dataset.from_list([{"prompt": build_messages(r["question"], r["lang"]), "lang": r["lang"],
+                                  "answer": r["answer"], "en_question": r["en_question"],
+                                  "en_reference": "16 - 3 - 4 = 9, 9 * 2 = 18"} for r in rows])
+    judge = RecordingJudge(0.5)
+    funcs, weights = build_reward_functions(RewardConfig(min_response_chars=0), judge)
+    args = GRPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=4, num_generations=4,
+                      max_completion_length=12, logging_steps=1, report_to=[], reward_weights=weights,
+                      use_cpu=True, save_strategy="no", bf16=False)
+    trainer = GRPOTrainer(model=str(tiny_model_path), reward_funcs=funcs, args=args, train_dataset=dataset)
+    trainer.train()
+    logged = trainer.state.log_history[0]
+    for name in ("reward", "format", "accuracy", "lc", "lc_ratio", "cta"):
+        assert f"rewards/{name}/mean" in logged, sorted(logged)
+    assert -1.0 <= logged["rewards/reward/mean"] <= 2.0
+    assert "judge/requests" in logged
+    assert funcs[0].scorer.batches_scored == 1  # six reward functions, one computation per batch
