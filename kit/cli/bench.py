@@ -1,5 +1,217 @@
-"""CLI commands (placeholder until this group lands)."""
+"""``mthinker bench grpo|rewards|lid``: memory, speed and accuracy measurements.
+
+Each command only calls :mod:`kit.bench` and prints a rich table, or with ``--json`` one JSON object on
+stdout (library logs and progress go to stderr), so results can be kept beside docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Optional
 
 import typer
 
-app = typer.Typer()
+app = typer.Typer(no_args_is_help=True)
+
+# Kept here (not imported from kit.bench.archs) so `mthinker bench --help` does not import the library.
+ARCH_HELP = "deepseek-r1-distill-qwen-1.5b, deepseek-r1-distill-qwen-7b (real shapes, random weights) or tiny."
+
+
+def _fail(message: str, code: int = 1):
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _emit(result: dict, as_json: bool, out: Optional[Path], table) -> None:
+    write_error = None
+    if out is not None:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        except OSError as exc:
+            write_error = f"cannot write --out {out}: {exc.strerror or exc}"
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        table(result)
+    if write_error:  # the result is printed above, so the measurement is not lost
+        _fail(write_error)
+
+
+def _langs(spec: Optional[str], flag: str) -> Optional[list[str]]:
+    if not spec:
+        return None
+    from kit.languages import UnknownLanguageError, parse_languages
+
+    try:
+        return [lang.code for lang in parse_languages(spec)]
+    except UnknownLanguageError as exc:
+        raise typer.BadParameter(str(exc), param_hint=flag) from None
+
+
+def _data_dir(data: Optional[Path], required: bool) -> Optional[Path]:
+    from kit.paths import find_benchmarks_dir
+
+    try:
+        return find_benchmarks_dir(data, required=required)
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--data") from None
+
+
+# ---------------------------------------------------------------------------------------------- grpo
+
+@app.command("grpo")
+def grpo_command(
+    arch: str = typer.Option("tiny", "--arch", help=ARCH_HELP),
+    backend: str = typer.Option("transformers", "--backend",
+                                help="unsloth (CUDA only) or transformers (+bitsandbytes +PEFT)."),
+    group: int = typer.Option(8, "--group", help="Completions per prompt (GRPO num_generations)."),
+    completion_len: int = typer.Option(256, "--completion-len",
+                                       help="Tokens per completion; every completion is forced to this length."),
+    steps: int = typer.Option(2, "--steps", help="GRPO steps; the first is excluded from timings when >= 2."),
+    lora_r: int = typer.Option(32, "--lora-r", help="LoRA rank (all linear layers)."),
+    lang: str = typer.Option("ja", "--lang", help="Language of the benchmark questions used as prompts."),
+    allow_cpu: bool = typer.Option(False, "--allow-cpu", help="Run a billion-parameter arch without a GPU."),
+    no_checkpointing: bool = typer.Option(False, "--no-gradient-checkpointing",
+                                          help="Turn gradient checkpointing off (more memory, faster)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (peak_mem_gb, step_time_s, ...)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also write the JSON result to this file."),
+):
+    """Peak memory, step time and tokens/s of GRPO on a 4-bit + LoRA model with a real architecture."""
+    from kit.bench.grpo import GRPOBenchConfig, run_grpo_bench
+
+    try:
+        cfg = GRPOBenchConfig(arch=arch, backend=backend, group=group, completion_len=completion_len,
+                              steps=steps, lora_r=lora_r, allow_cpu=allow_cpu, lang=_langs(lang, "--lang")[0],
+                              gradient_checkpointing=not no_checkpointing)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    try:
+        # Trainer and loader chatter must not mix with the JSON object on stdout.
+        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+            result = run_grpo_bench(cfg).as_dict()
+    except RuntimeError as exc:
+        from kit.models import describe_oom, is_oom_error
+
+        if is_oom_error(exc):
+            _fail(describe_oom(exc, {"num_generations": group, "max_completion_length": completion_len}))
+        _fail(str(exc))
+    _emit(result, as_json, out, _grpo_table)
+
+
+def _grpo_table(r: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    mem = "peak RSS (CPU)" if r["memory_kind"] == "cpu_peak_rss" else "peak allocated"
+    table = Table("figure", "value", title=f"bench grpo: {r['arch']} / {r['backend']} on {r['device']}")
+    table.add_row(f"{mem} (GB)", f"{r['peak_mem_gb']:.2f}")
+    table.add_row("peak reserved (GB)", f"{r['peak_reserved_gb']:.2f}")
+    table.add_row("step time (s)", f"{r['step_time_s']:.3f}")
+    table.add_row("generated tokens/s", f"{r['gen_tokens_per_s']:.1f}")
+    table.add_row("trained tokens/s", f"{r['train_tokens_per_s']:.1f}")
+    table.add_row("reward time per step (s)", f"{r['reward_time_s']:.4f} ({r['reward_share']:.2%} of the step)")
+    table.add_row("group x completion tokens", f"{r['group']} x {r['completion_len']} "
+                                               f"(measured {r['completion_tokens_per_step']:.0f}/step)")
+    table.add_row("parameters", f"{r['parameters'] / 1e9:.3f} B")
+    Console().print(table)
+
+
+# ---------------------------------------------------------------------------------------------- rewards
+
+@app.command("rewards")
+def rewards_command(
+    data: Optional[Path] = typer.Option(None, "--data", help="Benchmark folder (default: found automatically; "
+                                                             "else the bundled PolyMath slice)."),
+    langs: Optional[str] = typer.Option(None, "--langs", help="Languages, e.g. ja,fr (default: the paper's 10)."),
+    per_lang: int = typer.Option(8, "--per-lang", min=1, help="Completions per language."),
+    chars: int = typer.Option(4000, "--chars", min=200, help="Length of each completion's thinking (characters)."),
+    group: int = typer.Option(8, "--group", min=1, help="Completions per reward call (GRPO group)."),
+    step_time_s: Optional[float] = typer.Option(None, "--step-time-s", min=0.0,
+                                                help="A GRPO step time to compute the reward's share of."),
+    grpo_result: Optional[Path] = typer.Option(None, "--grpo-result",
+                                               help="A `bench grpo --json` output: its step time is used."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also write the JSON result to this file."),
+):
+    """Time per completion of LC (fasttext vs langdetect), math-verify, the CTA judge and the whole reward."""
+    from kit.bench.rewards import run_rewards_bench, step_time_from_result
+
+    source = "--step-time-s" if step_time_s else ""
+    if grpo_result is not None:
+        try:
+            step_time_s, source = step_time_from_result(grpo_result)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--grpo-result") from None
+    data_dir = _data_dir(data, required=data is not None)
+    try:
+        result = run_rewards_bench(data_dir, _langs(langs, "--langs"), per_lang=per_lang, chars=chars,
+                                   group=group, step_time_s=step_time_s, step_source=source)
+    except ValueError as exc:
+        _fail(str(exc))
+    _emit(result, as_json, out, _rewards_table)
+
+
+def _rewards_table(r: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("component", "ms per completion",
+                  title=f"bench rewards: {r['n_completions']} completions, ~{r['mean_completion_chars']} chars")
+    for name, value in r["ms_per_completion"].items():
+        table.add_row(name, f"{value:.3f}")
+    if "cta_symbolic_missing" in r:
+        table.add_row("cta_symbolic", f"not measured ({r['cta_symbolic_missing']})")
+    console = Console()
+    console.print(table)
+    for backend in ("fasttext", "langdetect"):
+        line = f"reward per group of {r['group']} ({backend}): {r[f'group_reward_s_{backend}']:.4f} s"
+        if f"reward_share_{backend}" in r:
+            line += f" = {r[f'reward_share_{backend}']:.3%} of a {r['step_time_s']:.3f} s step ({r['step_source']})"
+        console.print(line)
+    if "step_time_s" not in r:
+        console.print("share of a step: pass --grpo-result FILE (a `bench grpo --json` output) or --step-time-s")
+
+
+# ---------------------------------------------------------------------------------------------- lid
+
+@app.command("lid")
+def lid_command(
+    data: Optional[Path] = typer.Option(None, "--data", help="Benchmark folder (mmath/, polymath/)."),
+    langs: Optional[str] = typer.Option(None, "--langs", help="Languages, e.g. ja,en (default: all found)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1,
+                                        help="At most this many questions per language and benchmark."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also write the JSON result to this file."),
+):
+    """Accuracy and time per text of both LID backends on the MMATH and PolyMath questions."""
+    from kit.bench.lid import run_lid_bench
+
+    data_dir = _data_dir(data, required=True)
+    try:
+        result = run_lid_bench(data_dir, _langs(langs, "--langs"), limit)
+    except ValueError as exc:
+        _fail(str(exc))
+    _emit(result, as_json, out, _lid_table)
+
+
+def _lid_table(r: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    backends = r["backends"]
+    table = Table("lang", "n", *[f"{b} acc" for b in backends], *[f"{b} ms/text" for b in backends],
+                  "fasttext confusions", title=f"bench lid: {r['n_texts']} questions")
+    rows = list(r["languages"].items()) + [("overall", r["overall"])]
+    for lang, scores in rows:
+        first = scores[backends[0]]
+        confusions = ", ".join(f"{k} {v}" for k, v in scores.get("fasttext", first)["top_confusions"].items())
+        table.add_row(lang, str(first["n"]), *[f"{scores[b]['accuracy']:.1%}" for b in backends],
+                      *[f"{scores[b]['ms_per_text']:.3f}" for b in backends], confusions or "-")
+    console = Console()
+    console.print(table)
+    if r.get("speedup_fasttext_vs_langdetect"):
+        console.print(f"fasttext is {r['speedup_fasttext_vs_langdetect']}x faster per text than langdetect")

@@ -1,0 +1,200 @@
+"""``mthinker bench rewards``: what the reward costs per completion, and its share of a GRPO step.
+
+Completions are built from real benchmark text so that the language identifiers and math-verify see what
+they see in training: the thinking is several real PolyMath questions of one language laid end to end
+(with a LaTeX line between them) up to ``chars`` characters, then ``</think>``, the language's "the final
+answer is" phrase and ``\\boxed{answer}``. Half of them box the gold answer, half a wrong one (so both
+math-verify outcomes and the CTA gate are exercised). The English reference for CTA is built the same way
+from the English versions of the same questions.
+
+Timed, per completion: LC with fastText and with langdetect (thinking + answer), the dense ``lc_ratio``,
+math-verify accuracy, the symbolic CTA judge (correct completions only, as in training), and the whole
+M-Thinker reward (:func:`kit.rewards.score_completions`) on groups of ``group`` completions. The share of a
+step is the group's reward time divided by a step time measured by ``bench grpo`` (``--step-time-s`` or
+``--grpo-result``): a CPU step of the tiny model says nothing about a GPU step of the real one.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit.paths import EXAMPLES_DIR
+
+DEFAULT_LANGS = ("ja", "ko", "fr", "pt", "th", "en", "es", "ar", "vi", "zh")  # the paper's ten
+
+
+@dataclass(frozen=True)
+class QuestionPair:
+    lang: str
+    id: str
+    question: str
+    answer: str
+    en_question: str
+
+
+@dataclass(frozen=True)
+class BenchCompletion:
+    lang: str
+    text: str
+    answer: str  # gold
+    correct: bool
+    en_question: str
+    en_reference: str
+
+
+def load_pairs(data_dir: Path | None, langs: list[str]) -> dict[str, list[QuestionPair]]:
+    """PolyMath questions with their English counterparts (same id suffix), per language.
+
+    From ``data_dir/polymath`` when given, else from the bundled slice (``examples/data``, 40 per language).
+    """
+    pairs: dict[str, list[QuestionPair]] = {lang: [] for lang in langs}
+    if data_dir is not None and (Path(data_dir) / "polymath").is_dir():
+        import pandas as pd
+
+        root = Path(data_dir) / "polymath"
+        for level in ("low", "medium", "high", "top"):
+            en_path = root / "en" / f"{level}.parquet"
+            if not en_path.is_file():
+                continue
+            english = {str(i).split("-", 2)[-1]: q for i, q in
+                       zip(*(pd.read_parquet(en_path)[c] for c in ("id", "question")))}
+            for lang in langs:
+                path = root / lang / f"{level}.parquet"
+                if not path.is_file():
+                    continue
+                frame = pd.read_parquet(path)
+                for qid, q, a in zip(frame["id"], frame["question"], frame["answer"]):
+                    en = english.get(str(qid).split("-", 2)[-1], "")
+                    pairs[lang].append(QuestionPair(lang, str(qid), str(q), str(a), str(en)))
+    else:
+        with (EXAMPLES_DIR / "data" / "polymath_low_slice.jsonl").open(encoding="utf-8") as f:
+            for line in f:
+                row = json.loads(line)
+                if row["lang"] in pairs:
+                    pairs[row["lang"]].append(QuestionPair(row["lang"], row["id"], row["question"],
+                                                           str(row["answer"]), row.get("en_question", "")))
+    missing = [lang for lang, rows in pairs.items() if not rows]
+    if missing:
+        raise ValueError(f"no PolyMath question found for language(s) {missing}"
+                         + (f" under {data_dir}" if data_dir else " in the bundled slice"))
+    return pairs
+
+
+def _thinking(texts: list[str], chars: int) -> str:
+    parts, length, i = [], 0, 0
+    while length < chars:
+        text = texts[i % len(texts)].strip()
+        parts.append(f"{text}\n\n$x_{{{i}}} = {i + 2} \\cdot {i + 3} = {(i + 2) * (i + 3)}$\n\n")
+        length += len(parts[-1])
+        i += 1
+    return "".join(parts).rstrip()
+
+
+def build_completions(pairs: dict[str, list[QuestionPair]], per_lang: int, chars: int) -> list[BenchCompletion]:
+    """``per_lang`` completions per language, each starting from a different question."""
+    from kit.languages import get_language
+
+    out = []
+    for lang, rows in pairs.items():
+        phrase = get_language(lang).answer_phrase
+        for k in range(per_lang):
+            window = [rows[(k + j) % len(rows)] for j in range(8)]
+            gold = window[0].answer
+            correct = k % 2 == 0
+            boxed = gold if correct else f"{gold}+1"
+            thinking = _thinking([r.question for r in window], chars)
+            reference = _thinking([r.en_question or r.question for r in window], chars)
+            text = f"{thinking}\n</think>\n\n{phrase} $\\boxed{{{boxed}}}$"
+            out.append(BenchCompletion(lang, text, gold, correct, window[0].en_question, reference))
+    return out
+
+
+def _per_item_ms(func, items) -> float:
+    start = time.perf_counter()
+    for item in items:
+        func(item)
+    return 1000.0 * (time.perf_counter() - start) / max(len(items), 1)
+
+
+def _symbolic_judge():
+    """The kit's symbolic CTA judge, or None (with the reason) when :mod:`kit.judges` does not provide one."""
+    try:
+        from kit.judges import build_judge
+
+        return build_judge("symbolic"), ""
+    except Exception as exc:  # noqa: BLE001 (reported in the result instead)
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def run_rewards_bench(data_dir: Path | None = None, langs: list[str] | None = None, per_lang: int = 8,
+                      chars: int = 4000, group: int = 8, step_time_s: float | None = None,
+                      step_source: str = "") -> dict:
+    """Time each reward component per completion (ms) and the whole reward per group (s)."""
+    from kit.judges.base import CTAItem
+    from kit.lid import detect
+    from kit.rewards import RewardConfig, accuracy_score, language_consistency, lc_ratio, score_completions
+    from kit.rewards.parsing import split_thinking
+
+    langs = list(langs or DEFAULT_LANGS)
+    completions = build_completions(load_pairs(data_dir, langs), per_lang, chars)
+    for backend in ("fasttext", "langdetect"):  # load both models before timing
+        detect("warm-up text for the detector", backend)
+    accuracy_score("\\boxed{1}", "1")
+
+    result: dict = {"n_completions": len(completions), "languages": langs, "chars": chars,
+                    "mean_completion_chars": round(statistics.fmean(len(c.text) for c in completions)),
+                    "source": str(data_dir) if data_dir else "bundled PolyMath slice", "ms_per_completion": {}}
+    ms = result["ms_per_completion"]
+    ms["lc_fasttext"] = _per_item_ms(lambda c: language_consistency(c.text, c.lang, "fasttext"), completions)
+    ms["lc_langdetect"] = _per_item_ms(lambda c: language_consistency(c.text, c.lang, "langdetect"), completions)
+    ms["lc_ratio_fasttext"] = _per_item_ms(lambda c: lc_ratio(c.text, c.lang, "fasttext"), completions)
+    ms["accuracy_math_verify"] = _per_item_ms(lambda c: accuracy_score(c.text, c.answer), completions)
+    result["accuracy_check"] = statistics.fmean(
+        float(accuracy_score(c.text, c.answer) == float(c.correct)) for c in completions)
+
+    judge, judge_missing = _symbolic_judge()
+    correct = [c for c in completions if c.correct]
+    if judge is not None and correct:
+        items = [CTAItem(en_question=c.en_question, en_reference=c.en_reference,
+                         thinking=split_thinking(c.text).thinking, lang=c.lang) for c in correct]
+        ms["cta_symbolic"] = _per_item_ms(lambda item: judge.score([item]), items)
+    else:
+        result["cta_symbolic_missing"] = judge_missing or "no correct completion to judge"
+
+    groups = [completions[i:i + group] for i in range(0, len(completions) - group + 1, group)]
+    for backend in ("fasttext", "langdetect"):
+        config = RewardConfig(lid_backend=backend)
+        start = time.perf_counter()
+        for g in groups:
+            score_completions([c.text for c in g], lang=[c.lang for c in g], answer=[c.answer for c in g],
+                              en_question=[c.en_question for c in g], en_reference=[c.en_reference for c in g],
+                              config=config, judge=judge)
+        seconds = (time.perf_counter() - start) / max(len(groups), 1)
+        ms[f"mthinker_reward_{backend}"] = 1000.0 * seconds / group
+        result[f"group_reward_s_{backend}"] = seconds
+    result["ms_per_completion"] = {k: round(v, 4) for k, v in ms.items()}
+    result["group"] = group
+    if step_time_s:
+        result["step_time_s"] = step_time_s
+        result["step_source"] = step_source
+        for backend in ("fasttext", "langdetect"):
+            result[f"reward_share_{backend}"] = round(result[f"group_reward_s_{backend}"] / step_time_s, 6)
+    return result
+
+
+def step_time_from_result(path: Path) -> tuple[float, str]:
+    """The step time and a description of the run from a ``bench grpo --json`` output file."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        step = float(data["step_time_s"])
+    except FileNotFoundError:
+        raise ValueError(f"{path} does not exist; write one with `mthinker bench grpo --json > FILE`") from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path} is not a `bench grpo --json` result with a 'step_time_s' number ({exc})") from None
+    desc = (f"bench grpo --arch {data.get('arch')} --backend {data.get('backend')} --group {data.get('group')} "
+            f"--completion-len {data.get('completion_len')} on {data.get('device')}")
+    return step, desc
