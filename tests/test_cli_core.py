@@ -109,7 +109,7 @@ def test_reward_bad_lang_and_folder(tmp_path):
 
 def test_reward_binary_file(tmp_path):
     junk = tmp_path / "junk.bin"
-    junk.write_bytes(bytes(range(256)) * 50 + "</think>\\boxed{18}".encode())
+    junk.write_bytes(bytes(range(256)) * 50 + b"</think>\\boxed{18}")
     result = run("reward", "--completion", junk, "--lang", "ja", "--answer", "18", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["reward"] == -1.0

@@ -9,8 +9,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kit.lid import (MAX_SEGMENTS, Detection, LIDBackend, analyze_segments, detect, detect_many,
-                     fasttext_model_path, is_consistent, split_segments, strip_latex)
+from kit.lid import (
+    MAX_SEGMENTS,
+    Detection,
+    LIDBackend,
+    analyze_segments,
+    detect,
+    detect_many,
+    fasttext_model_path,
+    is_consistent,
+    split_segments,
+    strip_latex,
+)
 from kit.paths import EXAMPLES_DIR
 
 SLICE = EXAMPLES_DIR / "data" / "polymath_low_slice.jsonl"
@@ -121,7 +131,7 @@ def test_detect_is_thread_safe(slice_rows):
     def work(backend):
         try:
             results.append((backend, [detect(t, backend) for t in texts]))
-        except Exception as exc:  # pragma: no cover - reported below
+        except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(b,)) for b in ("fasttext", "langdetect") * 3]

@@ -12,8 +12,16 @@ import pytest
 
 from kit.judges.base import CTAItem, JudgeStats
 from kit.paths import EXAMPLES_DIR
-from kit.rewards import (RewardConfig, RewardVariant, build_reward_functions, combine, language_consistency,
-                         lc_ratio, score_completions, verify)
+from kit.rewards import (
+    RewardConfig,
+    RewardVariant,
+    build_reward_functions,
+    combine,
+    language_consistency,
+    lc_ratio,
+    score_completions,
+    verify,
+)
 from kit.rewards.accuracy import accuracy_score
 
 COMPLETIONS = EXAMPLES_DIR / "completions"
@@ -252,8 +260,8 @@ def test_misaligned_column_is_named():
 
 def _batch():
     texts = [CORRECT, ENGLISH_THINKING, WRONG, NO_CLOSE]
-    return dict(prompts=["p"] * 4, completions=texts, lang=["ja"] * 4, answer=["18"] * 4,
-                en_question=[EN_QUESTION] * 4, en_reference=[EN_REFERENCE] * 4)
+    return {"prompts": ["p"] * 4, "completions": texts, "lang": ["ja"] * 4, "answer": ["18"] * 4,
+            "en_question": [EN_QUESTION] * 4, "en_reference": [EN_REFERENCE] * 4}
 
 
 def test_trl_functions_names_weights_and_single_judge_call():

@@ -10,7 +10,6 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -62,7 +61,7 @@ def lid_command(
     text: str = typer.Argument(..., help="The text to identify ('-' reads it from stdin)."),
     backend: LIDBackend = typer.Option(LIDBackend.fasttext, "--backend", "--lid",
                                        help="fasttext (fast, default) or langdetect (the paper's check)."),
-    target: Optional[str] = typer.Option(None, "--target", help="Also report the share of text in this language."),
+    target: str | None = typer.Option(None, "--target", help="Also report the share of text in this language."),
     unit: SegmentUnit = typer.Option(SegmentUnit.paragraph, "--unit", help="Segment by paragraph or sentence."),
     as_json: bool = typer.Option(False, "--json", help='Print {"lang", "confidence", "segments"} as JSON.'),
 ):
@@ -100,7 +99,7 @@ def lid_command(
     console.print(table)
 
 
-def _build_judge(kind: JudgeKind, base_url: Optional[str], model: Optional[str], api_key_env: Optional[str]):
+def _build_judge(kind: JudgeKind, base_url: str | None, model: str | None, api_key_env: str | None):
     if kind is JudgeKind.none:
         return None
     try:
@@ -120,17 +119,17 @@ def reward_command(
     completion: Path = typer.Option(..., "--completion", help="File holding the completion ('-' reads stdin)."),
     lang: str = typer.Option(..., "--lang", help="The question's language code (e.g. ja)."),
     answer: str = typer.Option(..., "--answer", help="The gold answer (e.g. 42 or '\\frac{1}{2}')."),
-    en_reference: Optional[Path] = typer.Option(None, "--en-reference",
+    en_reference: Path | None = typer.Option(None, "--en-reference",
                                                 help="File with the English reference thinking (enables CTA)."),
-    en_question: Optional[str] = typer.Option(None, "--en-question", help="The English question (for the judge)."),
+    en_question: str | None = typer.Option(None, "--en-question", help="The English question (for the judge)."),
     variant: Variant = typer.Option(Variant.mthinker, "--variant", help="Reward variant (paper ablations)."),
     lid: LIDBackend = typer.Option(LIDBackend.fasttext, "--lid", help="Language identification backend."),
     min_chars: int = typer.Option(1000, "--min-chars", min=0, help="Format rule: minimum response length."),
     dense_lc: bool = typer.Option(False, "--dense-lc", help="Grade the language term by lc_ratio."),
     judge: JudgeKind = typer.Option(JudgeKind.symbolic, "--judge", help="CTA judge (used with --en-reference)."),
-    judge_base_url: Optional[str] = typer.Option(None, "--judge-base-url", help="api judge: OpenAI-compatible URL."),
-    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="api/local judge: model name or path."),
-    judge_api_key_env: Optional[str] = typer.Option(None, "--judge-api-key-env",
+    judge_base_url: str | None = typer.Option(None, "--judge-base-url", help="api judge: OpenAI-compatible URL."),
+    judge_model: str | None = typer.Option(None, "--judge-model", help="api/local judge: model name or path."),
+    judge_api_key_env: str | None = typer.Option(None, "--judge-api-key-env",
                                                     help="api judge: environment variable holding the key."),
     as_json: bool = typer.Option(False, "--json", help='Print {"format", "accuracy", "lc", "lc_ratio", "cta", '
                                                        '"reward"} as JSON.'),

@@ -11,8 +11,7 @@ Example:
 
 from kit.rewards.accuracy import accuracy_score, verify
 from kit.rewards.language import LCResult, language_consistency, lc_ratio
-from kit.rewards.mthinker import (RewardBreakdown, RewardConfig, RewardVariant, combine,
-                                  score_completions)
+from kit.rewards.mthinker import RewardBreakdown, RewardConfig, RewardVariant, combine, score_completions
 from kit.rewards.parsing import check_format, first_boxed, last_boxed, split_thinking
 from kit.rewards.trl import build_reward_functions
 

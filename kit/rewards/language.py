@@ -44,7 +44,7 @@ def language_consistency(completion, lang: str, backend="fasttext") -> LCResult:
             return LCResult(think=False, answer=False)
         return LCResult(think=is_consistent(parsed.thinking, lang, backend),
                         answer=is_consistent(parsed.answer, lang, backend))
-    except Exception:
+    except Exception:  # noqa: BLE001 - a reward never raises; a detector failure is inconsistent
         return LCResult(think=False, answer=False)
 
 
@@ -54,5 +54,5 @@ def lc_ratio(completion, lang: str, backend="fasttext", unit: str = "paragraph")
         thinking = split_thinking(completion).thinking
         share = analyze_segments(thinking, lang, unit=unit, backend=backend).target_share
         return min(1.0, max(0.0, float(share)))
-    except Exception:
+    except Exception:  # noqa: BLE001 - a reward never raises; a detector failure is inconsistent
         return 0.0

@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from enum import Enum
-from typing import Any, Sequence
+from typing import Any
 
 from kit.judges.base import CTAItem
 from kit.lid import LIDBackend
@@ -89,7 +90,7 @@ class RewardConfig:
         if not math.isfinite(self.cta_weight) or self.cta_weight < 0:
             raise ValueError(f"RewardConfig.cta_weight={self.cta_weight!r} must be a finite number >= 0 (paper: 1.0)")
         if not isinstance(self.dense_lc, bool):
-            raise ValueError(f"RewardConfig.dense_lc={self.dense_lc!r} must be true or false")
+            raise ValueError(f"RewardConfig.dense_lc={self.dense_lc!r} must be true or false")  # noqa: TRY004
         if not (isinstance(self.accuracy_timeout_s, (int, float)) and self.accuracy_timeout_s > 0):
             raise ValueError(f"RewardConfig.accuracy_timeout_s={self.accuracy_timeout_s!r} must be a number of "
                              f"seconds > 0 (default 5)")
@@ -168,7 +169,7 @@ def _judge_scores(judge, items: list[CTAItem]) -> list[float]:
     """One batched judge call; anything wrong (exception, wrong length, NaN, out of range) scores 0."""
     try:
         scores = list(judge.score(items))
-    except Exception as exc:  # a dead judge must not stop training
+    except Exception as exc:  # noqa: BLE001 - a dead judge must not stop training
         log.warning("CTA judge %s failed on %d items: %s", getattr(judge, "name", judge), len(items), exc)
         return [0.0] * len(items)
     if len(scores) != len(items):

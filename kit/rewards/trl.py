@@ -15,7 +15,7 @@ Dataset columns arrive as keyword lists: ``lang`` and ``answer`` (required), ``e
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from kit.rewards.mthinker import RewardBreakdown, RewardConfig, score_completions
 
@@ -79,7 +79,7 @@ class BatchScorer:
         for name in ("requests", "cache_hits", "calls", "failures"):
             try:
                 log_metric(f"judge/{name}", float(getattr(stats, name)))
-            except Exception:  # logging must never stop a step
+            except Exception:  # noqa: BLE001, S110 - logging must never stop a step
                 pass
 
 

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from kit.rewards.mthinker import RewardConfig, score_completions
 from kit.rewards.parsing import split_thinking
