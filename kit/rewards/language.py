@@ -5,7 +5,9 @@
 
 with :func:`kit.lid.is_consistent` (the paper's check: LaTeX removed, 15 characters or fewer pass, then the
 detector must agree with the target). An output without exactly one ``</think>`` is inconsistent, as in
-the M-Thinker scorers.
+the M-Thinker scorers. One deliberate difference: the scorers check the raw pieces around ``</think>``, we
+check them with surrounding whitespace stripped (:func:`kit.rewards.parsing.split_thinking`), so blank lines
+never push a short answer over the 15-character threshold.
 
     lc_ratio = share of the thinking's letters (outside LaTeX) in paragraphs detected as ``lang``, 0..1
 
