@@ -12,6 +12,7 @@ import json
 import statistics
 import time
 from collections import Counter
+from itertools import zip_longest
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -79,8 +80,7 @@ def load_questions(data_dir: Path, langs: list[str] | None = None, limit: int | 
             lang = lang_dir.name
             if langs and lang not in langs:
                 continue
-            per_level = -(-limit // len(POLYMATH_LEVELS)) if limit else None
-            picked = []
+            levels = []
             for level in POLYMATH_LEVELS:
                 path = lang_dir / f"{level}.parquet"
                 if not path.is_file():
@@ -90,8 +90,9 @@ def load_questions(data_dir: Path, langs: list[str] | None = None, limit: int | 
                     raise ValueError(f"{path} has no 'question' column (columns: {list(frame.columns)})")
                 ids = frame["id"].astype(str) if "id" in frame.columns else [f"{level}-{lang}-{i}"
                                                                             for i in range(len(frame))]
-                rows = [LabeledText("polymath", lang, str(q), i) for q, i in zip(frame["question"], ids)]
-                picked += rows[:per_level] if per_level else rows
+                levels.append([LabeledText("polymath", lang, str(q), i) for q, i in zip(frame["question"], ids)])
+            # Round-robin over the levels, so a --limit takes from each level alike.
+            picked = [t for group in zip_longest(*levels) for t in group if t is not None]
             texts += picked[:limit] if limit else picked
     if not texts:
         wanted = f" for languages {langs}" if langs else ""

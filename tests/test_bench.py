@@ -1,0 +1,145 @@
+"""mthinker bench grpo|rewards|lid: real runs on the tiny model and on real benchmark text (bundled slice)."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kit.bench.archs import available_archs, load_arch, parameter_count, suppressed_token_ids
+from kit.cli.main import app
+from kit.paths import EXAMPLES_DIR
+
+runner = CliRunner()
+
+
+def _json_stdout(result) -> dict:
+    assert result.exit_code == 0, (result.output, result.exception)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def slice_benchmarks(tmp_path_factory) -> Path:
+    """A benchmark folder laid out like the shared one, from the bundled real PolyMath questions."""
+    import pandas as pd
+
+    root = tmp_path_factory.mktemp("benchmarks")
+    rows = [json.loads(line) for line in (EXAMPLES_DIR / "data" / "polymath_low_slice.jsonl").open(encoding="utf-8")]
+    (root / "mmath").mkdir()
+    for lang in sorted({r["lang"] for r in rows}):
+        mine = [r for r in rows if r["lang"] == lang]
+        folder = root / "polymath" / lang
+        folder.mkdir(parents=True)
+        pd.DataFrame([{"id": r["id"], "question": r["question"], "answer": r["answer"]} for r in mine]
+                     ).to_parquet(folder / "low.parquet")
+        if lang in ("ja", "en", "fr"):
+            (root / "mmath" / f"{lang}.json").write_text(json.dumps(
+                [{"question": r["question"], "answer": r["answer"], "lang": lang, "gid": i}
+                 for i, r in enumerate(mine)], ensure_ascii=False), encoding="utf-8")
+    return root
+
+
+# ------------------------------------------------------------------------------------------ architectures
+
+def test_shipped_architectures_have_the_real_sizes():
+    assert {"deepseek-r1-distill-qwen-1.5b", "deepseek-r1-distill-qwen-7b", "tiny"} <= set(available_archs())
+    small, big = load_arch("deepseek-r1-distill-qwen-1.5b"), load_arch("deepseek-r1-distill-qwen-7b")
+    # The published sizes: 1.78B and 7.62B parameters (untied embeddings, q/k/v biases).
+    assert parameter_count(small) == pytest.approx(1.777e9, rel=2e-3)
+    assert parameter_count(big) == pytest.approx(7.616e9, rel=2e-3)
+    assert (small["hidden_size"], small["num_key_value_heads"], small["vocab_size"]) == (1536, 2, 151936)
+    assert (big["hidden_size"], big["num_key_value_heads"], big["vocab_size"]) == (3584, 4, 152064)
+    for name in ("deepseek-r1-distill-qwen-1.5b", "deepseek-r1-distill-qwen-7b"):
+        raw = json.loads((Path(__file__).parents[1] / "kit/resources/archs" / f"{name}.json").read_text())
+        assert raw["_source"] and not any(k.startswith("_") for k in load_arch(name))
+    with pytest.raises(ValueError, match="choose one of"):
+        load_arch("llama-9000")
+
+
+def test_suppressed_ids_force_full_length_and_decodable_tokens(tiny_model_path):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_path)
+    ids = suppressed_token_ids(151936, tok)
+    assert tok.eos_token_id in ids and tok.pad_token_id in ids
+    assert len(tok) in ids and 151935 in ids and 151936 not in ids
+    assert tok.convert_tokens_to_ids("</think>") not in ids  # the thinking can still be closed
+
+
+# ------------------------------------------------------------------------------------------ grpo
+
+@pytest.mark.slow
+def test_bench_grpo_tiny_reports_positive_figures(tiny_cache, tmp_path):
+    out = tmp_path / "grpo.json"
+    result = runner.invoke(app, ["bench", "grpo", "--arch", "tiny", "--backend", "transformers", "--steps", "1",
+                                 "--group", "2", "--completion-len", "8", "--json", "--out", str(out)])
+    data = _json_stdout(result)
+    for key in ("peak_mem_gb", "peak_reserved_gb", "step_time_s", "gen_tokens_per_s", "train_tokens_per_s"):
+        assert data[key] > 0, key
+    assert (data["arch"], data["backend"], data["group"], data["completion_len"], data["steps"]) == \
+        ("tiny", "transformers", 2, 8, 1)
+    # Completions are forced to the full length: 2 completions x 8 tokens were really sampled.
+    assert data["completion_tokens_per_step"] == 16
+    assert 0 <= data["reward_share"] < 1 and data["device"]
+    assert json.loads(out.read_text())["step_time_s"] == data["step_time_s"]
+
+
+def test_bench_grpo_refusals_are_clear_errors(tiny_cache):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("these refusals are for machines without a GPU")
+    result = runner.invoke(app, ["bench", "grpo", "--arch", "tiny", "--backend", "unsloth", "--json"])
+    assert result.exit_code == 1 and "needs a CUDA GPU" in result.output
+    assert "Traceback" not in result.output
+    result = runner.invoke(app, ["bench", "grpo", "--arch", "deepseek-r1-distill-qwen-7b"])
+    assert result.exit_code == 1 and "--allow-cpu" in result.output
+    result = runner.invoke(app, ["bench", "grpo", "--arch", "tiny", "--group", "1"])
+    assert result.exit_code == 2 and "--group" in result.output
+
+
+# ------------------------------------------------------------------------------------------ lid
+
+def test_bench_lid_small_run(slice_benchmarks):
+    result = runner.invoke(app, ["bench", "lid", "--data", str(slice_benchmarks), "--langs", "ja,en",
+                                 "--limit", "6", "--json"])
+    data = _json_stdout(result)
+    assert set(data["languages"]) == {"ja", "en"}
+    assert data["n_texts"] == 24  # 6 per language from MMATH and from PolyMath
+    for scores in [*data["languages"].values(), data["overall"]]:
+        for backend in ("fasttext", "langdetect"):
+            assert 0.0 <= scores[backend]["accuracy"] <= 1.0
+            assert scores[backend]["ms_per_text"] > 0
+    assert data["overall"]["fasttext"]["accuracy"] >= 0.9  # Japanese and English questions are easy
+
+
+def test_bench_lid_names_the_bad_file(tmp_path):
+    (tmp_path / "mmath").mkdir()
+    (tmp_path / "mmath" / "ja.json").write_text('[{"question": "何"}, {"answer": "1"}]', encoding="utf-8")
+    result = runner.invoke(app, ["bench", "lid", "--data", str(tmp_path), "--json"])
+    assert result.exit_code == 1 and "ja.json" in result.output and "row 1" in result.output
+
+
+# ------------------------------------------------------------------------------------------ rewards
+
+def test_bench_rewards_small_run(slice_benchmarks):
+    result = runner.invoke(app, ["bench", "rewards", "--data", str(slice_benchmarks), "--langs", "ja,fr",
+                                 "--per-lang", "2", "--group", "2", "--chars", "1500", "--step-time-s", "10",
+                                 "--json"])
+    data = _json_stdout(result)
+    assert data["n_completions"] == 4 and data["mean_completion_chars"] > 1500
+    ms = data["ms_per_completion"]
+    for key in ("lc_fasttext", "lc_langdetect", "lc_ratio_fasttext", "accuracy_math_verify",
+                "mthinker_reward_fasttext", "mthinker_reward_langdetect"):
+        assert ms[key] > 0, key
+    assert data["accuracy_check"] == 1.0  # the completions boxing the gold are the ones math-verify accepts
+    for backend in ("fasttext", "langdetect"):
+        assert 0 < data[f"reward_share_{backend}"] < 1
+        assert data[f"reward_share_{backend}"] == pytest.approx(data[f"group_reward_s_{backend}"] / 10, rel=1e-3)
+
+
+def test_bench_rewards_rejects_a_bad_grpo_result(tmp_path):
+    bad = tmp_path / "grpo.json"
+    bad.write_text('{"arch": "tiny"}', encoding="utf-8")
+    result = runner.invoke(app, ["bench", "rewards", "--grpo-result", str(bad)])
+    assert result.exit_code == 2 and "step_time_s" in result.output
