@@ -1,5 +1,106 @@
-"""CLI commands (placeholder until this group lands)."""
+"""``mthinker grpo`` (alias ``mthinker train``): GRPO with the M-Thinker rewards on a 4-bit + LoRA model.
+
+    mthinker grpo --preset tiny                                   # the embedded CPU default
+    mthinker grpo examples/configs/t4-1.5b.yaml --set grpo.max_steps=50 --output runs/t4
+    mthinker grpo --preset tiny --output runs/t --resume          # continue after a crash or a kill
+
+Only calls the library (:mod:`kit.train.config`, :mod:`kit.train.grpo`); torch and TRL are imported inside
+the command so ``mthinker --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
 
 import typer
 
 app = typer.Typer()
+
+CONFIG_ARG = typer.Argument(None, help="YAML config file (or a preset name). Omit to use --preset.")
+PRESET_OPT = typer.Option(None, "--preset", "-p", help="A preset from examples/configs: tiny, t4-1.5b, 24gb-7b.")
+SET_OPT = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
+                       help="Override a config key, e.g. --set grpo.max_steps=10 (repeatable).")
+OUTPUT_OPT = typer.Option(None, "--output", "-o", help="Output folder (default: output_dir of the config).")
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Readable, timestamped log lines through rich for the kit's loggers; quieter third-party logs."""
+    from rich.logging import RichHandler
+
+    handler = RichHandler(show_path=False, markup=False, log_time_format="[%X]")
+    root = logging.getLogger()
+    if not any(isinstance(h, RichHandler) for h in root.handlers):
+        root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("kit").setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def load_cli_config(config: str | None, preset: str | None, overrides: list[str] | None,
+                    output: Path | None = None):
+    """The config named by a positional CONFIG or --preset, with --set overrides; usage errors name the flag."""
+    from kit.train.config import ConfigError, load_config
+
+    if config and preset:
+        raise typer.BadParameter("give either a CONFIG file or --preset, not both", param_hint="--preset")
+    try:
+        cfg = load_config(config or preset or "tiny", list(overrides or []))
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--set / CONFIG") from None
+    if output is not None:
+        cfg.output_dir = str(output)
+    return cfg
+
+
+def print_reward_table(summary: dict, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("component")
+    table.add_column("first steps", justify="right")
+    table.add_column("last steps", justify="right")
+    table.add_column("change", justify="right")
+    first, final = summary.get("first", {}), summary.get("final", {})
+    for key in ("reward", "format", "accuracy", "lc", "lc_ratio", "cta"):
+        if key in first or key in final:
+            a, b = first.get(key), final.get(key)
+            delta = f"{b - a:+.3f}" if a is not None and b is not None else ""
+            table.add_row(key, f"{a:.3f}" if a is not None else "-", f"{b:.3f}" if b is not None else "-", delta)
+    Console().print(table)
+
+
+def grpo(
+    config: str | None = CONFIG_ARG,
+    preset: str | None = PRESET_OPT,
+    overrides: list[str] | None = SET_OPT,
+    output: Path | None = OUTPUT_OPT,
+    resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in the output folder."),
+    adapter: Path | None = typer.Option(None, "--adapter", help="Start from this LoRA adapter (e.g. the SFT one)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON instead of a table."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug log lines."),
+):
+    """GRPO with the M-Thinker rewards (LC gate + accuracy + CTA); logs rewards/<component> every step."""
+    setup_logging(verbose)
+    cfg = load_cli_config(config, preset, overrides, output)
+    if adapter is not None and not adapter.is_dir():
+        raise typer.BadParameter(f"adapter folder not found: {adapter}", param_hint="--adapter")
+    from kit.train.grpo import run_grpo
+
+    try:
+        result = run_grpo(cfg, resume=resume, adapter=str(adapter) if adapter else None)
+    except (ValueError, FileExistsError, RuntimeError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(result.summary, indent=2))
+        return
+    print_reward_table(result.summary, f"GRPO reward components ({result.global_step} steps)")
+    typer.echo(f"adapter: {result.adapter_dir}")
+    if result.resumed_from:
+        typer.echo(f"resumed from: {result.resumed_from}")
+
+
+app.command("grpo")(grpo)
+app.command("train", help="Alias of `mthinker grpo`.")(grpo)

@@ -84,7 +84,7 @@ class GRPOSettings:
     mask_truncated_completions: bool = False
     learning_rate: float = 2e-5  # LoRA needs a higher rate than the paper's full fine-tuning (5e-6/3e-6)
     lr_scheduler_type: str = "constant"  # the paper: constant, no warm-up
-    warmup_ratio: float = 0.0
+    warmup_steps: float = 0  # steps, or a fraction of max_steps when < 1 (transformers 5)
     max_steps: int = 100
     per_device_train_batch_size: int = 8  # completions per device per micro-step
     gradient_accumulation_steps: int = 1

@@ -1,0 +1,47 @@
+"""Trainer callbacks shared by the training stages: a JSONL metrics log and readable log lines.
+
+``MetricsLogger`` appends every trainer log entry to ``metrics.jsonl`` (so a run killed mid-way keeps
+what it logged) and prints one short line per log with the reward components, e.g.::
+
+    step 3/10  reward -0.50  format 0.25  accuracy 0.00  lc 0.25  lc_ratio 0.61  cta 0.00  loss 0.0012
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+log = logging.getLogger("kit.train")
+
+_SHOWN = [("reward", "reward"), ("format", "rewards/format/mean"), ("accuracy", "rewards/accuracy/mean"),
+          ("lc", "rewards/lc/mean"), ("lc_ratio", "rewards/lc_ratio/mean"), ("cta", "rewards/cta/mean"),
+          ("reward_std", "reward_std"), ("loss", "loss"), ("len", "completions/mean_length")]
+
+
+class MetricsLogger(TrainerCallback):
+    def __init__(self, path: str | Path, *, append: bool = False, echo: bool = True):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not append and self.path.exists():
+            self.path.unlink()
+        self.echo = echo
+        self.started = time.monotonic()
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or not state.is_world_process_zero:
+            return
+        entry = {"step": state.global_step, "elapsed_s": round(time.monotonic() - self.started, 2), **logs}
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(entry, default=float) + "\n")
+        if self.echo:
+            parts = [f"{name} {float(logs[key]):.4g}" for name, key in _SHOWN if key in logs]
+            if parts:
+                log.info("step %d/%d  %s", state.global_step, state.max_steps, "  ".join(parts))
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            log.info("saved checkpoint-%d", state.global_step)

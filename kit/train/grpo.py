@@ -1,0 +1,317 @@
+"""The GRPO stage: TRL's GRPOTrainer on a 4-bit + LoRA model with the kit's M-Thinker rewards.
+
+    >>> from kit.train.config import load_config
+    >>> result = run_grpo(load_config("tiny", ["grpo.max_steps=2"]), output_dir="runs/grpo-tiny")
+    >>> result.adapter_dir, result.summary["final"]["reward"]
+
+What it writes into the output folder: ``config.yaml`` (the resolved config), ``checkpoint-<step>/``
+(adapter + optimizer + trainer state, every ``grpo.save_steps``), ``metrics.jsonl`` (one line per log:
+``reward``, ``rewards/<component>/mean`` for format, accuracy, lc, lc_ratio, cta, ...), ``adapter/`` (the
+final LoRA adapter and tokenizer) and ``summary.json`` (reward components at the start and the end).
+``resume=True`` continues from the latest checkpoint, so a crash or a kill loses no saved step.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit.train.config import Config, GRPOSettings, save_config
+
+log = logging.getLogger(__name__)
+
+REWARD_KEYS = ("reward", "format", "accuracy", "lc", "lc_ratio", "cta")
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+@dataclass
+class GRPOResult:
+    output_dir: Path
+    adapter_dir: Path
+    global_step: int
+    resumed_from: Path | None
+    summary: dict
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def check_batch(settings: GRPOSettings, processes: int | None = None) -> None:
+    """TRL samples whole groups: completions per generation step must be a multiple of num_generations."""
+    processes = processes or world_size()
+    per_step = settings.per_device_train_batch_size * settings.gradient_accumulation_steps * processes
+    if per_step % settings.num_generations:
+        groups = max(1, per_step // settings.num_generations)
+        fix = settings.num_generations * groups
+        raise ValueError(
+            f"grpo.per_device_train_batch_size ({settings.per_device_train_batch_size}) x "
+            f"grpo.gradient_accumulation_steps ({settings.gradient_accumulation_steps}) x processes ({processes}) "
+            f"= {per_step} completions per step, which is not divisible by grpo.num_generations "
+            f"({settings.num_generations}): GRPO needs whole groups. Fix: set "
+            f"grpo.per_device_train_batch_size={fix // (settings.gradient_accumulation_steps * processes) or fix} "
+            f"or grpo.num_generations to a divisor of {per_step}."
+        )
+
+
+def latest_checkpoint(output_dir: str | Path) -> Path | None:
+    """The ``checkpoint-<step>`` folder with the highest step that holds a complete trainer state."""
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        return None
+    found = []
+    for path in output_dir.iterdir():
+        match = _CHECKPOINT.match(path.name)
+        # trainer_state.json is written last: a checkpoint killed mid-save lacks it and is skipped
+        if match and (path / "trainer_state.json").is_file():
+            found.append((int(match.group(1)), path))
+    return max(found)[1] if found else None
+
+
+# ----------------------------------------------------------------------------------------------- data
+
+
+def load_training_rows(config: Config) -> list[dict]:
+    """Rows ``{prompt, lang, answer, en_question, en_reference, id}`` for the trainer.
+
+    Reads ``grpo.train_data`` (the RL data the refs stage writes) or else ``data.train`` through
+    ``kit.data`` (JSONL, verl parquet, MMATH/PolyMath); filters to ``data.langs`` and caps per language.
+    """
+    from kit.prompts import build_messages
+
+    path = config.grpo.train_data or config.data.train
+    rows = _read_rows(path)
+    langs = set(config.data.langs)
+    kept: list[dict] = []
+    per_lang: dict[str, int] = {}
+    for row in rows:
+        lang = row["lang"]
+        if lang not in langs:
+            continue
+        if config.data.limit_per_lang and per_lang.get(lang, 0) >= config.data.limit_per_lang:
+            continue
+        per_lang[lang] = per_lang.get(lang, 0) + 1
+        prompt = row.get("prompt") or build_messages(row["question"], lang, control=config.data.control)
+        kept.append({
+            "prompt": prompt, "lang": lang, "answer": str(row["answer"]),
+            "en_question": row.get("en_question") or "", "en_reference": row.get("en_reference") or "",
+            "id": str(row.get("id", len(kept))),
+        })
+    if not kept:
+        raise ValueError(f"no training rows in {path} for data.langs={sorted(langs)}; "
+                         "check the file's languages or set data.langs")
+    log.info("GRPO data: %d questions from %s (%s)", len(kept), path,
+             ", ".join(f"{k}={v}" for k, v in sorted(per_lang.items())))
+    return kept
+
+
+def _read_rows(path: str) -> list[dict]:
+    """Rows through ``kit.data`` (which owns formats and validation)."""
+    import kit.data
+
+    loader = getattr(kit.data, "load_rows", None)
+    if loader is not None:
+        return list(loader(path))
+    # kit.data has not landed its loaders yet: read plain JSONL rows {question, answer, lang, ...}.
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from None
+            for key in ("lang", "answer"):
+                if key not in row:
+                    raise ValueError(f"{path}:{line_no}: missing field {key!r}")
+            if "question" not in row and "prompt" not in row:
+                raise ValueError(f"{path}:{line_no}: missing field 'question' (or 'prompt')")
+            rows.append(row)
+    return rows
+
+
+def build_dataset(rows: list[dict], tokenizer, max_prompt_length: int):
+    """A datasets.Dataset of conversational prompts; prompts over ``max_prompt_length`` tokens are skipped."""
+    from datasets import Dataset
+
+    kept, skipped = [], 0
+    for row in rows:
+        ids = tokenizer.apply_chat_template(row["prompt"], tokenize=True, add_generation_prompt=True)
+        n_tokens = len(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
+        if n_tokens > max_prompt_length:
+            skipped += 1
+            continue
+        kept.append(row)
+    if skipped:
+        log.warning("skipped %d of %d prompts longer than grpo.max_prompt_length=%d tokens",
+                    skipped, len(rows), max_prompt_length)
+    if not kept:
+        raise ValueError(f"every prompt is longer than grpo.max_prompt_length={max_prompt_length} tokens; raise it")
+    return Dataset.from_list(kept)
+
+
+def build_judge(config: Config):
+    """The CTA judge of the ``judge`` section (None when the reward variant uses no CTA or kind is none)."""
+    if not getattr(config.reward, "uses_cta", True):
+        return None
+    try:
+        from kit.judges import build_judge as make_judge
+    except ImportError:
+        log.warning("kit.judges.build_judge is not available: CTA scores 0 in this run")
+        return None
+    judge_cfg = config.judge if config.judge not in (None, {}) else "symbolic"
+    if isinstance(judge_cfg, dict):
+        judge_cfg = judge_cfg.get("kind", "symbolic")
+    return make_judge(judge_cfg)
+
+
+# -------------------------------------------------------------------------------------------- trainer
+
+
+def build_grpo_args(settings: GRPOSettings, output_dir: Path, *, use_cpu: bool, reward_weights: list[float]):
+    from trl import GRPOConfig
+
+    optim = settings.optim
+    if optim == "auto":
+        optim = "adamw_torch" if use_cpu else "paged_adamw_8bit"
+    bf16 = False
+    fp16 = False
+    if not use_cpu:
+        import torch
+
+        bf16 = torch.cuda.is_bf16_supported()
+        fp16 = not bf16
+    return GRPOConfig(
+        output_dir=str(output_dir),
+        num_generations=settings.num_generations,
+        max_completion_length=settings.max_completion_length,
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        beta=settings.beta,
+        epsilon=settings.epsilon,
+        loss_type=settings.loss_type,
+        scale_rewards=settings.scale_rewards,
+        mask_truncated_completions=settings.mask_truncated_completions,
+        learning_rate=settings.learning_rate,
+        lr_scheduler_type=settings.lr_scheduler_type,
+        warmup_steps=settings.warmup_steps,
+        max_steps=settings.max_steps,
+        per_device_train_batch_size=settings.per_device_train_batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation_steps,
+        num_iterations=settings.num_iterations,
+        max_grad_norm=settings.max_grad_norm,
+        optim=optim,
+        save_strategy="steps",
+        save_steps=settings.save_steps,
+        save_total_limit=settings.save_total_limit,
+        logging_steps=settings.logging_steps,
+        seed=settings.seed,
+        use_vllm=settings.use_vllm,
+        vllm_mode="colocate",
+        reward_weights=reward_weights,
+        log_completions=settings.log_completions,
+        use_cpu=use_cpu,
+        bf16=bf16,
+        fp16=fp16,
+        report_to="none",
+        remove_unused_columns=False,  # lang, answer, en_question, en_reference reach the reward functions
+        disable_dropout=True,
+        gradient_checkpointing=False,  # kit.models already set it up (PEFT / unsloth), TRL must not redo it
+    )
+
+
+def run_grpo(config: Config, output_dir: str | Path | None = None, *, resume: bool = False,
+             adapter: str | None = None, extra_callbacks: list | None = None) -> GRPOResult:
+    """Train with GRPO; see the module docstring for what is written where."""
+    import torch
+
+    from kit.models import describe_oom, is_oom_error, load_model
+    from kit.rewards.trl import build_reward_functions
+    from kit.train.callbacks import MetricsLogger
+
+    settings = config.grpo
+    check_batch(settings)
+    if settings.use_vllm and not torch.cuda.is_available():
+        raise ValueError("grpo.use_vllm=true needs a CUDA GPU; set grpo.use_vllm=false on CPU")
+    output_dir = Path(output_dir or config.output_dir)
+    checkpoint = latest_checkpoint(output_dir)
+    if checkpoint is not None and not resume:
+        raise FileExistsError(f"{output_dir} already holds {checkpoint.name}: pass --resume to continue from it, "
+                              "or choose another --output")
+    if resume and checkpoint is None:
+        log.warning("--resume: no checkpoint in %s yet, starting from step 0", output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, output_dir)
+
+    model, tokenizer = load_model(config.model, adapter=adapter, trainable=True)
+    dataset = build_dataset(load_training_rows(config), tokenizer, settings.max_prompt_length)
+    reward_funcs, weights = build_reward_functions(config.reward, build_judge(config))
+    args = build_grpo_args(settings, output_dir, use_cpu=not torch.cuda.is_available(), reward_weights=weights)
+
+    from trl import GRPOTrainer
+
+    logger = MetricsLogger(output_dir / "metrics.jsonl", append=checkpoint is not None and resume)
+    trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=dataset,
+                          processing_class=tokenizer, callbacks=[logger, *(extra_callbacks or [])])
+    _quiet_progress(trainer)
+    resumed_from = checkpoint if resume else None
+    if resumed_from:
+        log.info("resuming from %s", resumed_from)
+    try:
+        trainer.train(resume_from_checkpoint=str(resumed_from) if resumed_from else None)
+    except Exception as exc:
+        if torch.cuda.is_available() and is_oom_error(exc):
+            settings_now = {**vars(settings), **{k: getattr(config.model, k) for k in
+                            ("max_seq_length", "load_in_4bit", "gradient_checkpointing", "gpu_memory_utilization")}}
+            raise RuntimeError(describe_oom(exc, settings_now)) from exc
+        raise
+    adapter_dir = output_dir / "adapter"
+    trainer.save_model(str(adapter_dir))  # PEFT: the adapter only
+    tokenizer.save_pretrained(str(adapter_dir))
+    summary = summarize(trainer.state.log_history)
+    summary.update(adapter=str(adapter_dir), global_step=trainer.state.global_step,
+                   resumed_from=str(resumed_from) if resumed_from else None, output_dir=str(output_dir))
+    (output_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return GRPOResult(output_dir=output_dir, adapter_dir=adapter_dir, global_step=trainer.state.global_step,
+                      resumed_from=resumed_from, summary=summary)
+
+
+def _quiet_progress(trainer) -> None:
+    """Keep the progress bar but drop its raw dict dump of every log (MetricsLogger prints a readable line)."""
+    from transformers.trainer_callback import ProgressCallback
+
+    class _BarOnly(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            return
+
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(_BarOnly())
+
+
+def reward_metrics(entry: dict) -> dict[str, float]:
+    """``{component: mean}`` of one log entry: ``reward`` plus each ``rewards/<name>/mean``."""
+    out = {}
+    for key in REWARD_KEYS:
+        value = entry.get(f"rewards/{key}/mean")
+        if value is None and key == "reward":
+            value = entry.get("reward")
+        if value is not None:
+            out[key] = float(value)
+    return out
+
+
+def summarize(log_history: list[dict], window: int = 3) -> dict:
+    """Reward components averaged over the first and the last ``window`` logged steps."""
+    entries = [reward_metrics(e) for e in log_history]
+    entries = [e for e in entries if e]
+
+    def mean_of(chunk):
+        keys = {k for e in chunk for k in e}
+        return {k: sum(e[k] for e in chunk if k in e) / max(1, sum(k in e for e in chunk)) for k in sorted(keys)}
+
+    return {"first": mean_of(entries[:window]), "final": mean_of(entries[-window:]), "logged_steps": len(entries)}
