@@ -12,8 +12,8 @@ import json
 import statistics
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from itertools import zip_longest
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 BENCHES = ("mmath", "polymath")
