@@ -1,0 +1,100 @@
+"""The paper's aggregation of scored predictions into ``metrics.json`` (percentages 0-100).
+
+MMATH, per language: for each sample index, each data source's percentage (AIME2024, AIME2025, CNMO,
+MATH500), averaged over the sources; then the mean over sample indices.
+
+PolyMath, per language: for each sample index, each level's percentage rounded to 2 decimals (as the
+authors' ``run_eval``); then DW-Acc = (1·low + 2·medium + 4·high + 8·top) / 15 for ``acc`` and ``lc_acc``
+and the plain mean of the levels for ``lc``, ``think_lc`` and ``answer_lc``, each rounded to 2 decimals;
+then the mean over sample indices, rounded to 2 decimals. With only some levels present (``--levels``) the
+weights of the present levels are renormalized (``/ sum of their weights``), which the paper never does.
+
+Averages: ``id_avg`` over the in-domain languages present (ja ko fr pt th), ``ood_avg`` over the
+out-of-domain ones present (en es ar vi zh), ``all_avg`` over every language present; ``null`` when none
+is present.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from statistics import mean
+
+from kit.eval.benchmarks import MMATH_SOURCES, POLYMATH_LEVELS, Bench
+from kit.eval.score import ScoredPrediction
+from kit.languages import IN_DOMAIN, OUT_OF_DOMAIN
+
+METRICS: tuple[str, ...] = ("acc", "lc", "lc_acc", "think_lc", "answer_lc")
+# Difficulty weights of PolyMath's DW-Acc: 2^k for low, medium, high, top.
+LEVEL_WEIGHTS = {level: 2 ** k for k, level in enumerate(POLYMATH_LEVELS)}
+WEIGHTED_METRICS = ("acc", "lc_acc")
+
+
+def _percent(records: list[ScoredPrediction], metric: str) -> float:
+    return 100.0 * sum(bool(getattr(r, metric)) for r in records) / len(records)
+
+
+def _by(records, key) -> dict:
+    groups: dict = defaultdict(list)
+    for r in records:
+        groups[key(r)].append(r)
+    return groups
+
+
+def _mmath_sample(records: list[ScoredPrediction]) -> dict[str, float]:
+    sources = _by(records, lambda r: r.group)
+    order = [s for s in MMATH_SOURCES if s in sources] + sorted(set(sources) - set(MMATH_SOURCES))
+    return {m: mean(_percent(sources[s], m) for s in order) for m in METRICS}
+
+
+def _polymath_sample(records: list[ScoredPrediction]) -> dict[str, float]:
+    levels = _by(records, lambda r: r.group)
+    present = [lv for lv in POLYMATH_LEVELS if lv in levels]
+    per_level = {lv: {m: round(_percent(levels[lv], m), 2) for m in METRICS} for lv in present}
+    total_weight = sum(LEVEL_WEIGHTS[lv] for lv in present)
+    out = {}
+    for m in METRICS:
+        if m in WEIGHTED_METRICS:
+            out[m] = round(sum(LEVEL_WEIGHTS[lv] * per_level[lv][m] for lv in present) / total_weight, 2)
+        else:
+            out[m] = round(sum(per_level[lv][m] for lv in present) / len(present), 2)
+    return out
+
+
+def language_metrics(records: list[ScoredPrediction], bench: str) -> dict:
+    """One language's metrics: the per-sample aggregation, then the mean over sample indices."""
+    per_sample = _by(records, lambda r: r.sample)
+    sample_fn = _mmath_sample if bench == Bench.mmath.value else _polymath_sample
+    samples = [sample_fn(per_sample[s]) for s in sorted(per_sample)]
+    digits = 4 if bench == Bench.mmath.value else 2  # the precision the authors' scripts print
+    out = {m: round(mean(s[m] for s in samples), digits) for m in METRICS}
+    out["n"] = len(records)
+    out["samples"] = len(samples)
+    return out
+
+
+def average(languages: dict[str, dict], codes) -> dict | None:
+    present = [c for c in codes if c in languages]
+    if not present:
+        return None
+    return {**{m: round(mean(languages[c][m] for c in present), 4) for m in METRICS}, "languages": present}
+
+
+def aggregate(scored: list[ScoredPrediction], bench: str, lid: str) -> dict:
+    """The ``metrics.json`` object for ``scored`` (all of one benchmark)."""
+    bench = Bench(bench).value
+    other = {s.bench for s in scored} - {bench}
+    if other:
+        raise ValueError(f"cannot aggregate {', '.join(sorted(other))} predictions as {bench}")
+    by_lang = _by(scored, lambda r: r.lang)
+    order = [c for c in (*IN_DOMAIN, *OUT_OF_DOMAIN) if c in by_lang] + sorted(
+        set(by_lang) - set(IN_DOMAIN) - set(OUT_OF_DOMAIN))
+    languages = {lang: language_metrics(by_lang[lang], bench) for lang in order}
+    return {
+        "bench": bench,
+        "lid": str(getattr(lid, "value", lid)),
+        "n_predictions": len(scored),
+        "languages": languages,
+        "id_avg": average(languages, IN_DOMAIN),
+        "ood_avg": average(languages, OUT_OF_DOMAIN),
+        "all_avg": average(languages, order),
+    }

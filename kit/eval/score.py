@@ -1,0 +1,257 @@
+"""Score predictions the way the M-Thinker authors' MMATH and PolyMath scorers do, with the kit's functions.
+
+Per prediction (one line of ``preds.jsonl``):
+
+- **split**: at ``</think>``; anything but exactly one ``</think>`` leaves the thinking inconsistent.
+- **answer extracted**: MMATH: :func:`kit.rewards.parsing.mmath_final_answer` of the whole completion (last
+  ``\\boxed{``, else the last number after "final answer"/"answer is"). PolyMath: the first ``\\boxed{}`` of
+  the answer part with spaces removed (the whole completion when it has no single ``</think>``), as
+  PolyMath's ``extract_boxed_content`` does.
+- **acc**: :func:`kit.rewards.accuracy.verify` (math-verify) of the gold against the extracted answer.
+- **think_lc / answer_lc**: :func:`kit.lid.is_consistent` of the thinking and the answer as they stand in
+  the completion (not stripped: the authors' scripts check the raw pieces, and whitespace counts toward the
+  15-character threshold and adds langdetect n-grams). Without a single ``</think>`` the thinking is
+  inconsistent; the answer is inconsistent on MMATH and, on PolyMath, is the whole completion (the PolyMath
+  generation script stores it as the answer), so only ``answer_lc`` can differ between the two benchmarks.
+- **lc** = think_lc and answer_lc; **lc_acc** = lc and acc.
+
+Scoring runs in worker processes (math-verify and langdetect are the slow parts; each worker's main thread
+can use math-verify's signal-based timeout). Equal (gold, extracted) pairs are verified once per worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from kit.eval.benchmarks import Bench, Problem, index_problems
+from kit.lid import is_consistent
+from kit.rewards.accuracy import verify
+from kit.rewards.parsing import THINK_CLOSE, first_boxed, mmath_final_answer, split_thinking
+
+REQUIRED_FIELDS = ("bench", "lang", "id", "sample", "prediction")
+
+
+class PredictionFileError(ValueError):
+    """A predictions file is malformed; the message names the file and the line."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    bench: str
+    lang: str
+    id: int | str
+    sample: int
+    prediction: str
+    line: int  # 1-based line number in its file (for error messages)
+
+
+@dataclass(frozen=True)
+class ScoredPrediction:
+    bench: str
+    lang: str
+    id: int | str
+    sample: int
+    group: str  # MMATH data source / PolyMath level
+    extracted: str | None
+    acc: bool
+    think_lc: bool
+    answer_lc: bool
+
+    @property
+    def lc(self) -> bool:
+        return self.think_lc and self.answer_lc
+
+    @property
+    def lc_acc(self) -> bool:
+        return self.lc and self.acc
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "lc": self.lc, "lc_acc": self.lc_acc}
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+def _normalize_id(bench: str, raw, where: str) -> int | str:
+    if bench == Bench.mmath.value:
+        if isinstance(raw, bool) or not isinstance(raw, (int, str)) or not str(raw).strip().lstrip("-").isdigit():
+            raise PredictionFileError(f"{where}: MMATH id must be an integer gid (got {raw!r})")
+        return int(raw)
+    if not isinstance(raw, str) or not raw.strip():
+        raise PredictionFileError(f"{where}: PolyMath id must be a string such as 'low-ja-0' (got {raw!r})")
+    return raw.strip()
+
+
+def parse_prediction_line(line: str, where: str, expected_bench: str | None = None, lineno: int = 0
+                          ) -> Prediction:
+    """One JSON line -> :class:`Prediction`, or a :class:`PredictionFileError` naming ``where``."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise PredictionFileError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(row, dict):
+        raise PredictionFileError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    missing = [k for k in REQUIRED_FIELDS if k not in row]
+    if missing:
+        raise PredictionFileError(f"{where}: missing field(s) {', '.join(missing)} "
+                                  f"(each line needs {', '.join(REQUIRED_FIELDS)})")
+    bench = str(row["bench"]).strip().lower()
+    if bench not in (b.value for b in Bench):
+        raise PredictionFileError(f"{where}: unknown bench {row['bench']!r}; expected mmath or polymath")
+    if expected_bench and bench != expected_bench:
+        raise PredictionFileError(f"{where}: bench is {bench!r} but --bench is {expected_bench!r}")
+    sample = row["sample"]
+    if isinstance(sample, bool) or not isinstance(sample, int) or sample < 0:
+        raise PredictionFileError(f"{where}: sample must be an integer >= 0 (got {sample!r})")
+    prediction = row["prediction"]
+    if prediction is None:
+        prediction = ""  # an empty generation scores wrong and inconsistent; it is not a format error
+    if not isinstance(prediction, str):
+        raise PredictionFileError(f"{where}: prediction must be a string (got {type(prediction).__name__})")
+    from kit.languages import UnknownLanguageError, get_language
+
+    try:
+        lang = get_language(str(row["lang"])).code
+    except UnknownLanguageError as exc:
+        raise PredictionFileError(f"{where}: {exc}") from None
+    return Prediction(bench, lang, _normalize_id(bench, row["id"], where), sample, prediction, lineno)
+
+
+def read_predictions(path: str | os.PathLike, bench: str | Bench | None = None) -> list[Prediction]:
+    """Every line of a predictions file, validated; duplicate (lang, id, sample) triples are an error that
+    names both lines. Blank lines are skipped."""
+    path = Path(path)
+    expected = Bench(bench).value if bench else None
+    if not path.is_file():
+        raise PredictionFileError(f"{path}: predictions file not found")
+    seen: dict[tuple, int] = {}
+    out: list[Prediction] = []
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            pred = parse_prediction_line(line, f"{path} line {lineno}", expected, lineno)
+            key = (pred.bench, pred.lang, pred.id, pred.sample)
+            if key in seen:
+                raise PredictionFileError(f"{path} line {lineno}: duplicate (id={pred.id!r}, sample={pred.sample}) "
+                                          f"for {pred.lang}; first seen on line {seen[key]}")
+            seen[key] = lineno
+            out.append(pred)
+    return out
+
+
+def match_problems(predictions: list[Prediction], problems: list[Problem], path: str = "predictions"
+                   ) -> list[Problem]:
+    """The problem of each prediction; an id the benchmark does not have is an error naming the line."""
+    index = index_problems(problems)
+    langs = {p.lang for p in problems}
+    matched = []
+    for pred in predictions:
+        problem = index.get((pred.lang, pred.id))
+        if problem is None:
+            where = f"{path} line {pred.line}"
+            if pred.lang not in langs:
+                raise PredictionFileError(f"{where}: language {pred.lang!r} is not among the loaded "
+                                          f"{pred.bench} languages ({', '.join(sorted(langs))})")
+            raise PredictionFileError(f"{where}: unknown {pred.bench} id {pred.id!r} for language {pred.lang}")
+        matched.append(problem)
+    return matched
+
+
+# ---------------------------------------------------------------------------------------------- scoring
+
+def extract_answer(bench: str, text: str) -> str | None:
+    """The answer each benchmark's scorer compares with the gold (see the module docstring)."""
+    if bench == Bench.mmath.value:
+        return mmath_final_answer(text)
+    parsed = split_thinking(text)
+    answer_part = text.split(THINK_CLOSE, 1)[1] if parsed.has_single_think_close else text
+    return first_boxed(answer_part.replace(" ", ""))
+
+
+def consistency(bench: str, text: str, lang: str, lid: str = "fasttext") -> tuple[bool, bool]:
+    """(think_lc, answer_lc) on the raw pieces of the completion (see the module docstring)."""
+    if split_thinking(text).has_single_think_close:
+        thinking, answer = text.split(THINK_CLOSE, 1)
+        return is_consistent(thinking, lang, lid), is_consistent(answer, lang, lid)
+    if bench == Bench.polymath.value:
+        return False, is_consistent(text, lang, lid)
+    return False, False
+
+
+@lru_cache(maxsize=65536)
+def _verify_cached(gold: str, extracted: str | None, timeout_s: float) -> bool:
+    return verify(gold, extracted, timeout_s=timeout_s)
+
+
+def score_one(bench: str, lang: str, text: str, gold: str, lid: str = "fasttext", timeout_s: float = 5.0
+              ) -> tuple[str | None, bool, bool, bool]:
+    """(extracted, acc, think_lc, answer_lc) of one completion; never raises (garbage scores 0 everywhere)."""
+    try:
+        text = "" if text is None else str(text)
+        extracted = extract_answer(bench, text)
+        acc = _verify_cached(str(gold), extracted, float(timeout_s)) if extracted else False
+        think_lc, answer_lc = consistency(bench, text, lang, lid)
+        return extracted, bool(acc), bool(think_lc), bool(answer_lc)
+    except Exception:
+        return None, False, False, False
+
+
+def _quiet_math_verify() -> None:
+    # math-verify logs every parse timeout with the whole expression; a timeout already scores 0 and is
+    # counted in the details, so thousands of multi-line warnings would only bury the report.
+    import logging
+
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+
+
+def _score_chunk(args) -> list[tuple[str | None, bool, bool, bool]]:
+    items, lid, timeout_s = args
+    _quiet_math_verify()
+    return [score_one(b, lang, text, gold, lid, timeout_s) for b, lang, text, gold in items]
+
+
+def default_workers() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def score_predictions(predictions: list[Prediction], problems: list[Problem], lid: str = "fasttext",
+                      workers: int | None = None, timeout_s: float = 5.0, path: str = "predictions"
+                      ) -> list[ScoredPrediction]:
+    """Score every prediction against its problem (``problems`` must hold them all: see
+    :func:`match_problems`). ``workers`` > 1 spreads the work over processes."""
+    from kit.lid import LIDBackend
+
+    lid = LIDBackend(lid.value if hasattr(lid, "value") else str(lid)).value
+    matched = match_problems(predictions, problems, path)
+    items = [(p.bench, p.lang, p.prediction, prob.answer) for p, prob in zip(predictions, matched)]
+    workers = default_workers() if workers is None else max(1, int(workers))
+    if workers == 1 or len(items) < 64:
+        results = _score_chunk((items, lid, timeout_s))
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # Chunks in input order. "fork" where available: workers need no torch (only the parser, math-verify
+        # and the LID model) and, unlike "spawn", it works from a script without a __main__ guard.
+        size = max(16, -(-len(items) // (workers * 8)))
+        chunks = [(items[i:i + size], lid, timeout_s) for i in range(0, len(items), size)]
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            results = [r for chunk in pool.map(_score_chunk, chunks) for r in chunk]
+    return [ScoredPrediction(p.bench, p.lang, p.id, p.sample, prob.group, *res)
+            for p, prob, res in zip(predictions, matched, results)]
+
+
+def write_details(scored: list[ScoredPrediction], path: str | os.PathLike) -> Path:
+    """Per-prediction results as JSON lines (the same order as the predictions)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for s in scored:
+            fh.write(json.dumps(s.to_json(), ensure_ascii=False) + "\n")
+    return path
