@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol
+from typing import Protocol
 
 from kit.app.indicators import LiveTracker, LiveView, Verdict, final_verdict
 from kit.lid import detect, strip_latex
@@ -61,6 +62,11 @@ class Source(Protocol):
 
 # ---------------------------------------------------------------------------------------------- local model
 
+# One load at a time in the whole process: transformers builds models under a global meta-device context, so
+# two threads loading at once (compare mode's first request) corrupt each other ("Cannot copy out of meta").
+_LOAD_LOCK = threading.Lock()
+
+
 class LocalModelSource:
     """A model loaded in this process (lazily, once, shared by every visitor)."""
 
@@ -70,11 +76,10 @@ class LocalModelSource:
         self.load_in_4bit = load_in_4bit
         self.label = label or (f"{model} + {adapter}" if adapter else model)
         self._loaded = None
-        self._lock = threading.Lock()
 
     def load(self):
         """Load on first use; the tiny model stays in full precision (4-bit needs a GPU to pay off)."""
-        with self._lock:
+        with _LOAD_LOCK:
             if self._loaded is None:
                 import torch
 

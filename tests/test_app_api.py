@@ -1,0 +1,223 @@
+"""The demo's `solve` API through gradio_client, on an app launched in-process (tiny model, no network),
+and the OpenAI-compatible source against a real streaming HTTP server on 127.0.0.1."""
+
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from test_app_indicators import JA_ANSWER, JA_SWITCHING
+
+from kit.app.session import (
+    GenerationSettings, InputError, LocalModelSource, OpenAISource, run_session, solve_result,
+)
+from kit.prompts import user_message
+
+SCHEMA = {"thinking": str, "answer": str, "input_lang": str, "consistent": bool, "lc_ratio": float,
+          "segments": list}
+QUESTION_JA = "三角形の底辺が 6、高さが 4 のとき、面積はいくつですか？"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(**config):
+    from kit.app.launch import AppConfig, launch_demo
+
+    demo, url = launch_demo(AppConfig(port=free_port(), **config), block=False)
+    return demo, url
+
+
+# ---------------------------------------------------------------------------------------------- a chat server
+
+class ChatServer:
+    """A minimal OpenAI-compatible server: streams `reasoning` as reasoning_content deltas, then `answer`
+    as content deltas, as vLLM's reasoning parser does. Records the request bodies it received."""
+
+    def __init__(self, reasoning: str, answer: str, status: int = 200, cut_after: int | None = None):
+        self.requests: list[dict] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append({"path": self.path, "body": body})
+                if status != 200:
+                    self.send_response(status)
+                    self.end_headers()
+                    self.wfile.write(b'{"error": "model overloaded"}')
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                chunks = [("reasoning_content", reasoning[i:i + 9]) for i in range(0, len(reasoning), 9)]
+                chunks += [("content", answer[i:i + 5]) for i in range(0, len(answer), 5)]
+                for n, (key, text) in enumerate(chunks):
+                    if cut_after is not None and n == cut_after:
+                        self.wfile.write(b"data: {not json\n\n")
+                        return
+                    event = {"choices": [{"index": 0, "delta": {key: text}}]}
+                    self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def chat_server():
+    servers = []
+
+    def start(**kwargs) -> ChatServer:
+        servers.append(ChatServer(**kwargs))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+# ---------------------------------------------------------------------------------------------- tiny app
+
+@pytest.fixture(scope="module")
+def tiny_app(tiny_model_path):
+    demo, url = launch(preset="tiny")
+    yield url
+    demo.close()
+
+
+@pytest.mark.slow
+def test_solve_returns_the_documented_schema(tiny_app):
+    from gradio_client import Client
+
+    from kit.rewards.language import lc_ratio
+
+    result = Client(tiny_app, verbose=False).predict(QUESTION_JA, "auto", 0.7, 48, api_name="/solve")
+    for key in ("thinking", "answer", "boxed", "input_lang", "thinking_lang", "answer_lang", "consistent",
+                "lc_ratio", "segments"):
+        assert key in result, key
+    for key, kind in SCHEMA.items():
+        assert isinstance(result[key], kind), (key, result[key])
+    assert result["input_lang"] == "ja" and result["target_lang"] == "ja"
+    assert result["thinking"]  # the tiny model always says something
+    assert 0.0 <= result["lc_ratio"] <= 1.0
+    assert result["lc_ratio"] == pytest.approx(lc_ratio(result["thinking"] + "</think>" + result["answer"], "ja"))
+    for segment in result["segments"]:
+        assert set(segment) == {"text", "lang"} and segment["text"] in result["thinking"]
+
+
+@pytest.mark.slow
+def test_solve_rejects_bad_input_with_a_clear_message(tiny_app):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(tiny_app, verbose=False)
+    with pytest.raises(AppError, match="limit is 4000"):
+        client.predict("x" * 4001, "auto", 0.7, 16, api_name="/solve")
+    with pytest.raises(AppError, match="unknown language code 'xx'"):
+        client.predict(QUESTION_JA, "xx", 0.7, 16, api_name="/solve")
+    with pytest.raises(AppError, match="temperature must be between 0 and 2"):
+        client.predict(QUESTION_JA, "auto", 7.0, 16, api_name="/solve")
+    result = client.predict(QUESTION_JA, "fr", 0.7, 16, api_name="/solve")  # an explicit target wins
+    assert result["input_lang"] == "ja" and result["target_lang"] == "fr"
+
+
+# ---------------------------------------------------------------------------------------------- API source
+
+@pytest.mark.slow
+def test_app_on_an_openai_compatible_server(chat_server):
+    from gradio_client import Client
+
+    server = chat_server(reasoning=JA_SWITCHING, answer=JA_ANSWER)
+    demo, url = launch(api_base=server.url, api_model="m-thinker-1.5b")
+    try:
+        result = Client(url, verbose=False).predict(QUESTION_JA, "auto", 0.0, 256, api_name="/solve")
+    finally:
+        demo.close()
+    request = server.requests[0]
+    assert request["path"] == "/v1/chat/completions"
+    assert request["body"]["model"] == "m-thinker-1.5b" and request["body"]["stream"] is True
+    assert request["body"]["messages"][0]["content"] == user_message(QUESTION_JA, "ja")
+    assert request["body"]["max_tokens"] == 256
+    assert result["thinking"] == JA_SWITCHING and result["answer"] == JA_ANSWER and result["boxed"] == "18"
+    assert [s["lang"] for s in result["segments"]] == ["ja", "ja", "en", "en"]
+    assert result["switch"] == {"paragraph": 2, "from": "ja", "to": "en"}
+    assert result["answer_lang"] == "ja"
+
+
+def test_server_errors_end_the_session_with_the_partial_text_kept(chat_server):
+    source = OpenAISource(chat_server(reasoning=JA_SWITCHING, answer=JA_ANSWER, cut_after=6).url)
+    last = list(run_session(source, QUESTION_JA, "auto", GenerationSettings(max_new_tokens=64)))[-1]
+    assert last.done and "not chat-completion JSON" in last.error
+    assert last.completion == JA_SWITCHING[:54] and last.verdict is not None and not last.verdict.consistent
+
+    failing = OpenAISource(chat_server(reasoning="", answer="", status=503).url)
+    last = list(run_session(failing, QUESTION_JA, "auto"))[-1]
+    assert "HTTP 503" in last.error and "model overloaded" in last.error
+
+    unreachable = OpenAISource(f"http://127.0.0.1:{free_port()}/v1")
+    assert "cannot reach the model server" in list(run_session(unreachable, QUESTION_JA))[-1].error
+
+
+def test_gold_answer_gives_correctness(chat_server):
+    source = OpenAISource(chat_server(reasoning=JA_SWITCHING, answer=JA_ANSWER).url)
+    right = list(run_session(source, QUESTION_JA, "ja", gold="18"))[-1]
+    wrong = list(run_session(source, QUESTION_JA, "ja", gold="19"))[-1]
+    assert right.correct is True and wrong.correct is False and right.boxed == "18"
+    assert solve_result(right)["switch"]["paragraph"] == 2
+
+
+def test_input_is_checked_before_anything_is_generated():
+    source = OpenAISource("http://127.0.0.1:9/v1")  # never contacted
+    with pytest.raises(InputError, match="type a question"):
+        next(run_session(source, "   "))
+    with pytest.raises(InputError, match="max new tokens"):
+        GenerationSettings(max_new_tokens=0)
+
+
+# ---------------------------------------------------------------------------------------------- local model
+
+@pytest.mark.slow
+def test_stop_event_halts_the_local_model(tiny_model_path):
+    stop = threading.Event()
+    updates = []
+    for update in run_session(LocalModelSource("tiny"), QUESTION_JA, "auto",
+                              GenerationSettings(max_new_tokens=4000), stop_event=stop, update_every_s=0):
+        updates.append(update)
+        if update.n_chars:
+            stop.set()
+    last = updates[-1]
+    assert last.done and last.stopped and last.error is None
+    assert last.n_chars < 400  # 4000 tokens would be thousands of characters
+    assert last.verdict is not None and not last.verdict.well_formed
+
+
+@pytest.mark.slow
+def test_compare_mode_streams_base_and_adapter_side_by_side(tiny_model_path, tmp_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from kit.app.ui import _stream_sessions
+
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_path),
+                           LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    model.save_pretrained(tmp_path / "adapter")
+    sources = [LocalModelSource("tiny", label="base"), LocalModelSource("tiny", adapter=str(tmp_path / "adapter"))]
+    seen = list(_stream_sessions(sources, QUESTION_JA, "auto", GenerationSettings(max_new_tokens=24), None,
+                                 "fasttext", threading.Event()))
+    final = seen[-1]
+    assert all(u is not None and u.done and u.error is None for u in final), [(u and (u.done, u.error)) for u in final]
+    assert all(u.target_lang == "ja" and u.verdict is not None for u in final)
