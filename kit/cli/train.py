@@ -23,6 +23,7 @@ PRESET_OPT = typer.Option(None, "--preset", "-p", help="A preset from examples/c
 SET_OPT = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
                        help="Override a config key, e.g. --set grpo.max_steps=10 (repeatable).")
 OUTPUT_OPT = typer.Option(None, "--output", "-o", help="Output folder (default: output_dir of the config).")
+ADAPTER_OPT = typer.Option(None, "--adapter", help="Start from this LoRA adapter (e.g. the SFT one).")
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -77,7 +78,7 @@ def grpo(
     overrides: list[str] | None = SET_OPT,
     output: Path | None = OUTPUT_OPT,
     resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in the output folder."),
-    adapter: Path | None = typer.Option(None, "--adapter", help="Start from this LoRA adapter (e.g. the SFT one)."),
+    adapter: Path | None = ADAPTER_OPT,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON instead of a table."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug log lines."),
 ):

@@ -97,6 +97,7 @@ class GRPOSettings:
     seed: int = 0
     use_vllm: bool = False  # GPU only: vLLM rollouts (with model.fast_inference on unsloth, colocated)
     log_completions: bool = False
+    generation_kwargs: dict | None = None  # extra sampling options for rollouts (e.g. repetition_penalty)
 
     def __post_init__(self):
         positive = ["num_generations", "max_prompt_length", "max_completion_length", "max_steps",
