@@ -143,3 +143,54 @@ def test_bench_rewards_rejects_a_bad_grpo_result(tmp_path):
     bad.write_text('{"arch": "tiny"}', encoding="utf-8")
     result = runner.invoke(app, ["bench", "rewards", "--grpo-result", str(bad)])
     assert result.exit_code == 2 and "step_time_s" in result.output
+
+
+# ------------------------------------------------------------------------------------------ large-arch path
+
+@pytest.fixture()
+def mini_arch(monkeypatch, tmp_path):
+    """A small architecture JSON whose vocabulary (9000) exceeds the stand-in tokenizer's, as the real ones do."""
+    import kit.bench.archs as archs
+
+    folder = tmp_path / "archs"
+    folder.mkdir()
+    (folder / "mini.json").write_text(json.dumps({
+        "_source": "test", "model_type": "qwen2", "hidden_size": 64, "intermediate_size": 128,
+        "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 9000,
+        "max_position_embeddings": 4096, "rope_theta": 10000, "rms_norm_eps": 1e-6, "tie_word_embeddings": False}))
+    monkeypatch.setattr(archs, "ARCHS_DIR", folder)
+    return "mini"
+
+
+def test_random_checkpoint_samples_only_decodable_ids_to_full_length(tiny_cache, mini_arch, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from kit.bench.archs import ensure_random_checkpoint
+
+    path = ensure_random_checkpoint(mini_arch, root=tmp_path / "ckpt")
+    assert ensure_random_checkpoint(mini_arch, root=tmp_path / "ckpt") == path  # cached, not rebuilt
+    model = AutoModelForCausalLM.from_pretrained(path)
+    tok = AutoTokenizer.from_pretrained(path)
+    assert model.config.vocab_size == 9000 and len(tok) < 9000
+    inputs = tok(["<think>\n"], return_tensors="pt")
+    torch.manual_seed(0)
+    out = model.generate(**inputs, max_new_tokens=40, do_sample=True, temperature=1.0,
+                         suppress_tokens=suppressed_token_ids(9000, tok), pad_token_id=tok.pad_token_id)
+    new = out[0, inputs["input_ids"].shape[1]:]
+    assert len(new) == 40  # never stopped early
+    assert int(new.max()) < len(tok) and tok.eos_token_id not in new.tolist()
+
+
+@pytest.mark.slow
+def test_bench_grpo_large_arch_path_on_cpu(tiny_cache, mini_arch):
+    """The code path of the real architectures (vocabulary beyond the tokenizer), allowed on CPU."""
+    import torch
+
+    if not torch.cuda.is_available():
+        result = runner.invoke(app, ["bench", "grpo", "--arch", mini_arch, "--steps", "1", "--group", "2",
+                                     "--completion-len", "6", "--json"])
+        assert result.exit_code == 1 and "--allow-cpu" in result.output
+    data = _json_stdout(runner.invoke(app, ["bench", "grpo", "--arch", mini_arch, "--steps", "1", "--group", "2",
+                                            "--completion-len", "6", "--allow-cpu", "--json"]))
+    assert data["completion_tokens_per_step"] == 12 and data["parameters"] > 1_000_000
