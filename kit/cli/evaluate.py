@@ -1,5 +1,304 @@
-"""CLI commands (placeholder until this group lands)."""
+"""Evaluation commands: ``generate``, ``score``, ``eval`` (both, plus a report) and ``compare``.
+
+They only parse flags and call :mod:`kit.eval`; heavy imports happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Optional
 
 import typer
 
 app = typer.Typer()
+
+
+class BenchChoice(str, Enum):  # mirrors kit.eval.benchmarks.Bench (kept here so --help stays light)
+    mmath = "mmath"
+    polymath = "polymath"
+
+
+class LIDChoice(str, Enum):
+    fasttext = "fasttext"
+    langdetect = "langdetect"
+
+
+class EngineChoice(str, Enum):
+    transformers = "transformers"
+    vllm = "vllm"
+    openai = "openai"
+
+
+class ApiModeChoice(str, Enum):
+    completions = "completions"
+    chat = "chat"
+
+
+class BaselineChoice(str, Enum):
+    none = "none"
+    prompt_control = "prompt-control"
+    dit = "dit"
+    qrt = "qrt"
+
+
+def _fail(message: str, flag: str | None = None):
+    raise typer.BadParameter(message, param_hint=flag) if flag else typer.BadParameter(message)
+
+
+def _problems(bench, data, langs, levels, limit):
+    from kit.eval.benchmarks import BenchmarkError, load_problems
+    from kit.languages import UnknownLanguageError
+
+    try:
+        return load_problems(bench.value, data, langs=langs, levels=levels, limit=limit)
+    except UnknownLanguageError as exc:
+        _fail(str(exc), "--langs")
+    except (BenchmarkError, FileNotFoundError) as exc:
+        _fail(str(exc), "--data")
+
+
+def _run_generate(bench, data, langs, levels, limit, n, temperature, top_p, max_tokens, seed, model, adapter,
+                  backend, load_in_4bit, engine, api_base, api_key_env, api_mode, tokenizer, batch_size,
+                  baseline, out):
+    from rich.console import Console
+
+    from kit.eval.engines import EngineError, make_engine
+    from kit.eval.generate import generate_predictions
+    from kit.eval.score import PredictionFileError
+    from kit.generation import SamplingParams
+
+    console = Console(stderr=True)
+    problems = _problems(bench, data, langs, levels, limit)
+    try:
+        params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_tokens, seed=seed)
+    except ValueError as exc:
+        _fail(str(exc))
+    if engine is EngineChoice.openai:
+        if not api_base:
+            _fail("--engine openai needs --api-base (e.g. http://127.0.0.1:8000/v1)", "--api-base")
+        options = dict(api_base=api_base, api_key_env=api_key_env, mode=api_mode.value, tokenizer=tokenizer)
+    elif engine is EngineChoice.vllm:
+        options = dict(adapter=adapter)
+    else:
+        options = dict(adapter=adapter, backend=backend, load_in_4bit=load_in_4bit, batch_size=batch_size,
+                       progress=False)
+    try:
+        eng = make_engine(engine.value, model, **options)
+        summary = generate_predictions(
+            problems, eng, out, params, baseline.value, chunk_size=batch_size,
+            progress=lambda done, total: console.print(f"[dim]{done}/{total} predictions written to {out}[/]"))
+    except (EngineError, PredictionFileError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1)
+    except ValueError as exc:
+        _fail(str(exc))
+    note = " (dropped a cut-off last line)" if summary.dropped_partial_line else ""
+    console.print(f"{summary.written} predictions written, {summary.already} already in {out}{note}")
+    return summary
+
+
+def _run_score(bench, data, preds, lid, id_langs, workers, details, out, report_dir, timeout):
+    from rich.console import Console
+
+    from kit.eval.aggregate import aggregate
+    from kit.eval.report import markdown_table, rich_table, write_report
+    from kit.eval.score import PredictionFileError, read_predictions, score_predictions, write_details
+    from kit.languages import parse_languages
+
+    console = Console()
+    try:
+        predictions = read_predictions(preds, bench.value)
+    except PredictionFileError as exc:
+        _fail(str(exc), "--preds")
+    if not predictions:
+        _fail(f"{preds}: no predictions", "--preds")
+    langs = sorted({p.lang for p in predictions})
+    problems = _problems(bench, data, langs, None, None)
+    try:
+        ids = [lang.code for lang in parse_languages(id_langs)] if id_langs else None
+    except ValueError as exc:
+        _fail(str(exc), "--id-langs")
+    try:
+        scored = score_predictions(predictions, problems, lid.value, workers=workers, timeout_s=timeout,
+                                   path=str(preds))
+    except PredictionFileError as exc:
+        _fail(str(exc), "--preds")
+    metrics = aggregate(scored, bench.value, lid.value, id_langs=ids)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if details:
+        write_details(scored, details)
+    console.print(rich_table(metrics))
+    if report_dir:
+        paths = write_report(metrics, report_dir, title=f"{bench.value} — {Path(preds).name} (lid: {lid.value})")
+        console.print(f"report: {paths['markdown']}, chart: {paths['chart']}")
+    else:  # the table is always saved beside the metrics
+        table = out.with_suffix(".md")
+        table.write_text(markdown_table(metrics, title=f"{bench.value} — {Path(preds).name} (lid: {lid.value})"),
+                         encoding="utf-8")
+        console.print(f"table: {table}")
+    console.print(f"metrics: {out}")
+    return metrics
+
+
+_DATA = typer.Option(None, "--data", help="Benchmark folder (mmath/<lang>.json, polymath/<lang>/<level>.parquet) "
+                                          "or a Hub id; default: the shared benchmarks folder.")
+_BENCH = typer.Option(..., "--bench", help="mmath or polymath.")
+
+
+@app.command("generate")
+def generate_command(
+    bench: BenchChoice = _BENCH,
+    data: Optional[str] = _DATA,
+    langs: Optional[str] = typer.Option(None, "--langs", help="Comma list or in-domain/ood/paper/all "
+                                                              "(default: all of the benchmark's)."),
+    levels: Optional[str] = typer.Option(None, "--levels", help="PolyMath levels, e.g. low,medium (default all)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="First N problems per language (and level)."),
+    n: int = typer.Option(4, "--n", min=1, help="Samples per problem."),
+    temperature: float = typer.Option(0.9, "--temperature"),
+    top_p: float = typer.Option(0.95, "--top-p"),
+    max_tokens: int = typer.Option(32768, "--max-tokens", min=1, help="New tokens per sample (paper: 32768)."),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    model: str = typer.Option("tiny", "--model", help="'tiny', a Hub id or a local folder (server model name "
+                                                      "for --engine openai)."),
+    adapter: Optional[str] = typer.Option(None, "--adapter", help="A LoRA adapter folder."),
+    backend: str = typer.Option("auto", "--backend", help="auto, unsloth or transformers (transformers engine)."),
+    load_in_4bit: bool = typer.Option(False, "--4bit/--no-4bit", help="Load the model in 4-bit NF4."),
+    engine: EngineChoice = typer.Option(EngineChoice.transformers, "--engine"),
+    api_base: Optional[str] = typer.Option(None, "--api-base", help="OpenAI-compatible server, e.g. "
+                                                                    "http://127.0.0.1:8000/v1."),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Env variable holding the API key."),
+    api_mode: ApiModeChoice = typer.Option(ApiModeChoice.completions, "--api-mode",
+                                           help="completions (rendered prompt) or chat (messages)."),
+    tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="Tokenizer for --api-mode completions "
+                                                                      "(default: --model)."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Problems per generate call (and per write)."),
+    baseline: BaselineChoice = typer.Option(BaselineChoice.none, "--baseline",
+                                            help="The paper's prompt baselines: prompt-control, dit, qrt."),
+    out: Path = typer.Option(..., "--out", help="preds.jsonl (appended to; a rerun resumes)."),
+):
+    """Generate N samples per benchmark problem into a resumable predictions file."""
+    _run_generate(bench, data, langs, levels, limit, n, temperature, top_p, max_tokens, seed, model, adapter,
+                  backend, load_in_4bit, engine, api_base, api_key_env, api_mode, tokenizer, batch_size,
+                  baseline, out)
+
+
+@app.command("score")
+def score_command(
+    bench: BenchChoice = _BENCH,
+    data: Optional[str] = _DATA,
+    preds: Path = typer.Option(..., "--preds", help="preds.jsonl from mthinker generate."),
+    lid: LIDChoice = typer.Option(LIDChoice.fasttext, "--lid", help="fasttext (fast) or langdetect (the "
+                                                                    "authors' scorer, for the paper's tables)."),
+    id_langs: Optional[str] = typer.Option(None, "--id-langs", help="In-domain languages (default ja,ko,fr,pt,th;"
+                                                                    " others then count as OOD)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Scoring processes (default: CPUs, <=8)."),
+    timeout: float = typer.Option(5.0, "--timeout", help="Seconds per math-verify comparison."),
+    details: Optional[Path] = typer.Option(None, "--details", help="Also write per-prediction results (JSONL)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Folder for report.md and report.png."),
+    out: Path = typer.Option(Path("metrics.json"), "--out"),
+):
+    """Score predictions with the paper's metrics (LC, Acc, LC&Acc; ID/OOD/ALL averages)."""
+    _run_score(bench, data, preds, lid, id_langs, workers, details, out, report, timeout)
+
+
+@app.command("eval")
+def eval_command(
+    bench: BenchChoice = _BENCH,
+    data: Optional[str] = _DATA,
+    langs: Optional[str] = typer.Option(None, "--langs"),
+    levels: Optional[str] = typer.Option(None, "--levels"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1),
+    n: int = typer.Option(4, "--n", min=1),
+    temperature: float = typer.Option(0.9, "--temperature"),
+    top_p: float = typer.Option(0.95, "--top-p"),
+    max_tokens: int = typer.Option(32768, "--max-tokens", min=1),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    model: str = typer.Option("tiny", "--model"),
+    adapter: Optional[str] = typer.Option(None, "--adapter"),
+    backend: str = typer.Option("auto", "--backend"),
+    load_in_4bit: bool = typer.Option(False, "--4bit/--no-4bit"),
+    engine: EngineChoice = typer.Option(EngineChoice.transformers, "--engine"),
+    api_base: Optional[str] = typer.Option(None, "--api-base"),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env"),
+    api_mode: ApiModeChoice = typer.Option(ApiModeChoice.completions, "--api-mode"),
+    tokenizer: Optional[str] = typer.Option(None, "--tokenizer"),
+    batch_size: int = typer.Option(8, "--batch-size", min=1),
+    baseline: BaselineChoice = typer.Option(BaselineChoice.none, "--baseline"),
+    lid: LIDChoice = typer.Option(LIDChoice.fasttext, "--lid"),
+    id_langs: Optional[str] = typer.Option(None, "--id-langs"),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1),
+    output: Path = typer.Option(..., "--output", "--out-dir", help="Folder for preds.jsonl, metrics.json, "
+                                                                   "details.jsonl, report.md, report.png."),
+):
+    """Generate, score and report in one go (rerunning resumes the generation)."""
+    output.mkdir(parents=True, exist_ok=True)
+    preds = output / "preds.jsonl"
+    _run_generate(bench, data, langs, levels, limit, n, temperature, top_p, max_tokens, seed, model, adapter,
+                  backend, load_in_4bit, engine, api_base, api_key_env, api_mode, tokenizer, batch_size,
+                  baseline, preds)
+    _run_score(bench, data, preds, lid, id_langs, workers, output / "details.jsonl", output / "metrics.json",
+               output, 5.0)
+
+
+@app.command("compare")
+def compare_command(
+    runs: list[Path] = typer.Argument(None, help="One or two metrics.json files."),
+    paper: Optional[str] = typer.Option(None, "--paper", help="A paper row to set beside the run "
+                                                              "(see --list-paper)."),
+    bench: Optional[BenchChoice] = typer.Option(None, "--bench", help="For --paper/--list-paper without a run."),
+    list_paper: bool = typer.Option(False, "--list-paper", help="List the paper rows shipped with the kit."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also save the comparison as Markdown."),
+):
+    """Two runs side by side, or a run beside the paper's reported row."""
+    from rich.console import Console
+
+    from kit.eval.compare import label_for, markdown_comparison, paper_row, paper_rows, rich_comparison
+    from kit.eval.report import MetricsFileError, load_metrics
+
+    console = Console()
+    runs = runs or []
+    try:
+        loaded = [load_metrics(p) for p in runs]
+    except MetricsFileError as exc:
+        _fail(str(exc), "RUNS")
+    bench_name = bench.value if bench else (loaded[0].get("bench") if loaded else None)
+    if list_paper:
+        for b in ([bench_name] if bench_name else ["mmath", "polymath"]):
+            console.print(f"[bold]{b}[/]: " + ", ".join(paper_rows(b)))
+        return
+    if paper:
+        if not bench_name:
+            _fail("--paper needs a run or --bench to know which table", "--bench")
+        try:
+            row = paper_row(bench_name, paper)
+        except KeyError as exc:
+            _fail(str(exc.args[0]), "--paper")
+        if len(loaded) > 1:
+            _fail("give one run with --paper (or two runs without it)", "RUNS")
+        if not loaded:  # just show the paper's row
+            from kit.eval.report import rich_table
+
+            console.print(rich_table(row, title=f"{paper} ({bench_name}, paper)"))
+            console.print(f"[dim]{row.get('source', '')}[/]")
+            return
+        pairs = (loaded[0], row, label_for(str(runs[0])), paper)
+    else:
+        if len(loaded) != 2:
+            _fail("give two metrics.json files, or one with --paper NAME", "RUNS")
+        if loaded[0].get("bench") != loaded[1].get("bench"):
+            _fail(f"the runs are on different benchmarks ({loaded[0].get('bench')} vs {loaded[1].get('bench')})",
+                  "RUNS")
+        pairs = (loaded[0], loaded[1], label_for(str(runs[0])), label_for(str(runs[1])))
+    a, b, name_a, name_b = pairs
+    if name_a == name_b and len(runs) == 2:
+        name_a, name_b = "A", "B"
+    console.print(rich_comparison(a, b, name_a, name_b))
+    if paper:
+        console.print(f"[dim]paper row: {b.get('source', '')}[/]")
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(markdown_comparison(a, b, name_a, name_b), encoding="utf-8")
+        console.print(f"saved {out}")

@@ -79,22 +79,30 @@ def average(languages: dict[str, dict], codes) -> dict | None:
     return {**{m: round(mean(languages[c][m] for c in present), 4) for m in METRICS}, "languages": present}
 
 
-def aggregate(scored: list[ScoredPrediction], bench: str, lid: str) -> dict:
-    """The ``metrics.json`` object for ``scored`` (all of one benchmark)."""
+def aggregate(scored: list[ScoredPrediction], bench: str, lid: str, id_langs=None) -> dict:
+    """The ``metrics.json`` object for ``scored`` (all of one benchmark).
+
+    ``id_langs``: the in-domain set (default the paper's ja ko fr pt th, with OOD en es ar vi zh); when
+    given, every other language present counts as out-of-domain.
+    """
     bench = Bench(bench).value
     other = {s.bench for s in scored} - {bench}
     if other:
         raise ValueError(f"cannot aggregate {', '.join(sorted(other))} predictions as {bench}")
     by_lang = _by(scored, lambda r: r.lang)
-    order = [c for c in (*IN_DOMAIN, *OUT_OF_DOMAIN) if c in by_lang] + sorted(
-        set(by_lang) - set(IN_DOMAIN) - set(OUT_OF_DOMAIN))
+    in_domain = tuple(id_langs) if id_langs else IN_DOMAIN
+    out_of_domain = tuple(c for c in (*OUT_OF_DOMAIN, *sorted(by_lang)) if c not in in_domain) if id_langs \
+        else OUT_OF_DOMAIN
+    out_of_domain = tuple(dict.fromkeys(out_of_domain))
+    order = [c for c in (*in_domain, *out_of_domain) if c in by_lang] + sorted(
+        set(by_lang) - set(in_domain) - set(out_of_domain))
     languages = {lang: language_metrics(by_lang[lang], bench) for lang in order}
     return {
         "bench": bench,
         "lid": str(getattr(lid, "value", lid)),
         "n_predictions": len(scored),
         "languages": languages,
-        "id_avg": average(languages, IN_DOMAIN),
-        "ood_avg": average(languages, OUT_OF_DOMAIN),
+        "id_avg": average(languages, in_domain),
+        "ood_avg": average(languages, out_of_domain),
         "all_avg": average(languages, order),
     }

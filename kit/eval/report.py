@@ -40,14 +40,18 @@ def columns(metrics: dict) -> list[tuple[str, dict]]:
     """(header, values) in the paper's column order, for the languages and averages present."""
     langs = metrics["languages"]
     cols: list[tuple[str, dict]] = []
+    shown: set[str] = set()
     for group, avg_key, label in ((IN_DOMAIN, "id_avg", "ID-AVG"), (OUT_OF_DOMAIN, "ood_avg", "OOD-AVG")):
-        present = [c for c in group if c in langs]
+        avg = metrics.get(avg_key) or {}
+        # metrics.json records which languages each average covers (--id-langs can change them)
+        present = [c for c in avg.get("languages", group) if c in langs and c not in shown]
+        shown.update(present)
         cols += [(c, langs[c]) for c in present]
-        if present and metrics.get(avg_key):
-            cols.append((label, metrics[avg_key]))
+        if present and avg:
+            cols.append((label, avg))
     if metrics.get("all_avg"):
         cols.append(("ALL-AVG", metrics["all_avg"]))
-    cols += [(c, langs[c]) for c in langs if c not in IN_DOMAIN and c not in OUT_OF_DOMAIN]
+    cols += [(c, langs[c]) for c in langs if c not in shown]
     return cols
 
 
