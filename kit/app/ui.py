@@ -14,12 +14,76 @@ from dataclasses import dataclass, field
 
 from kit.app import html as fragments
 from kit.app.session import (
-    MAX_NEW_TOKENS_LIMIT, MAX_QUESTION_CHARS, GenerationSettings, InputError, SessionUpdate, Source,
-    detect_question_language, run_session, solve_result,
+    MAX_NEW_TOKENS_LIMIT,
+    MAX_QUESTION_CHARS,
+    GenerationSettings,
+    InputError,
+    SessionUpdate,
+    Source,
+    detect_question_language,
+    run_session,
+    solve_result,
 )
 from kit.languages import LANGUAGES
 
 log = logging.getLogger(__name__)
+
+
+class Run:
+    """One press of "Think": a session per source (two in compare mode), each in its own thread.
+
+    The threads, not the page's generator, keep ``latest`` current, so the stop button can show the verdict
+    of the partial text even after gradio has cancelled the generator that was streaming it.
+    """
+
+    def __init__(self, sources: list[Source], question, target, settings, gold, backend):
+        self.sources, self.stop_event = sources, threading.Event()
+        self.latest: list[SessionUpdate | None] = [None] * len(sources)
+        self.failure: BaseException | None = None
+        self.finished = threading.Event()
+        self._inbox: queue.Queue = queue.Queue()
+        self._left = len(sources)
+        self._lock = threading.Lock()
+        self._args = (question, target, settings, gold, backend)
+
+    def start(self) -> "Run":
+        for index, source in enumerate(self.sources):
+            threading.Thread(target=self._work, args=(index, source), daemon=True).start()
+        return self
+
+    def _work(self, index: int, source: Source) -> None:
+        question, target, settings, gold, backend = self._args
+        try:
+            for update in run_session(source, question, target, settings, gold=gold, backend=backend,
+                                      stop_event=self.stop_event):
+                self.latest[index] = update
+                self._inbox.put(index)
+        except BaseException as exc:  # noqa: BLE001 - bad input or a bug: reported in the page
+            self.failure = exc
+            self.stop_event.set()  # the other panel has nothing to compare against
+        with self._lock:
+            self._left -= 1
+            if self._left == 0:
+                self.finished.set()
+                self._inbox.put(None)
+
+    def updates(self):
+        """Yield the latest update of every source whenever one changes; raise the first failure."""
+        while True:
+            item = self._inbox.get()
+            if self.failure is not None:
+                raise self.failure
+            if item is None:
+                return
+            yield list(self.latest)
+
+
+def _stream_sessions(sources: list[Source], question, target, settings, gold, backend, stop_event=None):
+    """Run one session per source in parallel; yield the latest updates (compare mode, tests)."""
+    run = Run(sources, question, target, settings, gold, backend)
+    if stop_event is not None:
+        run.stop_event = stop_event
+    yield from run.start().updates()
 
 
 @dataclass
@@ -30,30 +94,33 @@ class DemoSources:
     base: Source | None = None  # compare mode: the same backbone without the adapter
     lid_backend: str = "fasttext"
     description: str = ""
-    # Stop events of running generations, per browser session: the stop button sets them.
-    _running: dict[str, list[threading.Event]] = field(default_factory=lambda: defaultdict(list))
+    # Runs in progress per browser session: the stop button stops them.
+    _running: dict[str, list[Run]] = field(default_factory=lambda: defaultdict(list))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def register(self, session_id: str) -> threading.Event:
-        event = threading.Event()
+    def register(self, session_id: str, run: Run) -> Run:
         with self._lock:
-            self._running[session_id].append(event)
-        return event
+            self._running[session_id].append(run)
+        return run
 
-    def release(self, session_id: str, event: threading.Event) -> None:
+    def release(self, session_id: str, run: Run) -> None:
         with self._lock:
-            events = self._running.get(session_id, [])
-            if event in events:
-                events.remove(event)
-            if not events:
+            runs = self._running.get(session_id, [])
+            if run in runs:
+                runs.remove(run)
+            if not runs:
                 self._running.pop(session_id, None)
 
-    def stop(self, session_id: str) -> int:
+    def stop(self, session_id: str, wait_s: float = 15.0) -> list[Run]:
+        """Set the stop events of the session's runs and wait for their threads to finish."""
         with self._lock:
-            events = list(self._running.get(session_id, []))
-        for event in events:
-            event.set()
-        return len(events)
+            runs = list(self._running.get(session_id, []))
+        for run in runs:
+            run.stop_event.set()
+        for run in runs:
+            run.finished.wait(wait_s)
+            self.release(session_id, run)
+        return runs
 
 
 def _target_choices() -> list[tuple[str, str]]:
@@ -80,35 +147,6 @@ def _panel_values(update: SessionUpdate) -> tuple[str, str, str, str]:
             view.thinking, answer, verdict)
 
 
-def _stream_sessions(sources: list[Source], question, target, settings, gold, backend, stop_event):
-    """Run one session per source in parallel threads; yield the latest update of each as they arrive."""
-    inbox: queue.Queue = queue.Queue()
-
-    def worker(index: int, source: Source):
-        try:
-            for update in run_session(source, question, target, settings, gold=gold, backend=backend,
-                                      stop_event=stop_event):
-                inbox.put((index, update))
-        except BaseException as exc:  # noqa: BLE001 - reported in the page
-            inbox.put((index, exc))
-        inbox.put((index, None))
-
-    threads = [threading.Thread(target=worker, args=(i, s), daemon=True) for i, s in enumerate(sources)]
-    for thread in threads:
-        thread.start()
-    latest: list[SessionUpdate | None] = [None] * len(sources)
-    finished = 0
-    while finished < len(sources):
-        index, item = inbox.get()
-        if item is None:
-            finished += 1
-            continue
-        if isinstance(item, BaseException):
-            raise item
-        latest[index] = item
-        yield list(latest)
-
-
 def build_demo(sources: DemoSources):
     """The ``gr.Blocks`` app (not launched). Call ``demo.queue(...)`` and ``demo.launch(...)`` on it."""
     import gradio as gr
@@ -133,8 +171,9 @@ def build_demo(sources: DemoSources):
             with gr.Column(scale=2):
                 target = gr.Dropdown(choices=_target_choices(), value="auto", label="Target language",
                                      elem_id="target")
-                temperature = gr.Slider(0.0, 1.5, value=0.6, step=0.05, label="Temperature")
-                max_new_tokens = gr.Slider(16, MAX_NEW_TOKENS_LIMIT, value=512, step=16, label="Max new tokens")
+                temperature = gr.Slider(0.0, 1.5, value=0.6, step=0.05, label="Temperature", elem_id="temperature")
+                max_new_tokens = gr.Slider(16, MAX_NEW_TOKENS_LIMIT, value=512, step=16, label="Max new tokens",
+                                           elem_id="max-tokens")
                 lid_backend = gr.Radio(["fasttext", "langdetect"], value=sources.lid_backend,
                                        label="Language identification (verdict and indicators)")
                 compare = gr.Checkbox(value=False, label="Compare: base model vs trained adapter",
@@ -168,41 +207,46 @@ def build_demo(sources: DemoSources):
         main_outputs, base_outputs = panels[0][1], panels[1][1]
         base_column = panels[1][0]
 
+        def render(run: Run) -> list:
+            empty = [gr.skip()] * 4
+            values = [_panel_values(u) if u else empty for u in run.latest]
+            done = [u for u in run.latest if u is not None and u.done]
+            errors = [u.error for u in done if u.error]
+            if errors:
+                message = fragments.status_html("The model failed: " + "; ".join(errors), error=True)
+            elif len(done) == len(run.latest):
+                message = fragments.status_html("Stopped." if run.stop_event.is_set() else "Done.")
+            else:
+                message = fragments.status_html("Generating… (Stop halts the model)")
+            return [message, *values[0], *(values[1] if len(values) > 1 else empty)]
+
         def think(question_text, target_code, temp, max_tokens, gold_text, backend, compare_on,
                   request: gr.Request):
-            empty = [gr.skip()] * 4
+            empty = [gr.skip()] * 8
+            session_id = getattr(request, "session_hash", None) or "anonymous"
+            run = None
             try:
                 settings = GenerationSettings(temperature=temp, max_new_tokens=max_tokens)
+                run_sources = [sources.main] + ([sources.base] if compare_on and sources.base else [])
+                run = sources.register(session_id, Run(run_sources, question_text, target_code, settings,
+                                                       gold_text, backend))
+                for _ in run.start().updates():
+                    yield render(run)
             except InputError as exc:
-                yield [fragments.status_html(str(exc), error=True), *empty, *empty]
-                return
-            run_sources = [sources.main] + ([sources.base] if compare_on and sources.base else [])
-            session_id = getattr(request, "session_hash", None) or "anonymous"
-            stop_event = sources.register(session_id)
-            try:
-                for latest in _stream_sessions(run_sources, question_text, target_code, settings, gold_text,
-                                               backend, stop_event):
-                    values = [_panel_values(u) if u else empty for u in latest]
-                    done = [u for u in latest if u is not None and u.done]
-                    errors = [u.error for u in done if u.error]
-                    if errors:
-                        message = fragments.status_html("The model failed: " + "; ".join(errors), error=True)
-                    elif len(done) == len(run_sources):
-                        message = fragments.status_html("Stopped." if stop_event.is_set() else "Done.")
-                    else:
-                        message = fragments.status_html("Generating… (Stop halts the model)")
-                    yield [message, *values[0], *(values[1] if len(values) > 1 else empty)]
-            except InputError as exc:
-                yield [fragments.status_html(str(exc), error=True), *empty, *empty]
+                yield [fragments.status_html(str(exc), error=True), *empty]
             except Exception as exc:  # never a stack trace in the page
                 log.exception("demo generation failed")
-                yield [fragments.status_html(f"Error: {type(exc).__name__}: {exc}", error=True), *empty, *empty]
+                yield [fragments.status_html(f"Error: {type(exc).__name__}: {exc}", error=True), *empty]
             finally:
-                sources.release(session_id, stop_event)
+                if run is not None:
+                    sources.release(session_id, run)
 
         def halt(request: gr.Request):
-            n = sources.stop(getattr(request, "session_hash", None) or "anonymous")
-            return fragments.status_html("Stopping…" if n else "Nothing is running.")
+            """Stop the model, then show the verdict on what it had written (the stream is cancelled)."""
+            runs = sources.stop(getattr(request, "session_hash", None) or "anonymous")
+            if not runs:
+                return [fragments.status_html("Nothing is running."), *[gr.skip()] * 8]
+            return render(runs[-1])
 
         question.change(lambda q, b: _question_info(q, b), [question, lid_backend], question_info,
                         queue=False, show_progress="hidden", api_visibility="private")
@@ -212,8 +256,9 @@ def build_demo(sources: DemoSources):
         outputs = [status, *main_outputs, *base_outputs]
         run_event = submit.click(think, inputs, outputs, api_visibility="private", show_progress="minimal")
         submit_event = question.submit(think, inputs, outputs, api_visibility="private", show_progress="minimal")
-        # Stop sets the stop event (the generation thread halts) and cancels a still-queued event.
-        stop.click(halt, None, status, cancels=[run_event, submit_event], queue=False, api_visibility="private")
+        # Stop halts the generation threads (their stop event), cancels the streaming event (or a queued
+        # one) and draws the final state itself, verdict included.
+        stop.click(halt, None, outputs, cancels=[run_event, submit_event], queue=False, api_visibility="private")
 
         def solve(question: str, target_language: str = "auto", temperature: float = 0.6,
                   max_new_tokens: int = 512) -> dict:

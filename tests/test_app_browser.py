@@ -1,0 +1,74 @@
+"""A real headless Chromium drives the demo page: type a question, watch the indicators stream, wait for
+the verdict badge, stop a long generation. Skipped only when no Chromium is installed (`make chromium`)."""
+
+import socket
+
+import pytest
+
+from kit.app.chromium import Chromium, find_chromium
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(find_chromium() is None,
+                       reason="no chromium binary: run `make chromium` (apt, as root) or set MTHINKER_CHROMIUM"),
+]
+
+QUESTION = "三角形の底辺が 6、高さが 4 のとき、面積はいくつですか？"
+VERDICT = "document.querySelector('#verdict [data-state=final]')"
+
+
+@pytest.fixture(scope="module")
+def app_url(tiny_model_path):
+    from kit.app.launch import AppConfig, launch_demo
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo, url = launch_demo(AppConfig(preset="tiny", port=port), block=False)
+    yield url
+    demo.close()
+
+
+@pytest.fixture
+def page(app_url):
+    with Chromium(timeout_s=60) as browser:
+        browser.open(app_url, ready="document.querySelector('#question textarea') !== null")
+        yield browser
+
+
+def set_number(page, elem_id: str, value) -> None:
+    page.fill(f"#{elem_id} input[type=number]", str(value))
+
+
+def test_question_streams_to_a_verdict_badge(page, tmp_path):
+    page.fill("#question textarea", QUESTION)
+    page.fill("#gold input, #gold textarea", "12")
+    assert page.wait_for("document.querySelector('#input-lang [data-lang]')?.dataset.lang") == "ja"
+    set_number(page, "max-tokens", 48)
+    page.click("#submit")
+    # live indicators appear while streaming, before the verdict
+    page.wait_for("document.querySelector('#indicators #thinking-lang') !== null")
+    verdict = page.wait_for(f"{VERDICT}?.textContent", timeout_s=120)
+    shot = page.screenshot(tmp_path / "app_final.png", full_page=True)
+    assert shot.stat().st_size > 10_000
+    assert "in ja" in verdict and "LC reward (fasttext)" in verdict
+    assert page.evaluate(f"{VERDICT}.dataset.consistent") in ("true", "false")
+    below = page.evaluate("document.querySelector('#verdict').innerText")
+    assert "correct ✓" in below or "wrong ✗" in below  # a gold answer was given
+    thinking = page.evaluate("document.querySelector('#main-thinking textarea').value")
+    assert 0 < len(thinking) < 1500, "max new tokens (48) was not applied"
+    assert page.evaluate("document.querySelector('#status').innerText").strip() == "Done."
+
+
+def test_stop_button_halts_generation_and_shows_the_partial_verdict(page):
+    page.fill("#question textarea", "Les canes de Janet pondent 16 œufs par jour. Combien gagne-t-elle ?")
+    set_number(page, "max-tokens", 4000)
+    page.click("#submit")
+    page.wait_for("document.querySelector('#main-thinking textarea')?.value.length > 20", timeout_s=60)
+    page.click("#stop")
+    verdict = page.wait_for(f"{VERDICT}?.textContent", timeout_s=60)
+    assert "in fr" in verdict
+    assert "stopped" in page.evaluate("document.querySelector('#verdict').innerText")
+    n_chars = len(page.evaluate("document.querySelector('#main-thinking textarea').value"))
+    assert n_chars < 6000  # 4000 tokens of the tiny model would be far longer
