@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -78,12 +77,12 @@ def _run_generate(bench, data, langs, levels, limit, n, temperature, top_p, max_
     if engine is EngineChoice.openai:
         if not api_base:
             _fail("--engine openai needs --api-base (e.g. http://127.0.0.1:8000/v1)", "--api-base")
-        options = dict(api_base=api_base, api_key_env=api_key_env, mode=api_mode.value, tokenizer=tokenizer)
+        options = {"api_base": api_base, "api_key_env": api_key_env, "mode": api_mode.value, "tokenizer": tokenizer}
     elif engine is EngineChoice.vllm:
-        options = dict(adapter=adapter)
+        options = {"adapter": adapter}
     else:
-        options = dict(adapter=adapter, backend=backend, load_in_4bit=load_in_4bit, batch_size=batch_size,
-                       progress=False)
+        options = {"adapter": adapter, "backend": backend, "load_in_4bit": load_in_4bit,
+                   "batch_size": batch_size, "progress": False}
     try:
         eng = make_engine(engine.value, model, **options)
         summary = generate_predictions(
@@ -151,28 +150,28 @@ _BENCH = typer.Option(..., "--bench", help="mmath or polymath.")
 @app.command("generate")
 def generate_command(
     bench: BenchChoice = _BENCH,
-    data: Optional[str] = _DATA,
-    langs: Optional[str] = typer.Option(None, "--langs", help="Comma list or in-domain/ood/paper/all "
+    data: str | None = _DATA,
+    langs: str | None = typer.Option(None, "--langs", help="Comma list or in-domain/ood/paper/all "
                                                               "(default: all of the benchmark's)."),
-    levels: Optional[str] = typer.Option(None, "--levels", help="PolyMath levels, e.g. low,medium (default all)."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="First N problems per language (and level)."),
+    levels: str | None = typer.Option(None, "--levels", help="PolyMath levels, e.g. low,medium (default all)."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="First N problems per language (and level)."),
     n: int = typer.Option(4, "--n", min=1, help="Samples per problem."),
     temperature: float = typer.Option(0.9, "--temperature"),
     top_p: float = typer.Option(0.95, "--top-p"),
     max_tokens: int = typer.Option(32768, "--max-tokens", min=1, help="New tokens per sample (paper: 32768)."),
-    seed: Optional[int] = typer.Option(None, "--seed"),
+    seed: int | None = typer.Option(None, "--seed"),
     model: str = typer.Option("tiny", "--model", help="'tiny', a Hub id or a local folder (server model name "
                                                       "for --engine openai)."),
-    adapter: Optional[str] = typer.Option(None, "--adapter", help="A LoRA adapter folder."),
+    adapter: str | None = typer.Option(None, "--adapter", help="A LoRA adapter folder."),
     backend: str = typer.Option("auto", "--backend", help="auto, unsloth or transformers (transformers engine)."),
     load_in_4bit: bool = typer.Option(False, "--4bit/--no-4bit", help="Load the model in 4-bit NF4."),
     engine: EngineChoice = typer.Option(EngineChoice.transformers, "--engine"),
-    api_base: Optional[str] = typer.Option(None, "--api-base", help="OpenAI-compatible server, e.g. "
+    api_base: str | None = typer.Option(None, "--api-base", help="OpenAI-compatible server, e.g. "
                                                                     "http://127.0.0.1:8000/v1."),
     api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Env variable holding the API key."),
     api_mode: ApiModeChoice = typer.Option(ApiModeChoice.completions, "--api-mode",
                                            help="completions (rendered prompt) or chat (messages)."),
-    tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="Tokenizer for --api-mode completions "
+    tokenizer: str | None = typer.Option(None, "--tokenizer", help="Tokenizer for --api-mode completions "
                                                                       "(default: --model)."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Problems per generate call (and per write)."),
     baseline: BaselineChoice = typer.Option(BaselineChoice.none, "--baseline",
@@ -188,16 +187,16 @@ def generate_command(
 @app.command("score")
 def score_command(
     bench: BenchChoice = _BENCH,
-    data: Optional[str] = _DATA,
+    data: str | None = _DATA,
     preds: Path = typer.Option(..., "--preds", help="preds.jsonl from mthinker generate."),
     lid: LIDChoice = typer.Option(LIDChoice.fasttext, "--lid", help="fasttext (fast) or langdetect (the "
                                                                     "authors' scorer, for the paper's tables)."),
-    id_langs: Optional[str] = typer.Option(None, "--id-langs", help="In-domain languages (default ja,ko,fr,pt,th;"
+    id_langs: str | None = typer.Option(None, "--id-langs", help="In-domain languages (default ja,ko,fr,pt,th;"
                                                                     " others then count as OOD)."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Scoring processes (default: CPUs, <=8)."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Scoring processes (default: CPUs, <=8)."),
     timeout: float = typer.Option(5.0, "--timeout", help="Seconds per math-verify comparison."),
-    details: Optional[Path] = typer.Option(None, "--details", help="Also write per-prediction results (JSONL)."),
-    report: Optional[Path] = typer.Option(None, "--report", help="Folder for report.md and report.png."),
+    details: Path | None = typer.Option(None, "--details", help="Also write per-prediction results (JSONL)."),
+    report: Path | None = typer.Option(None, "--report", help="Folder for report.md and report.png."),
     out: Path = typer.Option(Path("metrics.json"), "--out"),
 ):
     """Score predictions with the paper's metrics (LC, Acc, LC&Acc; ID/OOD/ALL averages)."""
@@ -207,29 +206,29 @@ def score_command(
 @app.command("eval")
 def eval_command(
     bench: BenchChoice = _BENCH,
-    data: Optional[str] = _DATA,
-    langs: Optional[str] = typer.Option(None, "--langs"),
-    levels: Optional[str] = typer.Option(None, "--levels"),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1),
+    data: str | None = _DATA,
+    langs: str | None = typer.Option(None, "--langs"),
+    levels: str | None = typer.Option(None, "--levels"),
+    limit: int | None = typer.Option(None, "--limit", min=1),
     n: int = typer.Option(4, "--n", min=1),
     temperature: float = typer.Option(0.9, "--temperature"),
     top_p: float = typer.Option(0.95, "--top-p"),
     max_tokens: int = typer.Option(32768, "--max-tokens", min=1),
-    seed: Optional[int] = typer.Option(None, "--seed"),
+    seed: int | None = typer.Option(None, "--seed"),
     model: str = typer.Option("tiny", "--model"),
-    adapter: Optional[str] = typer.Option(None, "--adapter"),
+    adapter: str | None = typer.Option(None, "--adapter"),
     backend: str = typer.Option("auto", "--backend"),
     load_in_4bit: bool = typer.Option(False, "--4bit/--no-4bit"),
     engine: EngineChoice = typer.Option(EngineChoice.transformers, "--engine"),
-    api_base: Optional[str] = typer.Option(None, "--api-base"),
+    api_base: str | None = typer.Option(None, "--api-base"),
     api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env"),
     api_mode: ApiModeChoice = typer.Option(ApiModeChoice.completions, "--api-mode"),
-    tokenizer: Optional[str] = typer.Option(None, "--tokenizer"),
+    tokenizer: str | None = typer.Option(None, "--tokenizer"),
     batch_size: int = typer.Option(8, "--batch-size", min=1),
     baseline: BaselineChoice = typer.Option(BaselineChoice.none, "--baseline"),
     lid: LIDChoice = typer.Option(LIDChoice.fasttext, "--lid"),
-    id_langs: Optional[str] = typer.Option(None, "--id-langs"),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1),
+    id_langs: str | None = typer.Option(None, "--id-langs"),
+    workers: int | None = typer.Option(None, "--workers", min=1),
     output: Path = typer.Option(..., "--output", "--out-dir", help="Folder for preds.jsonl, metrics.json, "
                                                                    "details.jsonl, report.md, report.png."),
 ):
@@ -246,11 +245,11 @@ def eval_command(
 @app.command("compare")
 def compare_command(
     runs: list[Path] = typer.Argument(None, help="One or two metrics.json files."),
-    paper: Optional[str] = typer.Option(None, "--paper", help="A paper row to set beside the run "
+    paper: str | None = typer.Option(None, "--paper", help="A paper row to set beside the run "
                                                               "(see --list-paper)."),
-    bench: Optional[BenchChoice] = typer.Option(None, "--bench", help="For --paper/--list-paper without a run."),
+    bench: BenchChoice | None = typer.Option(None, "--bench", help="For --paper/--list-paper without a run."),
     list_paper: bool = typer.Option(False, "--list-paper", help="List the paper rows shipped with the kit."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Also save the comparison as Markdown."),
+    out: Path | None = typer.Option(None, "--out", help="Also save the comparison as Markdown."),
 ):
     """Two runs side by side, or a run beside the paper's reported row."""
     from rich.console import Console

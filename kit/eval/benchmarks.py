@@ -129,7 +129,7 @@ def _load_local(bench: Bench, root: Path, langs: list[str], levels: list[str]) -
                     raise BenchmarkError(f"{path} not found (PolyMath {lang}/{level})")
                 try:
                     rows = pd.read_parquet(path).to_dict("records")
-                except Exception as exc:  # pyarrow raises several types for a broken file
+                except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a broken file
                     raise BenchmarkError(f"{path}: cannot read parquet ({exc})") from None
                 problems += _polymath_rows(rows, lang, level, str(path))
     return problems

@@ -196,7 +196,7 @@ def score_one(bench: str, lang: str, text: str, gold: str, lid: str = "fasttext"
         acc = _verify_cached(str(gold), extracted, float(timeout_s)) if extracted else False
         think_lc, answer_lc = consistency(bench, text, lang, lid)
         return extracted, bool(acc), bool(think_lc), bool(answer_lc)
-    except Exception:
+    except Exception:  # noqa: BLE001 - one bad completion must never stop the scoring of the others
         return None, False, False, False
 
 
