@@ -28,9 +28,11 @@ ADAPTER_OPT = typer.Option(None, "--adapter", help="Start from this LoRA adapter
 
 def setup_logging(verbose: bool = False) -> None:
     """Readable, timestamped log lines through rich for the kit's loggers; quieter third-party logs."""
+    from rich.console import Console
     from rich.logging import RichHandler
 
-    handler = RichHandler(show_path=False, markup=False, log_time_format="[%X]")
+    # stderr, so `--json` output on stdout stays machine-readable
+    handler = RichHandler(console=Console(stderr=True), show_path=False, markup=False, log_time_format="[%X]")
     root = logging.getLogger()
     if not any(isinstance(h, RichHandler) for h in root.handlers):
         root.addHandler(handler)

@@ -1,0 +1,107 @@
+"""GRPO on the tiny model (4-bit + LoRA, CPU): rewards logged per component, LoRA weights move, outputs written."""
+
+import json
+
+import pytest
+
+from kit.train.config import load_config
+from kit.train.grpo import check_batch, latest_checkpoint, summarize
+
+COMPONENTS = ["reward", "format", "accuracy", "lc", "lc_ratio", "cta"]
+
+
+def test_batch_must_hold_whole_groups():
+    cfg = load_config("tiny", ["grpo.num_generations=3", "grpo.per_device_train_batch_size=4"])
+    with pytest.raises(ValueError) as info:
+        check_batch(cfg.grpo, processes=1)
+    message = str(info.value)
+    for key in ["grpo.per_device_train_batch_size (4)", "grpo.gradient_accumulation_steps (1)",
+                "grpo.num_generations (3)", "Fix: set grpo.per_device_train_batch_size=3"]:
+        assert key in message
+    # 2 x 2 accumulation = 4 completions: fine for groups of 4, and for groups of 2 over 2 processes x 1
+    check_batch(load_config("tiny", ["grpo.per_device_train_batch_size=2", "grpo.gradient_accumulation_steps=2"]).grpo)
+    check_batch(load_config("tiny", ["grpo.num_generations=2", "grpo.per_device_train_batch_size=1"]).grpo,
+                processes=2)
+
+
+def test_divisibility_error_from_the_cli_before_loading_anything():
+    from typer.testing import CliRunner
+
+    from kit.cli.main import app
+
+    result = CliRunner().invoke(app, ["grpo", "--preset", "tiny", "--set", "grpo.num_generations=3",
+                                      "--set", "grpo.per_device_train_batch_size=4"])
+    assert result.exit_code == 2
+    assert "num_generations" in result.output and "divisible" in result.output
+
+
+def test_summarize_reads_trl_log_keys():
+    history = [{"rewards/reward/mean": -1.0, "rewards/format/mean": 0.0, "loss": 0.1},
+               {"rewards/reward/mean": 0.0, "rewards/format/mean": 1.0}, {"train_runtime": 3.0}]
+    summary = summarize(history, window=1)
+    assert summary["first"] == {"format": 0.0, "reward": -1.0}
+    assert summary["final"] == {"format": 1.0, "reward": 0.0}
+    assert summary["logged_steps"] == 2
+
+
+@pytest.fixture(scope="module")
+def grpo_run(tiny_model_path, tmp_path_factory):
+    """Three GRPO steps with the real M-Thinker reward.
+
+    The random tiny model almost never writes ``</think>``, so every completion would score -1 and GRPO
+    would have no signal. The sampler is nudged towards ``</think>`` (a logit bias through
+    grpo.generation_kwargs) and completions are kept short, so some pass the format + LC gate (reward 0)
+    and others do not (-1): rewards vary within groups, as after the SFT warm-up.
+    """
+    from kit.models import load_tokenizer
+    from kit.train.grpo import run_grpo
+
+    out = tmp_path_factory.mktemp("grpo")
+    cfg = load_config("tiny", ["grpo.max_steps=3", "grpo.save_steps=2", "grpo.max_completion_length=6",
+                               "reward.min_response_chars=0", "grpo.learning_rate=1e-3"])
+    close_id = load_tokenizer("tiny").convert_tokens_to_ids("</think>")
+    cfg.grpo.generation_kwargs = {"sequence_bias": {(close_id,): 6.5}}
+    return run_grpo(cfg, out)
+
+
+@pytest.mark.slow
+def test_grpo_logs_every_reward_component(grpo_run):
+    lines = [json.loads(line) for line in (grpo_run.output_dir / "metrics.jsonl").read_text().splitlines()]
+    steps = [entry for entry in lines if "rewards/reward/mean" in entry]
+    assert [entry["step"] for entry in steps] == [1, 2, 3]
+    for entry in steps:
+        for name in COMPONENTS:
+            assert f"rewards/{name}/mean" in entry, name
+        assert -1.0 <= entry["rewards/reward/mean"] <= 2.0
+    # the within-group spread GRPO needs
+    assert any(entry["reward_std"] > 0 for entry in steps)
+    assert set(grpo_run.summary["final"]) == set(COMPONENTS)
+
+
+@pytest.mark.slow
+def test_grpo_moves_lora_weights_and_writes_outputs(grpo_run):
+    import torch
+    from safetensors.torch import load_file
+
+    out = grpo_run.output_dir
+    assert grpo_run.global_step == 3
+    for name in ["config.yaml", "summary.json", "metrics.jsonl", "adapter/adapter_config.json",
+                 "adapter/adapter_model.safetensors"]:
+        assert (out / name).is_file(), name
+    assert latest_checkpoint(out).name == "checkpoint-3"
+    assert (out / "checkpoint-2" / "adapter_model.safetensors").is_file()
+    final = load_file(out / "adapter" / "adapter_model.safetensors")
+    at_step_2 = load_file(out / "checkpoint-2" / "adapter_model.safetensors")
+    lora_b = {k: v for k, v in final.items() if "lora_B" in k}
+    assert lora_b and any(torch.count_nonzero(v) > 0 for v in lora_b.values())  # LoRA B starts at zero
+    assert any(not torch.equal(final[k], at_step_2[k]) for k in final)  # step 3 changed something
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["adapter"] == str(out / "adapter") and summary["global_step"] == 3
+
+
+@pytest.mark.slow
+def test_existing_checkpoints_need_resume(grpo_run):
+    from kit.train.grpo import run_grpo
+
+    with pytest.raises(FileExistsError, match="--resume"):
+        run_grpo(load_config("tiny", ["grpo.max_steps=4"]), grpo_run.output_dir)
