@@ -74,7 +74,8 @@ def test_bench_grpo_tiny_reports_positive_figures(tiny_cache, tmp_path):
     result = runner.invoke(app, ["bench", "grpo", "--arch", "tiny", "--backend", "transformers", "--steps", "1",
                                  "--group", "2", "--completion-len", "8", "--json", "--out", str(out)])
     data = _json_stdout(result)
-    for key in ("peak_mem_gb", "peak_reserved_gb", "step_time_s", "gen_tokens_per_s", "train_tokens_per_s"):
+    for key in ("peak_mem_gb", "peak_reserved_gb", "step_time_s", "step_tokens_per_s", "gen_tokens_per_s",
+                "train_tokens_per_s"):
         assert data[key] > 0, key
     assert (data["arch"], data["backend"], data["group"], data["completion_len"], data["steps"]) == \
         ("tiny", "transformers", 2, 8, 1)

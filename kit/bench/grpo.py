@@ -13,6 +13,8 @@ Figures (``BenchGRPOResult``):
   loading and all steps (CUDA); on CPU both are the process's peak resident set size (``ru_maxrss``).
 - ``step_time_s``: mean wall time of one optimizer step (generation + rewards + loss + update), the first
   step excluded when there are two or more (it pays one-off warm-up costs).
+- ``step_tokens_per_s``: completion tokens per second of the whole step, the end-to-end throughput that
+  compares backends (the issue's 1.5x target).
 - ``gen_tokens_per_s``: completion tokens sampled per second of ``generate`` time.
 - ``train_tokens_per_s``: tokens (prompt + completion, all sequences) per second of the rest of the step:
   the log-prob forward, the loss, the backward and the update.
@@ -83,8 +85,9 @@ class BenchGRPOResult:
     peak_mem_gb: float
     peak_reserved_gb: float
     step_time_s: float
-    gen_tokens_per_s: float
-    train_tokens_per_s: float
+    step_tokens_per_s: float  # completion tokens per second of whole step: the end-to-end throughput
+    gen_tokens_per_s: float | None  # None when generate() could not be timed (see run_grpo_bench)
+    train_tokens_per_s: float | None
     reward_time_s: float
     reward_share: float
     completion_tokens_per_step: float  # measured: equals group * completion_len when forcing works
@@ -298,15 +301,24 @@ def run_grpo_bench(cfg: GRPOBenchConfig) -> BenchGRPOResult:
     gen_time = statistics.fmean(m[1] for m in measured)
     reward_time = statistics.fmean(m[2] for m in measured)
     gen_tokens = statistics.fmean(m[3] for m in measured)
-    train_time = max(step_time - gen_time - reward_time, 1e-9)
-    trained_tokens = cfg.group * (prompt_tokens + gen_tokens / cfg.group) if gen_tokens else 0.0
+    if gen_tokens == 0:
+        # A backend that swaps model.generate after our wrapper was set (unsloth may) leaves the timer empty:
+        # the sampled length still comes from TRL's logs, but the generation/training split is unknown.
+        lengths = [e["completions/mean_length"] for e in trainer.state.log_history if "completions/mean_length" in e]
+        gen_tokens = statistics.fmean(float(x) for x in (lengths[1:] or lengths)) * cfg.group if lengths else 0.0
+        log.warning("bench grpo: generate() was not timed; gen_tokens_per_s and train_tokens_per_s are unknown")
+        gen_rate = train_rate = None
+    else:
+        trained_tokens = cfg.group * prompt_tokens + gen_tokens
+        gen_rate = round(gen_tokens / gen_time, 2)
+        train_rate = round(trained_tokens / max(step_time - gen_time - reward_time, 1e-9), 2)
     peak, reserved, kind = _peak_memory_gb()
     return BenchGRPOResult(
         arch=cfg.arch, backend=cfg.backend.value, group=cfg.group, completion_len=cfg.completion_len,
         steps=cfg.steps, device=device_name(), parameters=parameter_count(arch_numbers),
         peak_mem_gb=round(peak, 3), peak_reserved_gb=round(reserved, 3), step_time_s=round(step_time, 4),
-        gen_tokens_per_s=round(gen_tokens / gen_time, 2) if gen_time > 0 else 0.0,
-        train_tokens_per_s=round(trained_tokens / train_time, 2),
+        step_tokens_per_s=round(gen_tokens / step_time, 2), gen_tokens_per_s=gen_rate,
+        train_tokens_per_s=train_rate,
         reward_time_s=round(reward_time, 5), reward_share=round(reward_time / step_time, 5),
         completion_tokens_per_step=gen_tokens, prompt_tokens=prompt_tokens, memory_kind=kind,
         step_times_s=[round(m[0], 4) for m in step_marks], versions=_versions(),

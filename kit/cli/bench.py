@@ -111,12 +111,14 @@ def _grpo_table(r: dict) -> None:
     table.add_row(f"{mem} (GB)", f"{r['peak_mem_gb']:.2f}")
     table.add_row("peak reserved (GB)", f"{r['peak_reserved_gb']:.2f}")
     table.add_row("step time (s)", f"{r['step_time_s']:.3f}")
-    table.add_row("generated tokens/s", f"{r['gen_tokens_per_s']:.1f}")
-    table.add_row("trained tokens/s", f"{r['train_tokens_per_s']:.1f}")
+    table.add_row("completion tokens/s (whole step)", f"{r['step_tokens_per_s']:.1f}")
+    for key, label in (("gen_tokens_per_s", "generated tokens/s"), ("train_tokens_per_s", "trained tokens/s")):
+        table.add_row(label, "not captured (generate() was not timed)" if r[key] is None else f"{r[key]:.1f}")
     table.add_row("reward time per step (s)", f"{r['reward_time_s']:.4f} ({r['reward_share']:.2%} of the step)")
     table.add_row("group x completion tokens", f"{r['group']} x {r['completion_len']} "
                                                f"(measured {r['completion_tokens_per_step']:.0f}/step)")
-    table.add_row("parameters", f"{r['parameters'] / 1e9:.3f} B")
+    params = r["parameters"]
+    table.add_row("parameters", f"{params / 1e9:.3f} B" if params >= 1e8 else f"{params / 1e6:.2f} M")
     Console().print(table)
 
 
