@@ -19,12 +19,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-DEFAULT_QUESTION = ("ジャネットのアヒルは1日に16個の卵を生みます。ジャネットは毎朝朝食の一環で3個を消費し、毎日4個使って"
-                    "友達向けにマフィンを焼きます。残りを市場で1個あたり2ドルの価格で売ります。彼女は毎日市場でいくら手に入れていますか？")
+DEFAULT_QUESTION = (
+    "ジャネットのアヒルは1日に16個の卵を生みます。ジャネットは毎朝朝食の一環で3個を消費し、毎日4個使って"
+    "友達向けにマフィンを焼きます。残りを市場で1個あたり2ドルの価格で売ります。彼女は毎日市場でいくら手に入れていますか？"
+)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--question", default=DEFAULT_QUESTION)
     parser.add_argument("--gold", default="18")
     parser.add_argument("--max-tokens", type=int, default=400)
@@ -43,8 +47,14 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cfg = AppConfig(preset="tiny", model=args.model, adapter=args.adapter, api_base=args.api_base,
-                    api_model=args.api_model, port=port)
+    cfg = AppConfig(
+        preset="tiny",
+        model=args.model,
+        adapter=args.adapter,
+        api_base=args.api_base,
+        api_model=args.api_model,
+        port=port,
+    )
     demo, url = launch_demo(cfg, block=False)
     try:
         with Chromium(width=1280, height=1500, timeout_s=120) as page:
@@ -54,8 +64,10 @@ def main() -> None:
             page.fill("#max-tokens input[type=number]", str(args.max_tokens))
             page.wait_for("document.querySelector('#input-lang [data-lang]') !== null")
             page.click("#submit")
-            page.wait_for(f"document.querySelector('#main-thinking textarea')?.value.length >= {args.mid_chars}"
-                          " || document.querySelector('#verdict [data-state=final]') !== null")
+            page.wait_for(
+                f"document.querySelector('#main-thinking textarea')?.value.length >= {args.mid_chars}"
+                " || document.querySelector('#verdict [data-state=final]') !== null"
+            )
             page.evaluate("document.querySelector('#indicators').scrollIntoView({block: 'start'})")
             print("mid-stream:", page.screenshot(args.mid))
             page.wait_for("document.querySelector('#verdict [data-state=final]') !== null", timeout_s=600)

@@ -10,12 +10,23 @@ import pytest
 from test_app_indicators import JA_ANSWER, JA_SWITCHING
 
 from kit.app.session import (
-    GenerationSettings, InputError, LocalModelSource, OpenAISource, run_session, solve_result,
+    GenerationSettings,
+    InputError,
+    LocalModelSource,
+    OpenAISource,
+    run_session,
+    solve_result,
 )
 from kit.prompts import user_message
 
-SCHEMA = {"thinking": str, "answer": str, "input_lang": str, "consistent": bool, "lc_ratio": float,
-          "segments": list}
+SCHEMA = {
+    "thinking": str,
+    "answer": str,
+    "input_lang": str,
+    "consistent": bool,
+    "lc_ratio": float,
+    "segments": list,
+}
 QUESTION_JA = "三角形の底辺が 6、高さが 4 のとき、面積はいくつですか？"
 
 
@@ -33,6 +44,7 @@ def launch(**config):
 
 
 # ---------------------------------------------------------------------------------------------- a chat server
+
 
 class ChatServer:
     """A minimal OpenAI-compatible server: streams `reasoning` as reasoning_content deltas, then `answer`
@@ -57,8 +69,8 @@ class ChatServer:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
-                chunks = [("reasoning_content", reasoning[i:i + 9]) for i in range(0, len(reasoning), 9)]
-                chunks += [("content", answer[i:i + 5]) for i in range(0, len(answer), 5)]
+                chunks = [("reasoning_content", reasoning[i : i + 9]) for i in range(0, len(reasoning), 9)]
+                chunks += [("content", answer[i : i + 5]) for i in range(0, len(answer), 5)]
                 for n, (key, text) in enumerate(chunks):
                     if cut_after is not None and n == cut_after:
                         self.wfile.write(b"data: {not json\n\n")
@@ -92,6 +104,7 @@ def chat_server():
 
 # ---------------------------------------------------------------------------------------------- tiny app
 
+
 @pytest.fixture(scope="module")
 def tiny_app(tiny_model_path):
     demo, url = launch(preset="tiny")
@@ -106,15 +119,26 @@ def test_solve_returns_the_documented_schema(tiny_app):
     from kit.rewards.language import lc_ratio
 
     result = Client(tiny_app, verbose=False).predict(QUESTION_JA, "auto", 0.7, 48, api_name="/solve")
-    for key in ("thinking", "answer", "boxed", "input_lang", "thinking_lang", "answer_lang", "consistent",
-                "lc_ratio", "segments"):
+    for key in (
+        "thinking",
+        "answer",
+        "boxed",
+        "input_lang",
+        "thinking_lang",
+        "answer_lang",
+        "consistent",
+        "lc_ratio",
+        "segments",
+    ):
         assert key in result, key
     for key, kind in SCHEMA.items():
         assert isinstance(result[key], kind), (key, result[key])
     assert result["input_lang"] == "ja" and result["target_lang"] == "ja"
     assert result["thinking"]  # the tiny model always says something
     assert 0.0 <= result["lc_ratio"] <= 1.0
-    assert result["lc_ratio"] == pytest.approx(lc_ratio(result["thinking"] + "</think>" + result["answer"], "ja"))
+    assert result["lc_ratio"] == pytest.approx(
+        lc_ratio(result["thinking"] + "</think>" + result["answer"], "ja")
+    )
     for segment in result["segments"]:
         assert set(segment) == {"text", "lang"} and segment["text"] in result["thinking"]
 
@@ -136,6 +160,7 @@ def test_solve_rejects_bad_input_with_a_clear_message(tiny_app):
 
 
 # ---------------------------------------------------------------------------------------------- API source
+
 
 @pytest.mark.slow
 def test_app_on_an_openai_compatible_server(chat_server):
@@ -190,12 +215,19 @@ def test_input_is_checked_before_anything_is_generated():
 
 # ---------------------------------------------------------------------------------------------- local model
 
+
 @pytest.mark.slow
 def test_stop_event_halts_the_local_model(tiny_model_path):
     stop = threading.Event()
     updates = []
-    for update in run_session(LocalModelSource("tiny"), QUESTION_JA, "auto",
-                              GenerationSettings(max_new_tokens=4000), stop_event=stop, update_every_s=0):
+    for update in run_session(
+        LocalModelSource("tiny"),
+        QUESTION_JA,
+        "auto",
+        GenerationSettings(max_new_tokens=4000),
+        stop_event=stop,
+        update_every_s=0,
+    ):
         updates.append(update)
         if update.n_chars:
             stop.set()
@@ -212,12 +244,28 @@ def test_compare_mode_streams_base_and_adapter_side_by_side(tiny_model_path, tmp
 
     from kit.app.ui import _stream_sessions
 
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_path),
-                           LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny_model_path),
+        LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"),
+    )
     model.save_pretrained(tmp_path / "adapter")
-    sources = [LocalModelSource("tiny", label="base"), LocalModelSource("tiny", adapter=str(tmp_path / "adapter"))]
-    seen = list(_stream_sessions(sources, QUESTION_JA, "auto", GenerationSettings(max_new_tokens=24), None,
-                                 "fasttext", threading.Event()))
+    sources = [
+        LocalModelSource("tiny", label="base"),
+        LocalModelSource("tiny", adapter=str(tmp_path / "adapter")),
+    ]
+    seen = list(
+        _stream_sessions(
+            sources,
+            QUESTION_JA,
+            "auto",
+            GenerationSettings(max_new_tokens=24),
+            None,
+            "fasttext",
+            threading.Event(),
+        )
+    )
     final = seen[-1]
-    assert all(u is not None and u.done and u.error is None for u in final), [(u and (u.done, u.error)) for u in final]
+    assert all(u is not None and u.done and u.error is None for u in final), [
+        (u and (u.done, u.error)) for u in final
+    ]
     assert all(u.target_lang == "ja" and u.verdict is not None for u in final)

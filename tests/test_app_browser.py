@@ -10,8 +10,10 @@ from kit.app.chromium import Chromium, find_chromium
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(find_chromium() is None,
-                       reason="no chromium binary: run `make chromium` (apt, as root) or set MTHINKER_CHROMIUM"),
+    pytest.mark.skipif(
+        find_chromium() is None,
+        reason="no chromium binary: run `make chromium` (apt, as root) or set MTHINKER_CHROMIUM",
+    ),
 ]
 
 QUESTION = "三角形の底辺が 6、高さが 4 のとき、面積はいくつですか？"

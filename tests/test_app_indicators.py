@@ -16,7 +16,7 @@ BACKENDS = ["fasttext", "langdetect"]
 JA_SWITCHING = (
     "まず、問題を整理します。ジャネットのアヒルは1日に16個の卵を産みます。毎朝3個を朝食で食べます。\n\n"
     "さらに、友達のためにマフィンを焼くのに毎日4個の卵を使うので、合計で7個を使うことになります。\n\n"
-    "So the remaining eggs are $16 - 7 = 9$, and she sells every one of them at the market for two dollars.\n\n"
+    "So the remaining eggs are $16 - 7 = 9$, and she sells every one of them at the market for $2.\n\n"
     "That means she earns $9 \\times 2 = 18$ dollars every day, which is the final answer."
 )
 JA_ANSWER = "ジャネットは毎日 $\\boxed{18}$ ドルを得ます。"
@@ -90,7 +90,7 @@ def test_answer_indicators_after_think_close():
 
 
 def test_short_paragraphs_in_latin_script_do_not_raise_the_alert():
-    text = "まず、面積の公式を使います。底辺かける高さ割る二です。\n\nOK.\n\n$x = 6 \\cdot 4 / 2$\n\nよって答えは12です。"
+    text = "まず、面積の公式を使います。底辺かける高さ割る二です。\n\nOK.\n\n$x = 6 \\cdot 4 / 2$\n\nよって答えは12です。"  # noqa: E501
     view = LiveTracker("ja").update(text)
     assert view.switch is None
 
@@ -100,7 +100,9 @@ def test_previous_paragraphs_are_not_detected_again(monkeypatch):
 
     calls = []
     real_detect = indicators.detect
-    monkeypatch.setattr(indicators, "detect", lambda text, backend: calls.append(text) or real_detect(text, backend))
+    monkeypatch.setattr(
+        indicators, "detect", lambda text, backend: calls.append(text) or real_detect(text, backend)
+    )
     tracker = LiveTracker("ja")
     for end in range(1, len(JA_SWITCHING) + 1):
         tracker.update(JA_SWITCHING[:end])
@@ -112,20 +114,28 @@ def test_previous_paragraphs_are_not_detected_again(monkeypatch):
 def test_final_verdict_is_the_kit_lc_reward(backend):
     good = final_verdict(JA_CONSISTENT + "</think>" + JA_ANSWER, "ja", backend)
     assert good.consistent and good.well_formed and good.lc_ratio == pytest.approx(1.0)
-    english_answer = final_verdict(JA_CONSISTENT + "</think>So she makes $\\boxed{18}$ dollars every single day.",
-                                   "ja", backend)
-    assert english_answer.think_consistent and not english_answer.answer_consistent and not english_answer.consistent
+    english_answer = final_verdict(
+        JA_CONSISTENT + "</think>So she makes $\\boxed{18}$ dollars every single day.", "ja", backend
+    )
+    assert (
+        english_answer.think_consistent
+        and not english_answer.answer_consistent
+        and not english_answer.consistent
+    )
     unfinished = final_verdict(JA_CONSISTENT, "ja", backend)  # stopped before </think>
     assert not unfinished.well_formed and not unfinished.consistent
 
 
 def test_html_escapes_model_text_and_marks_the_switch():
-    view = LiveTracker("ja").update(JA_SWITCHING + "\n\n<script>alert('x')</script> and more English words here")
+    view = LiveTracker("ja").update(
+        JA_SWITCHING + "\n\n<script>alert('x')</script> and more English words here"
+    )
     page = fragments.indicators_html(view)
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert 'class="switch-alert" data-paragraph="2"' in page
     assert page.count('class="chip-line') == 5
-    badge = fragments.verdict_html(final_verdict(JA_CONSISTENT + "</think>" + JA_ANSWER, "ja"), "ja",
-                                   correct=True, boxed="18")
+    badge = fragments.verdict_html(
+        final_verdict(JA_CONSISTENT + "</think>" + JA_ANSWER, "ja"), "ja", correct=True, boxed="18"
+    )
     assert 'data-state="final"' in badge and 'data-consistent="true"' in badge and "correct" in badge
     assert 'data-state="pending"' in fragments.verdict_html(None, "ja")

@@ -45,11 +45,15 @@ def find_chromium() -> str | None:
 class Chromium:
     """One headless browser with one page. Use as a context manager; every call has a timeout."""
 
-    def __init__(self, binary: str | None = None, width: int = 1280, height: int = 1000, timeout_s: float = 30.0):
+    def __init__(
+        self, binary: str | None = None, width: int = 1280, height: int = 1000, timeout_s: float = 30.0
+    ):
         self.binary = binary or find_chromium()
         if not self.binary:
-            raise BrowserError("no Chromium found: install Debian's `chromium` (make chromium) "
-                               "or set MTHINKER_CHROMIUM to a Chrome/Chromium binary")
+            raise BrowserError(
+                "no Chromium found: install Debian's `chromium` (make chromium) "
+                "or set MTHINKER_CHROMIUM to a Chrome/Chromium binary"
+            )
         self.width, self.height, self.timeout_s = width, height, timeout_s
         self._next_id = 0
         self._replies: dict[int, dict] = {}
@@ -67,21 +71,43 @@ class Chromium:
         def wire_fds():  # in the child: the protocol pipe is fds 3 (browser reads) and 4 (browser writes)
             import fcntl
 
-            reads, writes = fcntl.fcntl(to_browser_r, fcntl.F_DUPFD, 10), fcntl.fcntl(from_browser_w, fcntl.F_DUPFD, 10)
+            reads, writes = (
+                fcntl.fcntl(to_browser_r, fcntl.F_DUPFD, 10),
+                fcntl.fcntl(from_browser_w, fcntl.F_DUPFD, 10),
+            )
             os.dup2(reads, 3)  # moved above 10 first: a pipe end may itself be fd 3 or 4
             os.dup2(writes, 4)
             # Popen's close_fds would run after this and close 3 and 4, so it is off; close the parent's
             # other descriptors here instead.
             os.closerange(5, 65536)
 
-        args = [self.binary, "--headless=new", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu",
-                "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
-                "--disable-extensions", "--disable-background-networking", "--disable-component-update",
-                "--mute-audio", "--hide-scrollbars", f"--user-data-dir={self._profile}",
-                f"--window-size={self.width},{self.height}", "about:blank"]
+        args = [
+            self.binary,
+            "--headless=new",
+            "--remote-debugging-pipe",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-extensions",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--mute-audio",
+            "--hide-scrollbars",
+            f"--user-data-dir={self._profile}",
+            f"--window-size={self.width},{self.height}",
+            "about:blank",
+        ]
         self._log = tempfile.TemporaryFile()
-        self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-                                      preexec_fn=wire_fds, close_fds=False)
+        self._proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=self._log,
+            preexec_fn=wire_fds,
+            close_fds=False,
+        )
         os.close(to_browser_r)
         os.close(from_browser_w)
         self._reader = threading.Thread(target=self._read_loop, daemon=True)
@@ -89,12 +115,19 @@ class Chromium:
         try:
             targets = self.call("Target.getTargets")["targetInfos"]
             page = next((t for t in targets if t["type"] == "page"), None)
-            target_id = page["targetId"] if page else self.call("Target.createTarget", url="about:blank")["targetId"]
+            target_id = (
+                page["targetId"] if page else self.call("Target.createTarget", url="about:blank")["targetId"]
+            )
             self._session = self.call("Target.attachToTarget", targetId=target_id, flatten=True)["sessionId"]
             self.call("Page.enable")
             self.call("Runtime.enable")
-            self.call("Emulation.setDeviceMetricsOverride", width=self.width, height=self.height,
-                      deviceScaleFactor=1, mobile=False)
+            self.call(
+                "Emulation.setDeviceMetricsOverride",
+                width=self.width,
+                height=self.height,
+                deviceScaleFactor=1,
+                mobile=False,
+            )
         except Exception:
             self.__exit__(None, None, None)
             raise
@@ -187,7 +220,9 @@ class Chromium:
         """Poll a JavaScript expression until it is truthy; return its value."""
         deadline = time.monotonic() + (timeout_s or self.timeout_s)
         while True:
-            value = self.evaluate(f"(() => {{ try {{ return ({condition}); }} catch (e) {{ return null; }} }})()")
+            value = self.evaluate(
+                f"(() => {{ try {{ return ({condition}); }} catch (e) {{ return null; }} }})()"
+            )
             if value:
                 return value
             if time.monotonic() > deadline:
@@ -199,21 +234,30 @@ class Chromium:
         self.evaluate(
             f"(() => {{ const el = document.querySelector({json.dumps(selector)});"
             "  if (!el) throw new Error('no element ' + " + json.dumps(selector) + ");"
-            "  const proto = el.tagName === 'TEXTAREA' ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;"
+            "  const proto = el.tagName === 'TEXTAREA' ? HTMLTextAreaElement.prototype"
+            "    : HTMLInputElement.prototype;"
             "  Object.getOwnPropertyDescriptor(proto, 'value').set.call(el, " + json.dumps(text) + ");"
             "  el.dispatchEvent(new Event('input', {bubbles: true}));"
             "  el.dispatchEvent(new Event('change', {bubbles: true})); return true; })()"
         )
 
     def click(self, selector: str) -> None:
-        self.evaluate(f"(() => {{ const el = document.querySelector({json.dumps(selector)});"
-                      f" if (!el) throw new Error('no element {selector}'); el.click(); return true; }})()")
+        self.evaluate(
+            f"(() => {{ const el = document.querySelector({json.dumps(selector)});"
+            f" if (!el) throw new Error('no element {selector}'); el.click(); return true; }})()"
+        )
 
     def screenshot(self, path: str | os.PathLike, full_page: bool = False) -> Path:
         params = {"format": "png"}
         if full_page:
             metrics = self.call("Page.getLayoutMetrics")["cssContentSize"]
-            params["clip"] = {"x": 0, "y": 0, "width": metrics["width"], "height": metrics["height"], "scale": 1}
+            params["clip"] = {
+                "x": 0,
+                "y": 0,
+                "width": metrics["width"],
+                "height": metrics["height"],
+                "scale": 1,
+            }
             params["captureBeyondViewport"] = True
         data = self.call("Page.captureScreenshot", **params)["data"]
         path = Path(path)

@@ -45,8 +45,12 @@ def _mmath_example(folder: Path, lang: str, pick: int = 0) -> Example | None:
         rows = json.loads(path.read_text(encoding="utf-8"))
         short = [r for r in rows if len(str(r.get("question", ""))) <= MMATH_MAX_CHARS] or rows
         row = short[(pick * 37) % len(short)]  # a different problem per language, so examples vary
-        return Example(question=str(row["question"]), lang=lang, answer=str(row["answer"]),
-                       source=f"MMATH {row.get('data_source', '')} #{row.get('data_source_id', '')}".strip())
+        return Example(
+            question=str(row["question"]),
+            lang=lang,
+            answer=str(row["answer"]),
+            source=f"MMATH {row.get('data_source', '')} #{row.get('data_source_id', '')}".strip(),
+        )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("skipping MMATH examples from %s: %s", path, exc)
         return None
@@ -61,8 +65,12 @@ def _polymath_example(folder: Path, lang: str, pick: int = 0) -> Example | None:
 
         table = pq.read_table(path, columns=["id", "question", "answer"])
         row = table.slice(pick % max(1, table.num_rows), 1).to_pylist()[0]
-        return Example(question=str(row["question"]), lang=lang, answer=str(row["answer"]),
-                       source=f"PolyMath {row['id']}")
+        return Example(
+            question=str(row["question"]),
+            lang=lang,
+            answer=str(row["answer"]),
+            source=f"PolyMath {row['id']}",
+        )
     except Exception as exc:  # a broken parquet must not take the demo down
         log.warning("skipping PolyMath examples from %s: %s", path, exc)
         return None
@@ -75,8 +83,12 @@ def bundled_examples(languages=EXAMPLE_LANGUAGES) -> list[Example]:
         for line in f:
             row = json.loads(line)
             if row["lang"] in languages and row["lang"] not in by_lang:
-                by_lang[row["lang"]] = Example(question=row["question"], lang=row["lang"],
-                                               answer=str(row["answer"]), source=f"PolyMath {row['id']}")
+                by_lang[row["lang"]] = Example(
+                    question=row["question"],
+                    lang=row["lang"],
+                    answer=str(row["answer"]),
+                    source=f"PolyMath {row['id']}",
+                )
     return [by_lang[code] for code in languages if code in by_lang]
 
 
@@ -86,5 +98,7 @@ def load_examples(benchmarks_dir: str | Path | None = None, languages=EXAMPLE_LA
     if folder is None:
         return bundled_examples(languages)
     examples = [e for e in (_polymath_example(folder, code, i) for i, code in enumerate(languages)) if e]
-    examples += [e for e in (_mmath_example(folder, code, i) for i, code in enumerate(MMATH_LANGUAGES_SHOWN)) if e]
+    examples += [
+        e for e in (_mmath_example(folder, code, i) for i, code in enumerate(MMATH_LANGUAGES_SHOWN)) if e
+    ]
     return examples or bundled_examples(languages)

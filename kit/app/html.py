@@ -46,16 +46,20 @@ def language_name(code: str | None) -> str:
 def badge(code: str | None, target: str | None = None, *, title: str = "") -> str:
     cls = "none" if code is None else ("on-target" if code == target else "off-target" if target else "")
     text = "—" if code is None else code
-    return (f'<span class="lang-badge {cls}" data-lang="{html.escape(code or "")}" '
-            f'title="{html.escape(title or language_name(code))}">{html.escape(text)}</span>')
+    return (
+        f'<span class="lang-badge {cls}" data-lang="{html.escape(code or "")}" '
+        f'title="{html.escape(title or language_name(code))}">{html.escape(text)}</span>'
+    )
 
 
 def input_language_html(code: str | None) -> str:
     if code is None:
         return '<span class="status-note">Question language: type a question</span>'
     supported = "" if code in LANGUAGES else " (not a supported language: the target will be English)"
-    return (f'<span class="status-note" id="input-lang-value" data-lang="{html.escape(code)}">'
-            f"Question language: {badge(code)} {html.escape(language_name(code))}{supported}</span>")
+    return (
+        f'<span class="status-note" id="input-lang-value" data-lang="{html.escape(code)}">'
+        f"Question language: {badge(code)} {html.escape(language_name(code))}{supported}</span>"
+    )
 
 
 def _chip_line(index: int, chip: Chip, target: str, switch_index: int | None) -> str:
@@ -64,8 +68,10 @@ def _chip_line(index: int, chip: Chip, target: str, switch_index: int | None) ->
         excerpt = excerpt[:139] + "…"
     here = index == switch_index
     marker = ' <b title="the model left the target language here">⚠ switch</b>' if here else ""
-    return (f'<div class="chip-line{" switch-here" if here else ""}" data-paragraph="{index}">'
-            f"{badge(chip.lang, target)}{marker} {html.escape(excerpt)}</div>")
+    return (
+        f'<div class="chip-line{" switch-here" if here else ""}" data-paragraph="{index}">'
+        f"{badge(chip.lang, target)}{marker} {html.escape(excerpt)}</div>"
+    )
 
 
 def indicators_html(view: LiveView, *, elapsed_s: float = 0.0, streaming: bool = True) -> str:
@@ -78,17 +84,19 @@ def indicators_html(view: LiveView, *, elapsed_s: float = 0.0, streaming: bool =
         f'<span id="thinking-lang">Thinking so far {badge(view.thinking_lang, target)}</span>',
         f'<span id="answer-lang">Answer {badge(view.answer_lang if view.in_answer else None, target)}</span>',
         f'<span title="share of the thinking\'s letters in paragraphs detected as {html.escape(target)}">'
-        f'In {html.escape(target)}: <span class="share-bar"><span style="width:{share * 100:.0f}%"></span></span> '
+        f'In {html.escape(target)}: <span class="share-bar">'
+        f'<span style="width:{share * 100:.0f}%"></span></span> '
         f'<b id="target-share">{share * 100:.0f}%</b></span>',
         f'<span class="status-note">{len(view.thinking) + len(view.answer)} chars, {elapsed_s:.1f}s'
-        f'{" · streaming" if streaming else ""}</span>',
+        f"{' · streaming' if streaming else ''}</span>",
         "</div>",
     ]
     if switch is not None:
         parts.append(
             f'<div class="switch-alert" data-paragraph="{switch.paragraph}">⚠ Language switch at paragraph '
             f"{switch.paragraph + 1}: {html.escape(switch.from_lang)} → {html.escape(switch.to_lang)} "
-            f"«{html.escape(switch.excerpt)}»</div>")
+            f"«{html.escape(switch.excerpt)}»</div>"
+        )
     if view.chips:
         switch_index = switch.paragraph if switch else None
         lines = "".join(_chip_line(i, c, target, switch_index) for i, c in enumerate(view.chips))
@@ -96,10 +104,18 @@ def indicators_html(view: LiveView, *, elapsed_s: float = 0.0, streaming: bool =
     return "".join(parts)
 
 
-def verdict_html(verdict: Verdict | None, target: str, *, correct: bool | None = None, boxed: str | None = None,
-                 stopped: bool = False, error: str | None = None) -> str:
+def verdict_html(
+    verdict: Verdict | None,
+    target: str,
+    *,
+    correct: bool | None = None,
+    boxed: str | None = None,
+    stopped: bool = False,
+    error: str | None = None,
+) -> str:
     if verdict is None:
-        return '<div class="verdict-badge pending" data-state="pending">Verdict: waiting for the end of the stream…</div>'
+        return ('<div class="verdict-badge pending" data-state="pending">'
+                "Verdict: waiting for the end of the stream…</div>")
     state = "pass" if verdict.consistent else "fail"
     why = []
     if not verdict.well_formed:
@@ -111,15 +127,20 @@ def verdict_html(verdict: Verdict | None, target: str, *, correct: bool | None =
     if boxed is not None:
         extra.append(f"boxed: <code>{html.escape(boxed)}</code>")
     if correct is not None:
-        extra.append('<b style="color:#15803d">correct ✓</b>' if correct else '<b style="color:#b91c1c">wrong ✗</b>')
+        extra.append(
+            '<b style="color:#15803d">correct ✓</b>' if correct else '<b style="color:#b91c1c">wrong ✗</b>'
+        )
     if stopped:
         extra.append("(stopped: verdict on the partial text)")
     if error:
         extra.append(f'<span class="status-error">error: {html.escape(error)}</span>')
-    return (f'<div class="verdict-badge {state}" data-state="final" data-consistent="{str(verdict.consistent).lower()}">'
-            f"{label} in {html.escape(target)} · LC reward ({html.escape(verdict.backend)}): "
-            f"{'1' if verdict.consistent else '0'} · lc_ratio {verdict.lc_ratio:.2f} · {', '.join(why)}</div>"
-            f'<div class="status-note" style="margin-top:4px">{" · ".join(extra)}</div>')
+    return (
+        f'<div class="verdict-badge {state}" data-state="final" '
+        f'data-consistent="{str(verdict.consistent).lower()}">'
+        f"{label} in {html.escape(target)} · LC reward ({html.escape(verdict.backend)}): "
+        f"{'1' if verdict.consistent else '0'} · lc_ratio {verdict.lc_ratio:.2f} · {', '.join(why)}</div>"
+        f'<div class="status-note" style="margin-top:4px">{" · ".join(extra)}</div>'
+    )
 
 
 def status_html(message: str, *, error: bool = False) -> str:

@@ -13,7 +13,7 @@ and letter counting are `kit.lid`'s; splitting at ``</think>`` is `kit.rewards.p
 
 Example:
     >>> tracker = LiveTracker("ja")
-    >>> view = tracker.update("まず、三角形の面積を求めます。底辺は 6 です。\\n\\nSo the area is half of six times four.")
+    >>> view = tracker.update("まず、三角形の面積を求めます。\\n\\nSo the area is half of six times four.")
     >>> [c.lang for c in view.chips], view.switch.paragraph
     (['ja', 'en'], 1)
 """
@@ -86,8 +86,12 @@ class LiveTracker:
         if chip is None:
             clean = strip_latex(paragraph)
             detection = detect(clean, self.backend)
-            chip = Chip(text=paragraph, lang=detection.lang, letters=count_letters(clean),
-                        confidence=detection.confidence)
+            chip = Chip(
+                text=paragraph,
+                lang=detection.lang,
+                letters=count_letters(clean),
+                confidence=detection.confidence,
+            )
             if len(self._cache) > 4096:  # a runaway stream must not grow memory without bound
                 self._cache.clear()
             self._cache[paragraph] = chip
@@ -121,10 +125,17 @@ class LiveTracker:
         on_target = sum(c.letters for c in chips if c.lang == self.target_lang)
         switches = find_switches(chips, self.target_lang)
         return LiveView(
-            target_lang=self.target_lang, thinking=thinking, answer=answer, in_answer=in_answer,
-            thinking_lang=self._language_of(thinking, chips), answer_lang=self._language_of(answer, answer_chips),
-            chips=chips, answer_chips=answer_chips, target_share=on_target / letters if letters else 0.0,
-            switch=switches[0] if switches else None, switches=switches,
+            target_lang=self.target_lang,
+            thinking=thinking,
+            answer=answer,
+            in_answer=in_answer,
+            thinking_lang=self._language_of(thinking, chips),
+            answer_lang=self._language_of(answer, answer_chips),
+            chips=chips,
+            answer_chips=answer_chips,
+            target_share=on_target / letters if letters else 0.0,
+            switch=switches[0] if switches else None,
+            switches=switches,
         )
 
 
@@ -136,8 +147,9 @@ def find_switches(chips: list[Chip], target_lang: str) -> list[Switch]:
     for index, chip in enumerate(chips):
         if not chip.reliable or chip.lang == current:
             continue
-        switches.append(Switch(paragraph=index, from_lang=current, to_lang=chip.lang,
-                               excerpt=_excerpt(chip.text)))
+        switches.append(
+            Switch(paragraph=index, from_lang=current, to_lang=chip.lang, excerpt=_excerpt(chip.text))
+        )
         current = chip.lang
     return switches
 
@@ -165,7 +177,10 @@ def final_verdict(completion: str, target_lang: str, backend: str = "fasttext") 
 
     result = language_consistency(completion, target_lang, backend)
     return Verdict(
-        consistent=result.consistent, think_consistent=result.think, answer_consistent=result.answer,
+        consistent=result.consistent,
+        think_consistent=result.think,
+        answer_consistent=result.answer,
         lc_ratio=lc_ratio(completion, target_lang, backend),
-        well_formed=split_thinking(completion).has_single_think_close, backend=str(backend),
+        well_formed=split_thinking(completion).has_single_think_close,
+        backend=str(backend),
     )

@@ -42,7 +42,9 @@ class AppConfig:
         try:
             self.preset = Preset(self.preset.value if isinstance(self.preset, Enum) else self.preset)
         except ValueError:
-            raise ValueError(f"--preset must be one of {[p.value for p in Preset]} (got {self.preset!r})") from None
+            raise ValueError(
+                f"--preset must be one of {[p.value for p in Preset]} (got {self.preset!r})"
+            ) from None
         if self.lid not in ("fasttext", "langdetect"):
             raise ValueError(f"--lid must be fasttext or langdetect (got {self.lid!r})")
         if not 0 <= int(self.port) <= 65535:
@@ -56,7 +58,9 @@ class AppConfig:
         if self.api_base and not self.api_base.startswith(("http://", "https://")):
             raise ValueError(f"--api-base must be an http(s) URL (got {self.api_base!r})")
         if self.api_base and self.adapter:
-            raise ValueError("--adapter applies to a local model; with --api-base the server chooses the model")
+            raise ValueError(
+                "--adapter applies to a local model; with --api-base the server chooses the model"
+            )
 
     def model_name(self) -> str:
         if self.model:
@@ -66,7 +70,11 @@ class AppConfig:
             import torch
 
             preset = Preset.paper if torch.cuda.is_available() else Preset.tiny
-            log.info("preset auto -> %s (%s)", preset.value, "CUDA GPU found" if preset is Preset.paper else "no GPU")
+            log.info(
+                "preset auto -> %s (%s)",
+                preset.value,
+                "CUDA GPU found" if preset is Preset.paper else "no GPU",
+            )
         return "tiny" if preset is Preset.tiny else PAPER_BASE_MODEL
 
 
@@ -76,18 +84,33 @@ def build_sources(cfg: AppConfig):
 
     if cfg.api_base:
         main = OpenAISource(cfg.api_base, model=cfg.api_model, api_key=os.environ.get(cfg.api_key_env))
-        return DemoSources(main=main, lid_backend=cfg.lid,
-                           description=f"Model: `{cfg.api_model}` served at `{cfg.api_base}`.")
+        return DemoSources(
+            main=main,
+            lid_backend=cfg.lid,
+            description=f"Model: `{cfg.api_model}` served at `{cfg.api_base}`.",
+        )
     name = cfg.model_name()
-    note = " (random weights: it streams gibberish in many scripts, which exercises the switch alert)" \
-        if name == "tiny" else ""
+    note = (
+        " (random weights: it streams gibberish in many scripts, which exercises the switch alert)"
+        if name == "tiny"
+        else ""
+    )
     if cfg.adapter:
-        main = LocalModelSource(name, adapter=cfg.adapter, backend=cfg.backend, label=f"trained: {name} + adapter")
+        main = LocalModelSource(
+            name, adapter=cfg.adapter, backend=cfg.backend, label=f"trained: {name} + adapter"
+        )
         base = LocalModelSource(name, backend=cfg.backend, label=f"base: {name}")
-        return DemoSources(main=main, base=base, lid_backend=cfg.lid,
-                           description=f"Model: `{name}` with adapter `{cfg.adapter}`{note}.")
-    return DemoSources(main=LocalModelSource(name, backend=cfg.backend), lid_backend=cfg.lid,
-                       description=f"Model: `{name}`{note}.")
+        return DemoSources(
+            main=main,
+            base=base,
+            lid_backend=cfg.lid,
+            description=f"Model: `{name}` with adapter `{cfg.adapter}`{note}.",
+        )
+    return DemoSources(
+        main=LocalModelSource(name, backend=cfg.backend),
+        lid_backend=cfg.lid,
+        description=f"Model: `{name}`{note}.",
+    )
 
 
 def create_demo(cfg: AppConfig):
@@ -108,7 +131,14 @@ def launch_demo(cfg: AppConfig, *, block: bool = True, demo=None):
     from kit.app.html import CSS
 
     demo = demo or create_demo(cfg)
-    _, local_url, _ = demo.launch(server_name=cfg.host, server_port=int(cfg.port) or None, share=cfg.share,
-                                  prevent_thread_lock=not block, show_error=False, quiet=not block, css=CSS,
-                                  ssr_mode=False)
+    _, local_url, _ = demo.launch(
+        server_name=cfg.host,
+        server_port=int(cfg.port) or None,
+        share=cfg.share,
+        prevent_thread_lock=not block,
+        show_error=False,
+        quiet=not block,
+        css=CSS,
+        ssr_mode=False,
+    )
     return demo, local_url

@@ -49,15 +49,17 @@ class GenerationSettings:
         if not 0 <= self.temperature <= 2:
             raise InputError(f"temperature must be between 0 and 2 (got {self.temperature})")
         if not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
-            raise InputError(f"max new tokens must be between 1 and {MAX_NEW_TOKENS_LIMIT} "
-                             f"(got {self.max_new_tokens})")
+            raise InputError(
+                f"max new tokens must be between 1 and {MAX_NEW_TOKENS_LIMIT} (got {self.max_new_tokens})"
+            )
 
 
 class Source(Protocol):
     label: str
 
-    def stream(self, question: str, lang: str, settings: GenerationSettings,
-               stop_event: threading.Event) -> Iterator[str]: ...
+    def stream(
+        self, question: str, lang: str, settings: GenerationSettings, stop_event: threading.Event
+    ) -> Iterator[str]: ...
 
 
 # ---------------------------------------------------------------------------------------------- local model
@@ -70,8 +72,14 @@ _LOAD_LOCK = threading.Lock()
 class LocalModelSource:
     """A model loaded in this process (lazily, once, shared by every visitor)."""
 
-    def __init__(self, model: str = "tiny", adapter: str | None = None, backend: str = "auto",
-                 load_in_4bit: bool | None = None, label: str | None = None):
+    def __init__(
+        self,
+        model: str = "tiny",
+        adapter: str | None = None,
+        backend: str = "auto",
+        load_in_4bit: bool | None = None,
+        label: str | None = None,
+    ):
         self.model_name, self.adapter, self.backend = model, adapter, backend
         self.load_in_4bit = load_in_4bit
         self.label = label or (f"{model} + {adapter}" if adapter else model)
@@ -89,8 +97,9 @@ class LocalModelSource:
                 four_bit = self.load_in_4bit
                 if four_bit is None:
                     four_bit = torch.cuda.is_available() and self.model_name not in TINY_ALIASES
-                self._loaded = load_for_inference(self.model_name, adapter=self.adapter, backend=self.backend,
-                                                  load_in_4bit=four_bit)
+                self._loaded = load_for_inference(
+                    self.model_name, adapter=self.adapter, backend=self.backend, load_in_4bit=four_bit
+                )
             return self._loaded
 
     def stream(self, question, lang, settings, stop_event):
@@ -99,12 +108,14 @@ class LocalModelSource:
 
         model, tokenizer = self.load()
         prompt = render_prompt(tokenizer, question, lang)
-        params = SamplingParams(temperature=settings.temperature, top_p=settings.top_p,
-                                max_new_tokens=settings.max_new_tokens)
+        params = SamplingParams(
+            temperature=settings.temperature, top_p=settings.top_p, max_new_tokens=settings.max_new_tokens
+        )
         yield from stream(model, tokenizer, prompt, params, stop_event=stop_event)
 
 
 # ---------------------------------------------------------------------------------------------- API server
+
 
 class OpenAISource:
     """Any OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama): streaming chat completions.
@@ -113,27 +124,42 @@ class OpenAISource:
     parsers do) get it re-joined as ``thinking </think> answer``, the completion shape the kit parses.
     """
 
-    def __init__(self, api_base: str, model: str = "default", api_key: str | None = None,
-                 timeout_s: float = 120.0, label: str | None = None):
+    def __init__(
+        self,
+        api_base: str,
+        model: str = "default",
+        api_key: str | None = None,
+        timeout_s: float = 120.0,
+        label: str | None = None,
+    ):
         self.api_base = api_base.rstrip("/")
         self.model, self.api_key, self.timeout_s = model, api_key, timeout_s
         self.label = label or f"{model} @ {self.api_base}"
 
     def _url(self) -> str:
-        return self.api_base + ("/chat/completions" if self.api_base.endswith("/v1") else "/v1/chat/completions")
+        return self.api_base + (
+            "/chat/completions" if self.api_base.endswith("/v1") else "/v1/chat/completions"
+        )
 
     def stream(self, question, lang, settings, stop_event):
         import httpx
 
         from kit.prompts import build_messages
 
-        body = {"model": self.model, "messages": build_messages(question, lang), "stream": True,
-                "temperature": settings.temperature, "top_p": settings.top_p,
-                "max_tokens": settings.max_new_tokens}
+        body = {
+            "model": self.model,
+            "messages": build_messages(question, lang),
+            "stream": True,
+            "temperature": settings.temperature,
+            "top_p": settings.top_p,
+            "max_tokens": settings.max_new_tokens,
+        }
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         in_reasoning = False
         try:
-            with httpx.stream("POST", self._url(), json=body, headers=headers, timeout=self.timeout_s) as response:
+            with httpx.stream(
+                "POST", self._url(), json=body, headers=headers, timeout=self.timeout_s
+            ) as response:
                 if response.status_code != 200:
                     detail = response.read().decode("utf-8", "replace")[:300]
                     raise RuntimeError(f"{self._url()} answered HTTP {response.status_code}: {detail}")
@@ -168,10 +194,13 @@ def _chat_delta(data: str) -> dict:
         choices = chunk.get("choices") or [{}]
         return choices[0].get("delta") or {}
     except (json.JSONDecodeError, AttributeError, IndexError, TypeError):
-        raise RuntimeError(f"the model server sent a chunk that is not chat-completion JSON: {data[:200]!r}") from None
+        raise RuntimeError(
+            f"the model server sent a chunk that is not chat-completion JSON: {data[:200]!r}"
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------------- session
+
 
 @dataclass
 class SessionUpdate:
@@ -197,7 +226,9 @@ def detect_question_language(question: str, backend: str = "fasttext") -> str | 
     return detect(strip_latex(question or ""), backend).lang
 
 
-def resolve_target(question: str, target: str | None, backend: str = "fasttext") -> tuple[str | None, str, list[str]]:
+def resolve_target(
+    question: str, target: str | None, backend: str = "fasttext"
+) -> tuple[str | None, str, list[str]]:
     """``(input_lang, target_lang, notes)``; "auto" means the question's language, English when that is
     not one the kit supports."""
     from kit.languages import LANGUAGES, UnknownLanguageError, get_language
@@ -220,15 +251,24 @@ def validate_question(question: str) -> str:
     if not question:
         raise InputError("type a question first")
     if len(question) > MAX_QUESTION_CHARS:
-        raise InputError(f"the question has {len(question)} characters; the limit is {MAX_QUESTION_CHARS}. "
-                         "Shorten it and submit again.")
+        raise InputError(
+            f"the question has {len(question)} characters; the limit is {MAX_QUESTION_CHARS}. "
+            "Shorten it and submit again."
+        )
     return question
 
 
-def run_session(source: Source, question: str, target: str | None = "auto",
-                settings: GenerationSettings | None = None, *, gold: str | None = None,
-                backend: str = "fasttext", stop_event: threading.Event | None = None,
-                update_every_s: float = UPDATE_EVERY_S) -> Iterator[SessionUpdate]:
+def run_session(
+    source: Source,
+    question: str,
+    target: str | None = "auto",
+    settings: GenerationSettings | None = None,
+    *,
+    gold: str | None = None,
+    backend: str = "fasttext",
+    stop_event: threading.Event | None = None,
+    update_every_s: float = UPDATE_EVERY_S,
+) -> Iterator[SessionUpdate]:
     """Stream one completion with live indicators; the last update has ``done=True`` and the verdict.
 
     Bad input raises :class:`InputError` before anything is generated. An error from the model ends the
@@ -242,9 +282,16 @@ def run_session(source: Source, question: str, target: str | None = "auto",
     completion, error, started, last_draw = "", None, time.monotonic(), 0.0
 
     def update(**kwargs) -> SessionUpdate:
-        return SessionUpdate(view=tracker.update(completion), completion=completion, input_lang=input_lang,
-                             target_lang=target_lang, elapsed_s=time.monotonic() - started,
-                             n_chars=len(completion), notes=notes, **kwargs)
+        return SessionUpdate(
+            view=tracker.update(completion),
+            completion=completion,
+            input_lang=input_lang,
+            target_lang=target_lang,
+            elapsed_s=time.monotonic() - started,
+            n_chars=len(completion),
+            notes=notes,
+            **kwargs,
+        )
 
     yield update()
     try:
@@ -265,21 +312,29 @@ def run_session(source: Source, question: str, target: str | None = "auto",
         from kit.rewards.accuracy import accuracy_score
 
         correct = accuracy_score(completion, str(gold).strip()) == 1.0
-    yield update(done=True, stopped=stop_event.is_set(), error=error, verdict=verdict, boxed=boxed,
-                 correct=correct)
+    yield update(
+        done=True, stopped=stop_event.is_set(), error=error, verdict=verdict, boxed=boxed, correct=correct
+    )
 
 
 def solve_result(update: SessionUpdate) -> dict:
     """The ``solve`` API's JSON object for a finished session."""
     view, verdict = update.view, update.verdict
     return {
-        "thinking": view.thinking, "answer": view.answer, "boxed": update.boxed,
-        "input_lang": update.input_lang, "target_lang": update.target_lang,
-        "thinking_lang": view.thinking_lang, "answer_lang": view.answer_lang,
+        "thinking": view.thinking,
+        "answer": view.answer,
+        "boxed": update.boxed,
+        "input_lang": update.input_lang,
+        "target_lang": update.target_lang,
+        "thinking_lang": view.thinking_lang,
+        "answer_lang": view.answer_lang,
         "consistent": bool(verdict.consistent) if verdict else False,
         "lc_ratio": float(verdict.lc_ratio) if verdict else 0.0,
         "segments": [{"text": c.text, "lang": c.lang} for c in view.chips],
-        "switch": ({"paragraph": view.switch.paragraph, "from": view.switch.from_lang, "to": view.switch.to_lang}
-                   if view.switch else None),
+        "switch": (
+            {"paragraph": view.switch.paragraph, "from": view.switch.from_lang, "to": view.switch.to_lang}
+            if view.switch
+            else None
+        ),
         "error": update.error,
     }

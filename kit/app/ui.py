@@ -5,7 +5,6 @@ into a collapsible accordion and the answer below it, with live language indicat
 verdict of the kit's LC reward. Handlers only call `kit.app.session`; nothing here generates or detects.
 """
 
-
 import logging
 import queue
 import threading
@@ -54,8 +53,9 @@ class Run:
     def _work(self, index: int, source: Source) -> None:
         question, target, settings, gold, backend = self._args
         try:
-            for update in run_session(source, question, target, settings, gold=gold, backend=backend,
-                                      stop_event=self.stop_event):
+            for update in run_session(
+                source, question, target, settings, gold=gold, backend=backend, stop_event=self.stop_event
+            ):
                 self.latest[index] = update
                 self._inbox.put(index)
         except BaseException as exc:  # noqa: BLE001 - bad input or a bug: reported in the page
@@ -132,19 +132,32 @@ def _target_choices() -> list[tuple[str, str]]:
 def _question_info(question: str, backend: str) -> str:
     text = (question or "").strip()
     if len(text) > MAX_QUESTION_CHARS:
-        return fragments.status_html(f"The question has {len(text)} characters; the limit is "
-                                     f"{MAX_QUESTION_CHARS}. Shorten it before submitting.", error=True)
+        return fragments.status_html(
+            f"The question has {len(text)} characters; the limit is "
+            f"{MAX_QUESTION_CHARS}. Shorten it before submitting.",
+            error=True,
+        )
     return fragments.input_language_html(detect_question_language(text, backend) if text else None)
 
 
 def _panel_values(update: SessionUpdate) -> tuple[str, str, str, str]:
     """(indicators, thinking, answer, verdict) for one panel."""
     view = update.view
-    verdict = fragments.verdict_html(update.verdict, update.target_lang, correct=update.correct,
-                                     boxed=update.boxed, stopped=update.stopped, error=update.error)
+    verdict = fragments.verdict_html(
+        update.verdict,
+        update.target_lang,
+        correct=update.correct,
+        boxed=update.boxed,
+        stopped=update.stopped,
+        error=update.error,
+    )
     answer = view.answer if view.in_answer else "*(the answer appears after the thinking ends)*"
-    return (fragments.indicators_html(view, elapsed_s=update.elapsed_s, streaming=not update.done),
-            view.thinking, answer, verdict)
+    return (
+        fragments.indicators_html(view, elapsed_s=update.elapsed_s, streaming=not update.done),
+        view.thinking,
+        answer,
+        verdict,
+    )
 
 
 def build_demo(sources: DemoSources):
@@ -158,51 +171,83 @@ def build_demo(sources: DemoSources):
     with gr.Blocks(title="M-Thinker demo: think in the question's language") as demo:
         gr.Markdown(
             "# M-Thinker: does the model think in your language?\n"
-            "Ask a math question in any language. The thinking streams on the left, with the language of each "
+            "Ask a math question in any language. The thinking streams below, with the language of each "
             "paragraph as it is written; the verdict at the end is the kit's own language-consistency (LC) "
             f"reward. {sources.description}"
         )
         with gr.Row():
             with gr.Column(scale=3):
-                question = gr.Textbox(label="Question", lines=4, elem_id="question",
-                                      placeholder="e.g. 三角形の底辺が 6、高さが 4 のとき、面積はいくつですか？")
+                question = gr.Textbox(
+                    label="Question",
+                    lines=4,
+                    elem_id="question",
+                    placeholder="e.g. 三角形の底辺が 6、高さが 4 のとき、面積はいくつですか？",
+                )
                 question_info = gr.HTML(fragments.input_language_html(None), elem_id="input-lang")
                 gold = gr.Textbox(label="Gold answer (optional: shows correctness)", elem_id="gold")
             with gr.Column(scale=2):
-                target = gr.Dropdown(choices=_target_choices(), value="auto", label="Target language",
-                                     elem_id="target")
-                temperature = gr.Slider(0.0, 1.5, value=0.6, step=0.05, label="Temperature", elem_id="temperature")
-                max_new_tokens = gr.Slider(16, MAX_NEW_TOKENS_LIMIT, value=512, step=16, label="Max new tokens",
-                                           elem_id="max-tokens")
-                lid_backend = gr.Radio(["fasttext", "langdetect"], value=sources.lid_backend,
-                                       label="Language identification (verdict and indicators)")
-                compare = gr.Checkbox(value=False, label="Compare: base model vs trained adapter",
-                                      interactive=compare_available, elem_id="compare",
-                                      info=None if compare_available else "start the app with --adapter to compare")
+                target = gr.Dropdown(
+                    choices=_target_choices(), value="auto", label="Target language", elem_id="target"
+                )
+                temperature = gr.Slider(
+                    0.0, 1.5, value=0.6, step=0.05, label="Temperature", elem_id="temperature"
+                )
+                max_new_tokens = gr.Slider(
+                    16, MAX_NEW_TOKENS_LIMIT, value=512, step=16, label="Max new tokens", elem_id="max-tokens"
+                )
+                lid_backend = gr.Radio(
+                    ["fasttext", "langdetect"],
+                    value=sources.lid_backend,
+                    label="Language identification (verdict and indicators)",
+                )
+                compare = gr.Checkbox(
+                    value=False,
+                    label="Compare: base model vs trained adapter",
+                    interactive=compare_available,
+                    elem_id="compare",
+                    info=None if compare_available else "start the app with --adapter to compare",
+                )
         with gr.Row():
             submit = gr.Button("Think", variant="primary", elem_id="submit")
             stop = gr.Button("Stop", variant="stop", elem_id="stop")
         status = gr.HTML(fragments.status_html("Ready."), elem_id="status")
         panels = []
         with gr.Row():
-            for prefix, label, visible in (("main", sources.main.label, True),
-                                           ("base", sources.base.label if sources.base else "", False)):
+            for prefix, label, visible in (
+                ("main", sources.main.label, True),
+                ("base", sources.base.label if sources.base else "", False),
+            ):
                 with gr.Column(visible=visible) as column:
                     gr.Markdown(f"### {label}" if label else "")
                     indicators = gr.HTML(elem_id=f"{prefix}-indicators" if prefix == "base" else "indicators")
                     with gr.Accordion("Thinking", open=True, elem_id=f"{prefix}-thinking-panel"):
-                        thinking = gr.Textbox(show_label=False, lines=10, max_lines=24, autoscroll=True,
-                                              interactive=False, elem_id=f"{prefix}-thinking")
-                    answer = gr.Markdown(elem_id=f"{prefix}-answer",
-                                         latex_delimiters=[{"left": "$$", "right": "$$", "display": True},
-                                                           {"left": "$", "right": "$", "display": False}])
-                    verdict = gr.HTML(fragments.verdict_html(None, ""),
-                                      elem_id="verdict" if prefix == "main" else "verdict-base")
+                        thinking = gr.Textbox(
+                            show_label=False,
+                            lines=10,
+                            max_lines=24,
+                            autoscroll=True,
+                            interactive=False,
+                            elem_id=f"{prefix}-thinking",
+                        )
+                    answer = gr.Markdown(
+                        elem_id=f"{prefix}-answer",
+                        latex_delimiters=[
+                            {"left": "$$", "right": "$$", "display": True},
+                            {"left": "$", "right": "$", "display": False},
+                        ],
+                    )
+                    verdict = gr.HTML(
+                        fragments.verdict_html(None, ""),
+                        elem_id="verdict" if prefix == "main" else "verdict-base",
+                    )
                 panels.append((column, [indicators, thinking, answer, verdict]))
         if examples:
-            gr.Examples(examples=[[e.question, "auto", e.answer] for e in examples],
-                        inputs=[question, target, gold], example_labels=[e.label for e in examples],
-                        label="Examples from PolyMath and MMATH")
+            gr.Examples(
+                examples=[[e.question, "auto", e.answer] for e in examples],
+                inputs=[question, target, gold],
+                example_labels=[e.label for e in examples],
+                label="Examples from PolyMath and MMATH",
+            )
 
         main_outputs, base_outputs = panels[0][1], panels[1][1]
         base_column = panels[1][0]
@@ -220,16 +265,18 @@ def build_demo(sources: DemoSources):
                 message = fragments.status_html("Generating… (Stop halts the model)")
             return [message, *values[0], *(values[1] if len(values) > 1 else empty)]
 
-        def think(question_text, target_code, temp, max_tokens, gold_text, backend, compare_on,
-                  request: gr.Request):
+        def think(
+            question_text, target_code, temp, max_tokens, gold_text, backend, compare_on, request: gr.Request
+        ):
             empty = [gr.skip()] * 8
             session_id = getattr(request, "session_hash", None) or "anonymous"
             run = None
             try:
                 settings = GenerationSettings(temperature=temp, max_new_tokens=max_tokens)
                 run_sources = [sources.main] + ([sources.base] if compare_on and sources.base else [])
-                run = sources.register(session_id, Run(run_sources, question_text, target_code, settings,
-                                                       gold_text, backend))
+                run = sources.register(
+                    session_id, Run(run_sources, question_text, target_code, settings, gold_text, backend)
+                )
                 for _ in run.start().updates():
                     yield render(run)
             except InputError as exc:
@@ -248,27 +295,44 @@ def build_demo(sources: DemoSources):
                 return [fragments.status_html("Nothing is running."), *[gr.skip()] * 8]
             return render(runs[-1])
 
-        question.change(lambda q, b: _question_info(q, b), [question, lid_backend], question_info,
-                        queue=False, show_progress="hidden", api_visibility="private")
-        compare.change(lambda on: gr.update(visible=bool(on)), compare, base_column, queue=False,
-                       api_visibility="private")
+        question.change(
+            lambda q, b: _question_info(q, b),
+            [question, lid_backend],
+            question_info,
+            queue=False,
+            show_progress="hidden",
+            api_visibility="private",
+        )
+        compare.change(
+            lambda on: gr.update(visible=bool(on)),
+            compare,
+            base_column,
+            queue=False,
+            api_visibility="private",
+        )
         inputs = [question, target, temperature, max_new_tokens, gold, lid_backend, compare]
         outputs = [status, *main_outputs, *base_outputs]
         run_event = submit.click(think, inputs, outputs, api_visibility="private", show_progress="minimal")
-        submit_event = question.submit(think, inputs, outputs, api_visibility="private", show_progress="minimal")
+        submit_event = question.submit(
+            think, inputs, outputs, api_visibility="private", show_progress="minimal"
+        )
         # Stop halts the generation threads (their stop event), cancels the streaming event (or a queued
         # one) and draws the final state itself, verdict included.
-        stop.click(halt, None, outputs, cancels=[run_event, submit_event], queue=False, api_visibility="private")
+        stop.click(
+            halt, None, outputs, cancels=[run_event, submit_event], queue=False, api_visibility="private"
+        )
 
-        def solve(question: str, target_language: str = "auto", temperature: float = 0.6,
-                  max_new_tokens: int = 512) -> dict:
+        def solve(
+            question: str, target_language: str = "auto", temperature: float = 0.6, max_new_tokens: int = 512
+        ) -> dict:
             """Solve one question; returns the thinking, answer, boxed answer, detected languages, the LC
             verdict (consistent), lc_ratio and the thinking's paragraphs with their languages."""
             try:
                 settings = GenerationSettings(temperature=temperature, max_new_tokens=max_new_tokens)
                 last = None
-                for last in run_session(sources.main, question, target_language, settings,
-                                        backend=sources.lid_backend):
+                for last in run_session(
+                    sources.main, question, target_language, settings, backend=sources.lid_backend
+                ):
                     pass
             except InputError as exc:
                 raise gr.Error(str(exc)) from None

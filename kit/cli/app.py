@@ -5,8 +5,6 @@ Only parses flags and calls `kit.app.launch`; gradio and torch load when the com
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from kit.app.launch import AppConfig, Preset
@@ -16,37 +14,60 @@ from kit.models import Backend
 app = typer.Typer()
 
 
-
-
 @app.command("app")
 def serve(
-    preset: Preset = typer.Option(Preset.auto, "--preset",
-                                  help="tiny: the embedded model (CPU, offline); paper: DeepSeek-R1-Distill-Qwen-1.5B "
-                                       "in 4-bit; auto: tiny without a GPU, paper with one."),
-    model: Optional[str] = typer.Option(None, "--model", help="A Hub id or local folder (overrides --preset)."),
-    adapter: Optional[str] = typer.Option(None, "--adapter",
-                                          help="A trained LoRA folder; enables compare mode (base vs adapter)."),
-    backend: Backend = typer.Option(Backend.auto, "--backend", help="Model backend (auto: unsloth on CUDA when installed)."),
-    api_base: Optional[str] = typer.Option(None, "--api-base",
-                                           help="Use an OpenAI-compatible server as the model, "
-                                                "e.g. http://127.0.0.1:8000/v1."),
+    preset: Preset = typer.Option(
+        Preset.auto,
+        "--preset",
+        help="tiny: the embedded model (CPU, offline); paper: DeepSeek-R1-Distill-Qwen-1.5B "
+        "in 4-bit; auto: tiny without a GPU, paper with one.",
+    ),
+    model: str | None = typer.Option(None, "--model", help="A Hub id or local folder (overrides --preset)."),
+    adapter: str | None = typer.Option(
+        None, "--adapter", help="A trained LoRA folder; enables compare mode (base vs adapter)."
+    ),
+    backend: Backend = typer.Option(
+        Backend.auto, "--backend", help="Model backend (auto: unsloth on CUDA when installed)."
+    ),
+    api_base: str | None = typer.Option(
+        None,
+        "--api-base",
+        help="Use an OpenAI-compatible server as the model, e.g. http://127.0.0.1:8000/v1.",
+    ),
     api_model: str = typer.Option("default", "--api-model", help="Model name sent to --api-base."),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env",
-                                    help="Environment variable holding the --api-base key (if any)."),
+    api_key_env: str = typer.Option(
+        "OPENAI_API_KEY", "--api-key-env", help="Environment variable holding the --api-base key (if any)."
+    ),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 exposes it)."),
     port: int = typer.Option(7860, "--port", help="Port (0: a free one)."),
     share: bool = typer.Option(False, "--share", help="Opt in to a public gradio.live link."),
-    lid: LIDBackend = typer.Option(LIDBackend.fasttext, "--lid", help="Default language identifier for indicators and verdict."),
+    lid: LIDBackend = typer.Option(
+        LIDBackend.fasttext, "--lid", help="Default language identifier for indicators and verdict."
+    ),
     concurrency: int = typer.Option(2, "--concurrency", help="Generations running at once; others queue."),
-    max_queue: int = typer.Option(16, "--max-queue", help="Queued requests beyond which new ones are refused."),
+    max_queue: int = typer.Option(
+        16, "--max-queue", help="Queued requests beyond which new ones are refused."
+    ),
 ):
     """Launch the demo: streaming multilingual reasoning with live language-consistency indicators."""
     from kit.app.launch import launch_demo
 
     try:
-        cfg = AppConfig(preset=preset, model=model, adapter=adapter, backend=backend.value, api_base=api_base,
-                        api_model=api_model, api_key_env=api_key_env, host=host, port=port, share=share,
-                        lid=lid.value, concurrency=concurrency, max_queue=max_queue)
+        cfg = AppConfig(
+            preset=preset,
+            model=model,
+            adapter=adapter,
+            backend=backend.value,
+            api_base=api_base,
+            api_model=api_model,
+            api_key_env=api_key_env,
+            host=host,
+            port=port,
+            share=share,
+            lid=lid.value,
+            concurrency=concurrency,
+            max_queue=max_queue,
+        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     typer.echo(f"mthinker demo on http://{host}:{port or '<free port>'} (Ctrl+C to stop)")
