@@ -1,0 +1,148 @@
+"""Scoring on real benchmark rows (the shipped MMATH/PolyMath files), both LID backends, and bad input."""
+
+import json
+
+import pytest
+
+from kit.eval.benchmarks import BenchmarkError, load_problems
+from kit.eval.score import (
+    PredictionFileError,
+    consistency,
+    extract_answer,
+    read_predictions,
+    score_one,
+    score_predictions,
+)
+from kit.paths import find_benchmarks_dir
+
+pytestmark = pytest.mark.skipif(find_benchmarks_dir(required=False) is None, reason="no benchmark folder")
+
+JA_THINK = "まず、問題文を注意深く読みます。歩く速さと喫茶店での時間を求める必要があります。"
+JA_ANSWER = "したがって、答えは次のとおりです。"
+
+
+@pytest.fixture(scope="module")
+def aime_ja():
+    problem = load_problems("mmath", langs=["ja"], limit=1)[0]
+    assert problem.id == 0 and problem.answer == "204" and problem.group == "AIME2024"
+    return problem
+
+
+@pytest.mark.parametrize("lid", ["fasttext", "langdetect"])
+def test_correct_consistent_japanese(aime_ja, lid):
+    text = f"{JA_THINK}</think>{JA_ANSWER} \\boxed{{204}}"
+    extracted, acc, think_lc, answer_lc = score_one("mmath", "ja", text, aime_ja.answer, lid)
+    assert (extracted, acc, think_lc, answer_lc) == ("204", True, True, True)
+
+
+@pytest.mark.parametrize("lid", ["fasttext", "langdetect"])
+def test_english_thinking_for_japanese_question_is_inconsistent(aime_ja, lid):
+    text = ("Okay, so I need to find how long the walk takes, including the minutes spent in the coffee shop."
+            f"</think>{JA_ANSWER} \\boxed{{204}}")
+    _, acc, think_lc, answer_lc = score_one("mmath", "ja", text, aime_ja.answer, lid)
+    assert acc and not think_lc and answer_lc
+
+
+def test_wrong_answer_scores_zero(aime_ja):
+    _, acc, think_lc, _ = score_one("mmath", "ja", f"{JA_THINK}</think>\\boxed{{205}}", aime_ja.answer)
+    assert not acc and think_lc
+
+
+def test_missing_or_repeated_think_close_is_inconsistent(aime_ja):
+    for text in (f"{JA_THINK} \\boxed{{204}}", f"{JA_THINK}</think>x</think>{JA_ANSWER} \\boxed{{204}}"):
+        _, acc, think_lc, answer_lc = score_one("mmath", "ja", text, aime_ja.answer)
+        assert acc and not think_lc and not answer_lc  # MMATH: accuracy still read from the whole text
+    # PolyMath stores the whole text as the answer: its answer check still runs (thinking fails)
+    assert consistency("polymath", JA_THINK * 2, "ja") == (False, True)
+    assert consistency("mmath", JA_THINK * 2, "ja") == (False, False)
+
+
+def test_mmath_last_box_and_answer_phrase_fallback():
+    assert extract_answer("mmath", r"\boxed{1}</think> so \boxed{2} and \boxed{3}") == "3"
+    assert extract_answer("mmath", "no box here. The final answer is 1,204.") == "1204"
+    assert extract_answer("mmath", r"unclosed \boxed{12") == "12"  # last box unclosed: the number fallback
+    assert extract_answer("mmath", "nothing numeric") is None
+
+
+def test_polymath_first_box_of_answer_part():
+    text = r"think \boxed{18}</think> answer \boxed{1 7} then \boxed{18}"
+    assert extract_answer("polymath", text) == "17"  # spaces removed, as PolyMath's extractor does
+    assert extract_answer("polymath", r"no close \boxed{5} and \boxed{6}") == "5"  # whole text when no </think>
+    low = load_problems("polymath", langs=["ja"], levels=["low"], limit=1)[0]
+    assert low.id == "low-ja-0" and low.answer == "18"
+    assert score_one("polymath", "ja", f"{JA_THINK}</think>{JA_ANSWER}\\boxed{{18}}", low.answer)[1]
+    assert not score_one("polymath", "ja", f"{JA_THINK}\\boxed{{18}}</think>\\boxed{{17}}", low.answer)[1]
+
+
+@pytest.mark.parametrize("text", ["", "</think>", "\x00\x01\ufffd" * 50, "\\boxed{" * 1000, "$" * 5000,
+                                  "\\(" * 2000 + "</think>" + "\\boxed{\\frac{" * 300])
+def test_garbage_scores_wrong_and_never_raises(aime_ja, text):
+    extracted, acc, think_lc, answer_lc = score_one("mmath", "ja", text, aime_ja.answer, "langdetect")
+    assert acc is False
+    assert isinstance(think_lc, bool) and isinstance(answer_lc, bool)
+
+
+def _write(path, rows):
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in rows),
+                    encoding="utf-8")
+    return path
+
+
+def _row(i=0, sample=0, lang="ja", bench="mmath", prediction="x"):
+    return {"bench": bench, "lang": lang, "id": i, "sample": sample, "prediction": prediction}
+
+
+@pytest.mark.parametrize("rows, match", [
+    ([_row(), "{not json"], r"line 2: not valid JSON"),
+    ([_row(), {"bench": "mmath", "lang": "ja", "id": 1, "sample": 0}], r"line 2: missing field\(s\) prediction"),
+    ([_row(), _row(1), _row()], r"line 3: duplicate \(id=0, sample=0\) for ja; first seen on line 1"),
+    ([_row(lang="xx")], r"line 1: unknown language code 'xx'"),
+    ([_row(bench="polymath", i="low-ja-0")], r"line 1: bench is 'polymath' but --bench is 'mmath'"),
+    ([_row(i="abc")], r"line 1: MMATH id must be an integer gid"),
+    ([_row(sample=-1)], r"line 1: sample must be an integer >= 0"),
+    (["[1, 2]"], r"line 1: expected a JSON object"),
+])
+def test_bad_prediction_files_name_the_line(tmp_path, rows, match):
+    path = _write(tmp_path / "preds.jsonl", rows)
+    with pytest.raises(PredictionFileError, match=match) as err:
+        read_predictions(path, "mmath")
+    assert str(path) in str(err.value)
+
+
+def test_unknown_ids_and_languages_name_the_line(tmp_path):
+    problems = load_problems("mmath", langs=["ja"])
+    path = _write(tmp_path / "p.jsonl", [_row(0), _row(99999)])
+    with pytest.raises(PredictionFileError, match=r"line 2: unknown mmath id 99999 for language ja"):
+        score_predictions(read_predictions(path), problems, path=str(path))
+    path = _write(tmp_path / "q.jsonl", [_row(0, lang="ko")])
+    with pytest.raises(PredictionFileError, match=r"line 1: language 'ko' is not among the loaded"):
+        score_predictions(read_predictions(path), problems, path=str(path))
+
+
+def test_benchmark_loading_errors(tmp_path):
+    with pytest.raises(BenchmarkError, match="has no language"):
+        load_problems("mmath", langs=["de"])
+    with pytest.raises(BenchmarkError, match="unknown PolyMath level"):
+        load_problems("polymath", langs=["ja"], levels=["extreme"])
+    (tmp_path / "mmath").mkdir()
+    (tmp_path / "mmath" / "ja.json").write_text('[{"question": "q", "answer": "1", "data_source": "MATH500"}]')
+    with pytest.raises(BenchmarkError, match=r"ja.json row 0: missing field\(s\) gid"):
+        load_problems("mmath", tmp_path, langs=["ja"])
+    with pytest.raises(BenchmarkError, match=r"ko.json not found"):
+        load_problems("mmath", tmp_path, langs=["ko"])
+
+
+def test_full_language_scores_in_parallel_like_in_process(tmp_path):
+    """Every ko PolyMath low problem, two samples (one right, one wrong): workers give the same result."""
+    problems = load_problems("polymath", langs=["ko"], levels=["low"])
+    rows = []
+    for p in problems:
+        rows.append(_row(p.id, 0, "ko", "polymath", f"먼저 문제를 읽고 계산합니다.</think>답은 \\boxed{{{p.answer}}}"))
+        rows.append(_row(p.id, 1, "ko", "polymath", "Let me think in English about it.</think>\\boxed{-1}"))
+    path = _write(tmp_path / "ko.jsonl", rows)
+    preds = read_predictions(path, "polymath")
+    serial = score_predictions(preds, problems, workers=1)
+    parallel = score_predictions(preds, problems, workers=2)
+    assert serial == parallel
+    assert sum(s.acc for s in serial if s.sample == 0) >= 120  # gold answers written as gold verify
+    assert not any(s.think_lc for s in serial if s.sample == 1)
