@@ -24,7 +24,8 @@ def slice_benchmarks(tmp_path_factory) -> Path:
     import pandas as pd
 
     root = tmp_path_factory.mktemp("benchmarks")
-    rows = [json.loads(line) for line in (EXAMPLES_DIR / "data" / "polymath_low_slice.jsonl").open(encoding="utf-8")]
+    slice_path = EXAMPLES_DIR / "data" / "polymath_low_slice.jsonl"
+    rows = [json.loads(line) for line in slice_path.open(encoding="utf-8")]
     (root / "mmath").mkdir()
     for lang in sorted({r["lang"] for r in rows}):
         mine = [r for r in rows if r["lang"] == lang]
@@ -71,8 +72,9 @@ def test_suppressed_ids_force_full_length_and_decodable_tokens(tiny_model_path):
 @pytest.mark.slow
 def test_bench_grpo_tiny_reports_positive_figures(tiny_cache, tmp_path):
     out = tmp_path / "grpo.json"
-    result = runner.invoke(app, ["bench", "grpo", "--arch", "tiny", "--backend", "transformers", "--steps", "1",
-                                 "--group", "2", "--completion-len", "8", "--json", "--out", str(out)])
+    result = runner.invoke(app, ["bench", "grpo", "--arch", "tiny", "--backend", "transformers",
+                                 "--steps", "1", "--group", "2", "--completion-len", "8", "--json",
+                                 "--out", str(out)])
     data = _json_stdout(result)
     for key in ("peak_mem_gb", "peak_reserved_gb", "step_time_s", "step_tokens_per_s", "gen_tokens_per_s",
                 "train_tokens_per_s"):
@@ -136,7 +138,8 @@ def test_bench_rewards_small_run(slice_benchmarks):
     assert data["accuracy_check"] == 1.0  # the completions boxing the gold are the ones math-verify accepts
     for backend in ("fasttext", "langdetect"):
         assert 0 < data[f"reward_share_{backend}"] < 1
-        assert data[f"reward_share_{backend}"] == pytest.approx(data[f"group_reward_s_{backend}"] / 10, rel=1e-3)
+        share = data[f"group_reward_s_{backend}"] / 10
+        assert data[f"reward_share_{backend}"] == pytest.approx(share, rel=1e-3)
 
 
 def test_bench_rewards_rejects_a_bad_grpo_result(tmp_path):
@@ -150,7 +153,7 @@ def test_bench_rewards_rejects_a_bad_grpo_result(tmp_path):
 
 @pytest.fixture()
 def mini_arch(monkeypatch, tmp_path):
-    """A small architecture JSON whose vocabulary (9000) exceeds the stand-in tokenizer's, as the real ones do."""
+    """A small architecture whose vocabulary (9000) exceeds the stand-in tokenizer's, like the real ones."""
     import kit.bench.archs as archs
 
     folder = tmp_path / "archs"
@@ -158,7 +161,8 @@ def mini_arch(monkeypatch, tmp_path):
     (folder / "mini.json").write_text(json.dumps({
         "_source": "test", "model_type": "qwen2", "hidden_size": 64, "intermediate_size": 128,
         "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 9000,
-        "max_position_embeddings": 4096, "rope_theta": 10000, "rms_norm_eps": 1e-6, "tie_word_embeddings": False}))
+        "max_position_embeddings": 4096, "rope_theta": 10000, "rms_norm_eps": 1e-6,
+        "tie_word_embeddings": False}))
     monkeypatch.setattr(archs, "ARCHS_DIR", folder)
     return "mini"
 
@@ -192,6 +196,7 @@ def test_bench_grpo_large_arch_path_on_cpu(tiny_cache, mini_arch):
         result = runner.invoke(app, ["bench", "grpo", "--arch", mini_arch, "--steps", "1", "--group", "2",
                                      "--completion-len", "6", "--json"])
         assert result.exit_code == 1 and "--allow-cpu" in result.output
-    data = _json_stdout(runner.invoke(app, ["bench", "grpo", "--arch", mini_arch, "--steps", "1", "--group", "2",
-                                            "--completion-len", "6", "--allow-cpu", "--json"]))
+    data = _json_stdout(runner.invoke(app, ["bench", "grpo", "--arch", mini_arch, "--steps", "1",
+                                            "--group", "2", "--completion-len", "6", "--allow-cpu",
+                                            "--json"]))
     assert data["completion_tokens_per_step"] == 12 and data["parameters"] > 1_000_000

@@ -57,9 +57,11 @@ def is_large(name: str) -> bool:
 
 
 def parameter_count(arch: dict) -> int:
-    """Parameters of a Qwen2 decoder with these numbers (embeddings, attention with q/k/v biases, MLP, norms)."""
+    """Parameters of a Qwen2 decoder with these numbers (embeddings, attention with q/k/v biases, MLP,
+    norms)."""
     h, inter, layers = arch["hidden_size"], arch["intermediate_size"], arch["num_hidden_layers"]
-    heads, kv_heads, vocab = arch["num_attention_heads"], arch["num_key_value_heads"], arch.get("vocab_size", 0)
+    heads, kv_heads = arch["num_attention_heads"], arch["num_key_value_heads"]
+    vocab = arch.get("vocab_size", 0)
     head_dim = arch.get("head_dim") or h // heads
     attention = h * heads * head_dim + heads * head_dim  # q (+bias)
     attention += 2 * (h * kv_heads * head_dim + kv_heads * head_dim)  # k, v (+bias)

@@ -57,14 +57,17 @@ class GRPOBenchConfig:
 
     def __post_init__(self):
         try:
-            self.backend = BenchBackend(self.backend.value if isinstance(self.backend, Enum) else self.backend)
+            value = self.backend.value if isinstance(self.backend, Enum) else self.backend
+            self.backend = BenchBackend(value)
         except ValueError:
             raise ValueError(f"--backend must be one of {[b.value for b in BenchBackend]} "
                              f"(got {self.backend!r})") from None
         if self.arch not in available_archs():
-            raise ValueError(f"--arch {self.arch!r} is unknown; choose one of: {', '.join(available_archs())}")
+            raise ValueError(f"--arch {self.arch!r} is unknown; "
+                             f"choose one of: {', '.join(available_archs())}")
         if int(self.group) < 2:
-            raise ValueError(f"--group must be >= 2 (got {self.group}): GRPO compares completions within a group")
+            raise ValueError(f"--group must be >= 2 (got {self.group}): "
+                             f"GRPO compares completions within a group")
         if int(self.completion_len) < 1:
             raise ValueError(f"--completion-len must be >= 1 (got {self.completion_len})")
         if int(self.steps) < 1:
@@ -128,8 +131,9 @@ def _check_runnable(cfg: GRPOBenchConfig) -> None:
         raise RuntimeError("--backend unsloth needs a CUDA GPU and none is visible here; "
                            "use --backend transformers on CPU, or run on a GPU machine")
     if is_large(cfg.arch) and not cuda and not cfg.allow_cpu:
-        raise RuntimeError(f"--arch {cfg.arch} is a billion-parameter model and no GPU is visible: one step "
-                           f"would take hours on CPU. Use --arch tiny here, or pass --allow-cpu to run anyway")
+        raise RuntimeError(f"--arch {cfg.arch} is a billion-parameter model and no GPU is visible: one "
+                           f"step would take hours on CPU. Use --arch tiny here, or pass --allow-cpu to run "
+                           f"anyway")
 
 
 class _Timer:
@@ -278,16 +282,18 @@ def run_grpo_bench(cfg: GRPOBenchConfig) -> BenchGRPOResult:
             step_marks.append((time.perf_counter() - t, gen_timer.seconds - g, reward_timer.seconds - r,
                                gen_timer.tokens - n))
 
+    suppressed = suppressed_token_ids(arch_numbers["vocab_size"], tokenizer)
     use_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     with tempfile.TemporaryDirectory(prefix="mthinker-bench-grpo-") as out_dir:
         args = GRPOConfig(
             output_dir=out_dir, max_steps=cfg.steps, per_device_train_batch_size=cfg.group,
-            gradient_accumulation_steps=1, num_generations=cfg.group, max_completion_length=cfg.completion_len,
+            gradient_accumulation_steps=1, num_generations=cfg.group,
+            max_completion_length=cfg.completion_len,
             temperature=0.9, top_p=0.95, learning_rate=5e-6, beta=0.0, loss_type="dapo",
             lr_scheduler_type="constant", warmup_steps=0, logging_steps=1, save_strategy="no",
             report_to="none", seed=cfg.seed, bf16=use_bf16, fp16=False,
             reward_weights=weights, shuffle_dataset=False, disable_tqdm=True,
-            generation_kwargs={"suppress_tokens": suppressed_token_ids(arch_numbers["vocab_size"], tokenizer)},
+            generation_kwargs={"suppress_tokens": suppressed},
         )
         trainer = GRPOTrainer(model=model, processing_class=tokenizer, reward_funcs=reward_funcs, args=args,
                               train_dataset=Dataset.from_list(rows), callbacks=[StepClock()])
@@ -304,9 +310,11 @@ def run_grpo_bench(cfg: GRPOBenchConfig) -> BenchGRPOResult:
     if gen_tokens == 0:
         # A backend that swaps model.generate after our wrapper was set (unsloth may) leaves the timer empty:
         # the sampled length still comes from TRL's logs, but the generation/training split is unknown.
-        lengths = [e["completions/mean_length"] for e in trainer.state.log_history if "completions/mean_length" in e]
-        gen_tokens = statistics.fmean(float(x) for x in (lengths[1:] or lengths)) * cfg.group if lengths else 0.0
-        log.warning("bench grpo: generate() was not timed; gen_tokens_per_s and train_tokens_per_s are unknown")
+        key = "completions/mean_length"
+        lengths = [float(e[key]) for e in trainer.state.log_history if key in e]
+        gen_tokens = statistics.fmean(lengths[1:] or lengths) * cfg.group if lengths else 0.0
+        log.warning("bench grpo: generate() was not timed; "
+                    "gen_tokens_per_s and train_tokens_per_s are unknown")
         gen_rate = train_rate = None
     else:
         trained_tokens = cfg.group * prompt_tokens + gen_tokens

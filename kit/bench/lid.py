@@ -90,7 +90,8 @@ def load_questions(data_dir: Path, langs: list[str] | None = None, limit: int | 
                     raise ValueError(f"{path} has no 'question' column (columns: {list(frame.columns)})")
                 ids = frame["id"].astype(str) if "id" in frame.columns else [f"{level}-{lang}-{i}"
                                                                             for i in range(len(frame))]
-                levels.append([LabeledText("polymath", lang, str(q), i) for q, i in zip(frame["question"], ids)])
+                levels.append([LabeledText("polymath", lang, str(q), i)
+                               for q, i in zip(frame["question"], ids)])
             # Round-robin over the levels, so a --limit takes from each level alike.
             picked = [t for group in zip_longest(*levels) for t in group if t is not None]
             texts += picked[:limit] if limit else picked
@@ -146,7 +147,8 @@ def run_lid_bench(data_dir: Path, langs: list[str] | None = None, limit: int | N
             b: _merge([s for (_, lg), s in per_backend[b].items() if lg == lang]).as_dict() for b in backends}
     for bench in benches:
         result["benches"][bench] = {
-            b: _merge([s for (bn, _), s in per_backend[b].items() if bn == bench]).as_dict() for b in backends}
+            b: _merge([s for (bn, _), s in per_backend[b].items() if bn == bench]).as_dict()
+            for b in backends}
     for b in backends:
         overall = _merge(list(per_backend[b].values())).as_dict()
         # The mean over languages weighs each language alike (PolyMath has more questions per language).

@@ -94,7 +94,8 @@ def _thinking(texts: list[str], chars: int) -> str:
     return "".join(parts).rstrip()
 
 
-def build_completions(pairs: dict[str, list[QuestionPair]], per_lang: int, chars: int) -> list[BenchCompletion]:
+def build_completions(pairs: dict[str, list[QuestionPair]], per_lang: int, chars: int
+                      ) -> list[BenchCompletion]:
     """``per_lang`` completions per language, each starting from a different question."""
     from kit.languages import get_language
 
@@ -147,10 +148,12 @@ def run_rewards_bench(data_dir: Path | None = None, langs: list[str] | None = No
 
     result: dict = {"n_completions": len(completions), "languages": langs, "chars": chars,
                     "mean_completion_chars": round(statistics.fmean(len(c.text) for c in completions)),
-                    "source": str(data_dir) if data_dir else "bundled PolyMath slice", "ms_per_completion": {}}
+                    "source": str(data_dir) if data_dir else "bundled PolyMath slice",
+                    "ms_per_completion": {}}
     ms = result["ms_per_completion"]
-    ms["lc_fasttext"] = _per_item_ms(lambda c: language_consistency(c.text, c.lang, "fasttext"), completions)
-    ms["lc_langdetect"] = _per_item_ms(lambda c: language_consistency(c.text, c.lang, "langdetect"), completions)
+    for backend in ("fasttext", "langdetect"):
+        ms[f"lc_{backend}"] = _per_item_ms(lambda c, b=backend: language_consistency(c.text, c.lang, b),
+                                           completions)
     ms["lc_ratio_fasttext"] = _per_item_ms(lambda c: lc_ratio(c.text, c.lang, "fasttext"), completions)
     ms["accuracy_math_verify"] = _per_item_ms(lambda c: accuracy_score(c.text, c.answer), completions)
     result["accuracy_check"] = statistics.fmean(
@@ -171,8 +174,8 @@ def run_rewards_bench(data_dir: Path | None = None, langs: list[str] | None = No
         start = time.perf_counter()
         for g in groups:
             score_completions([c.text for c in g], lang=[c.lang for c in g], answer=[c.answer for c in g],
-                              en_question=[c.en_question for c in g], en_reference=[c.en_reference for c in g],
-                              config=config, judge=judge)
+                              en_question=[c.en_question for c in g],
+                              en_reference=[c.en_reference for c in g], config=config, judge=judge)
         seconds = (time.perf_counter() - start) / max(len(groups), 1)
         ms[f"mthinker_reward_{backend}"] = 1000.0 * seconds / group
         result[f"group_reward_s_{backend}"] = seconds
@@ -192,9 +195,12 @@ def step_time_from_result(path: Path) -> tuple[float, str]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         step = float(data["step_time_s"])
     except FileNotFoundError:
-        raise ValueError(f"{path} does not exist; write one with `mthinker bench grpo --json > FILE`") from None
+        raise ValueError(f"{path} does not exist; "
+                         f"write one with `mthinker bench grpo --json > FILE`") from None
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"{path} is not a `bench grpo --json` result with a 'step_time_s' number ({exc})") from None
-    desc = (f"bench grpo --arch {data.get('arch')} --backend {data.get('backend')} --group {data.get('group')} "
-            f"--completion-len {data.get('completion_len')} on {data.get('device')}")
+        raise ValueError(f"{path} is not a `bench grpo --json` result "
+                         f"with a 'step_time_s' number ({exc})") from None
+    desc = (f"bench grpo --arch {data.get('arch')} --backend {data.get('backend')} "
+            f"--group {data.get('group')} --completion-len {data.get('completion_len')} "
+            f"on {data.get('device')}")
     return step, desc

@@ -17,7 +17,8 @@ import typer
 app = typer.Typer(no_args_is_help=True)
 
 # Kept here (not imported from kit.bench.archs) so `mthinker bench --help` does not import the library.
-ARCH_HELP = "deepseek-r1-distill-qwen-1.5b, deepseek-r1-distill-qwen-7b (real shapes, random weights) or tiny."
+ARCH_HELP = ("deepseek-r1-distill-qwen-1.5b, deepseek-r1-distill-qwen-7b (real shapes, random weights) "
+             "or tiny.")
 
 
 def _fail(message: str, code: int = 1):
@@ -70,14 +71,14 @@ def grpo_command(
                                 help="unsloth (CUDA only) or transformers (+bitsandbytes +PEFT)."),
     group: int = typer.Option(8, "--group", help="Completions per prompt (GRPO num_generations)."),
     completion_len: int = typer.Option(256, "--completion-len",
-                                       help="Tokens per completion; every completion is forced to this length."),
+                                       help="Tokens per completion; each is forced to this length."),
     steps: int = typer.Option(2, "--steps", help="GRPO steps; the first is excluded from timings when >= 2."),
     lora_r: int = typer.Option(32, "--lora-r", help="LoRA rank (all linear layers)."),
     lang: str = typer.Option("ja", "--lang", help="Language of the benchmark questions used as prompts."),
     allow_cpu: bool = typer.Option(False, "--allow-cpu", help="Run a billion-parameter arch without a GPU."),
     no_checkpointing: bool = typer.Option(False, "--no-gradient-checkpointing",
                                           help="Turn gradient checkpointing off (more memory, faster)."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (peak_mem_gb, step_time_s, ...)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (peak_mem_gb, ...)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also write the JSON result to this file."),
 ):
     """Peak memory, step time and tokens/s of GRPO on a 4-bit + LoRA model with a real architecture."""
@@ -112,9 +113,12 @@ def _grpo_table(r: dict) -> None:
     table.add_row("peak reserved (GB)", f"{r['peak_reserved_gb']:.2f}")
     table.add_row("step time (s)", f"{r['step_time_s']:.3f}")
     table.add_row("completion tokens/s (whole step)", f"{r['step_tokens_per_s']:.1f}")
-    for key, label in (("gen_tokens_per_s", "generated tokens/s"), ("train_tokens_per_s", "trained tokens/s")):
-        table.add_row(label, "not captured (generate() was not timed)" if r[key] is None else f"{r[key]:.1f}")
-    table.add_row("reward time per step (s)", f"{r['reward_time_s']:.4f} ({r['reward_share']:.2%} of the step)")
+    for key, label in (("gen_tokens_per_s", "generated tokens/s"),
+                       ("train_tokens_per_s", "trained tokens/s")):
+        table.add_row(label, "not captured (generate() was not timed)" if r[key] is None
+                      else f"{r[key]:.1f}")
+    table.add_row("reward time per step (s)",
+                  f"{r['reward_time_s']:.4f} ({r['reward_share']:.2%} of the step)")
     table.add_row("group x completion tokens", f"{r['group']} x {r['completion_len']} "
                                                f"(measured {r['completion_tokens_per_step']:.0f}/step)")
     params = r["parameters"]
@@ -126,11 +130,11 @@ def _grpo_table(r: dict) -> None:
 
 @app.command("rewards")
 def rewards_command(
-    data: Optional[Path] = typer.Option(None, "--data", help="Benchmark folder (default: found automatically; "
-                                                             "else the bundled PolyMath slice)."),
-    langs: Optional[str] = typer.Option(None, "--langs", help="Languages, e.g. ja,fr (default: the paper's 10)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Benchmark folder (default: found "
+                                                             "automatically, else the bundled slice)."),
+    langs: Optional[str] = typer.Option(None, "--langs", help="Languages, e.g. ja,fr (default: paper's 10)."),
     per_lang: int = typer.Option(8, "--per-lang", min=1, help="Completions per language."),
-    chars: int = typer.Option(4000, "--chars", min=200, help="Length of each completion's thinking (characters)."),
+    chars: int = typer.Option(4000, "--chars", min=200, help="Characters of each completion's thinking."),
     group: int = typer.Option(8, "--group", min=1, help="Completions per reward call (GRPO group)."),
     step_time_s: Optional[float] = typer.Option(None, "--step-time-s", min=0.0,
                                                 help="A GRPO step time to compute the reward's share of."),
@@ -162,7 +166,8 @@ def _rewards_table(r: dict) -> None:
     from rich.table import Table
 
     table = Table("component", "ms per completion",
-                  title=f"bench rewards: {r['n_completions']} completions, ~{r['mean_completion_chars']} chars")
+                  title=f"bench rewards: {r['n_completions']} completions, "
+                        f"~{r['mean_completion_chars']} chars")
     for name, value in r["ms_per_completion"].items():
         table.add_row(name, f"{value:.3f}")
     if "cta_symbolic_missing" in r:
@@ -172,10 +177,12 @@ def _rewards_table(r: dict) -> None:
     for backend in ("fasttext", "langdetect"):
         line = f"reward per group of {r['group']} ({backend}): {r[f'group_reward_s_{backend}']:.4f} s"
         if f"reward_share_{backend}" in r:
-            line += f" = {r[f'reward_share_{backend}']:.3%} of a {r['step_time_s']:.3f} s step ({r['step_source']})"
+            line += (f" = {r[f'reward_share_{backend}']:.3%} of a {r['step_time_s']:.3f} s step "
+                     f"({r['step_source']})")
         console.print(line)
     if "step_time_s" not in r:
-        console.print("share of a step: pass --grpo-result FILE (a `bench grpo --json` output) or --step-time-s")
+        console.print("share of a step: pass --grpo-result FILE (a `bench grpo --json` output) "
+                      "or --step-time-s")
 
 
 # ---------------------------------------------------------------------------------------------- lid
