@@ -218,12 +218,13 @@ def _load_transformers(cfg: ModelConfig, *, adapter: str | None, trainable: bool
     kwargs: dict = {"dtype": dtype}
     if cfg.load_in_4bit:
         kwargs["quantization_config"] = _quantization_config(dtype)
-        kwargs["device_map"] = {"": torch.cuda.current_device()} if torch.cuda.is_available() else {"": "cpu"}
+        # Under `accelerate launch` each process holds a full 4-bit copy on its own GPU (LOCAL_RANK).
+        device = int(os.environ.get("LOCAL_RANK", torch.cuda.current_device())) if torch.cuda.is_available() \
+            else "cpu"
+        kwargs["device_map"] = {"": device}
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-    if not torch.cuda.is_available() and not cfg.load_in_4bit:
-        model = model.to("cpu")
-    elif torch.cuda.is_available() and not cfg.load_in_4bit:
-        model = model.to("cuda")
+    if torch.cuda.is_available() and not cfg.load_in_4bit:
+        model = model.to(f"cuda:{int(os.environ.get('LOCAL_RANK', torch.cuda.current_device()))}")
     tokenizer = load_tokenizer(cfg.name)
     if cfg.load_in_4bit and trainable:
         from peft import prepare_model_for_kbit_training

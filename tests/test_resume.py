@@ -54,3 +54,7 @@ def test_sigkill_then_resume_continues_from_the_saved_step(tiny_model_path, tmp_
     logged = sorted({e["step"] for e in state["log_history"] if "rewards/reward/mean" in e})
     assert logged == list(range(1, target + 1))  # the killed run's saved steps are all still there
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
+    # metrics.jsonl: one line per step, the killed run's unsaved steps not doubled
+    metric_steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()
+                    if "rewards/reward/mean" in line]
+    assert metric_steps == list(range(1, target + 1))

@@ -23,11 +23,22 @@ _SHOWN = [("reward", "reward"), ("format", "rewards/format/mean"), ("accuracy", 
 
 
 class MetricsLogger(TrainerCallback):
-    def __init__(self, path: str | Path, *, append: bool = False, echo: bool = True):
+    def __init__(self, path: str | Path, *, append: bool = False, keep_until_step: int = 0, echo: bool = True):
+        """``append`` (resume): keep the lines up to ``keep_until_step`` (the checkpoint resumed from) and
+        drop the later ones, which the killed run logged but never saved and the resumed run logs again."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not append and self.path.exists():
             self.path.unlink()
+        elif append and self.path.exists():
+            kept = []
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    if json.loads(line).get("step", 0) <= keep_until_step:
+                        kept.append(line)
+                except json.JSONDecodeError:  # a line cut by a kill mid-write
+                    continue
+            self.path.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
         self.echo = echo
         self.started = time.monotonic()
 

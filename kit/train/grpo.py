@@ -58,6 +58,21 @@ def check_batch(settings: GRPOSettings, processes: int | None = None) -> None:
         )
 
 
+def check_lengths(config: Config) -> None:
+    """Prompt + completion must fit the model's window (unsloth allocates for model.max_seq_length)."""
+    need = config.grpo.max_prompt_length + config.grpo.max_completion_length
+    if need > config.model.max_seq_length:
+        raise ValueError(
+            f"grpo.max_prompt_length ({config.grpo.max_prompt_length}) + grpo.max_completion_length "
+            f"({config.grpo.max_completion_length}) = {need} exceeds model.max_seq_length "
+            f"({config.model.max_seq_length}); raise model.max_seq_length or lower the lengths"
+        )
+
+
+def _checkpoint_step(path: Path) -> int:
+    return int(_CHECKPOINT.match(path.name).group(1))
+
+
 def latest_checkpoint(output_dir: str | Path) -> Path | None:
     """The ``checkpoint-<step>`` folder with the highest step that holds a complete trainer state."""
     output_dir = Path(output_dir)
@@ -233,10 +248,10 @@ def run_grpo(config: Config, output_dir: str | Path | None = None, *, resume: bo
 
     from kit.models import describe_oom, is_oom_error, load_model
     from kit.rewards.trl import build_reward_functions
-    from kit.train.callbacks import MetricsLogger
 
     settings = config.grpo
     check_batch(settings)
+    check_lengths(config)
     if settings.use_vllm and not torch.cuda.is_available():
         raise ValueError("grpo.use_vllm=true needs a CUDA GPU; set grpo.use_vllm=false on CPU")
     output_dir = Path(output_dir or config.output_dir)
@@ -249,14 +264,18 @@ def run_grpo(config: Config, output_dir: str | Path | None = None, *, resume: bo
     output_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, output_dir)
 
+    # The model first: unsloth (when chosen) must be imported before transformers' trainer code.
     model, tokenizer = load_model(config.model, adapter=adapter, trainable=True)
+    from kit.train.callbacks import MetricsLogger
+
     dataset = build_dataset(load_training_rows(config), tokenizer, settings.max_prompt_length)
     reward_funcs, weights = build_reward_functions(config.reward, build_judge(config))
     args = build_grpo_args(settings, output_dir, use_cpu=not torch.cuda.is_available(), reward_weights=weights)
 
     from trl import GRPOTrainer
 
-    logger = MetricsLogger(output_dir / "metrics.jsonl", append=checkpoint is not None and resume)
+    logger = MetricsLogger(output_dir / "metrics.jsonl", append=resume,
+                           keep_until_step=_checkpoint_step(checkpoint) if resume and checkpoint else 0)
     trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=dataset,
                           processing_class=tokenizer, callbacks=[logger, *(extra_callbacks or [])])
     _quiet_progress(trainer)
