@@ -74,3 +74,13 @@ def test_stop_button_halts_generation_and_shows_the_partial_verdict(page):
     assert "stopped" in page.evaluate("document.querySelector('#verdict').innerText")
     n_chars = len(page.evaluate("document.querySelector('#main-thinking textarea').value"))
     assert n_chars < 6000  # 4000 tokens of the tiny model would be far longer
+
+
+def test_too_long_question_gets_a_clear_message_in_the_page(page):
+    page.fill("#question textarea", "あ" * 4001)
+    page.wait_for("document.querySelector('#input-lang')?.innerText.includes('the limit is 4000')")
+    page.click("#submit")
+    status = page.wait_for(
+        "document.querySelector('#status [data-error=true]')?.innerText", timeout_s=60)
+    assert "4001 characters; the limit is 4000" in status
+    assert page.evaluate(f"{VERDICT}") is None  # nothing was generated

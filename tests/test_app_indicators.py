@@ -139,3 +139,32 @@ def test_html_escapes_model_text_and_marks_the_switch():
     )
     assert 'data-state="final"' in badge and 'data-consistent="true"' in badge and "correct" in badge
     assert 'data-state="pending"' in fragments.verdict_html(None, "ja")
+
+
+def test_examples_come_from_the_benchmarks_or_the_bundled_slice(tmp_path):
+    from kit.app.examples import bundled_examples, load_examples
+    from kit.paths import find_benchmarks_dir
+
+    bundled = load_examples(tmp_path)  # a folder without mmath/ or polymath/: the bundled slice
+    assert len({e.lang for e in bundled}) >= 10 and bundled == bundled_examples()
+    assert all(e.question and e.answer and e.source.startswith("PolyMath low-") for e in bundled)
+    shared = find_benchmarks_dir(required=False)
+    if shared is not None:  # the shared benchmark folder: PolyMath and MMATH questions, several languages
+        examples = load_examples(shared)
+        assert any(e.source.startswith("MMATH") for e in examples)
+        assert len({e.lang for e in examples}) >= 10
+
+
+def test_app_config_and_cli_flags_name_the_bad_value(tmp_path):
+    from typer.testing import CliRunner
+
+    from kit.app.launch import AppConfig
+    from kit.cli.main import app
+
+    with pytest.raises(ValueError, match="--adapter"):
+        AppConfig(adapter=str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="--api-base must be an http"):
+        AppConfig(api_base="localhost:8000")
+    result = CliRunner().invoke(app, ["app", "--port", "70000"])
+    assert result.exit_code != 0 and "--port must be in 0..65535" in result.output
+    assert "--api-base" in CliRunner().invoke(app, ["app", "--help"]).output
