@@ -1,0 +1,176 @@
+"""Generation: an OpenAI-compatible server on 127.0.0.1, resumability, the baselines' prompts, and the CLI
+end to end with the tiny model (generate -> score -> eval -> compare)."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from kit.eval.baselines import Baseline, prefill_for, render
+from kit.eval.benchmarks import load_problems
+from kit.eval.engines import OpenAIEngine
+from kit.eval.generate import generate_predictions
+from kit.eval.score import PredictionFileError
+from kit.generation import SamplingParams
+from kit.paths import find_benchmarks_dir
+
+pytestmark = pytest.mark.skipif(find_benchmarks_dir(required=False) is None, reason="no benchmark folder")
+
+
+class _Server:
+    """A minimal OpenAI-compatible server: records each request body and answers with ``n`` choices."""
+
+    def __init__(self, chat_reasoning=False):
+        self.bodies = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.bodies.append((self.path, body))
+                k = len(outer.bodies)
+                if self.path.endswith("/completions") and "prompt" in body:
+                    choices = [{"text": f"まず考えます。</think>答え \\boxed{{18}} r{k}c{j}"} for j in range(body["n"])]
+                else:
+                    choices = [{"message": {"reasoning_content": "まず考えます。", "content": f"答え \\boxed{{18}} {j}"}}
+                               for j in range(body["n"])]
+                data = json.dumps({"choices": choices}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    s = _Server()
+    yield s
+    s.close()
+
+
+def _lines(path):
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def test_openai_completions_engine_resumes_and_recovers_a_cut_line(tmp_path, server, tiny_model_path):
+    problems = load_problems("polymath", langs=["ja"], levels=["low"], limit=3)
+    engine = OpenAIEngine(server.base, model="served", mode="completions", tokenizer=str(tiny_model_path),
+                          concurrency=2)
+    out = tmp_path / "preds.jsonl"
+    params = SamplingParams(n=2, temperature=0.9, top_p=0.95, max_new_tokens=32)
+    summary = generate_predictions(problems, engine, out, params, chunk_size=2)
+    assert (summary.written, summary.already) == (6, 0) and len(server.bodies) == 3
+    path, body = server.bodies[0]
+    assert path == "/v1/completions" and body["n"] == 2 and body["max_tokens"] == 32
+    assert problems[0].question.strip() in body["prompt"] and body["prompt"].endswith("<think>\n")
+    rows = _lines(out)
+    assert {(r["id"], r["sample"]) for r in rows} == {(p.id, s) for p in problems for s in (0, 1)}
+    assert all(r["bench"] == "polymath" and r["lang"] == "ja" and "</think>" in r["prediction"] for r in rows)
+
+    again = generate_predictions(problems, engine, out, params)
+    assert (again.written, again.already) == (0, 6) and len(server.bodies) == 3  # nothing asked again
+
+    # a crash while writing the last line: cut it in the middle; the rerun drops it and regenerates it only
+    data = out.read_bytes()
+    out.write_bytes(data[: len(data) - 20])
+    resumed = generate_predictions(problems, engine, out, params)
+    assert resumed.dropped_partial_line and (resumed.written, resumed.already) == (1, 5)
+    assert server.bodies[-1][1]["n"] == 1 and len(_lines(out)) == 6
+
+    # more samples later: only the new sample indices are generated
+    more = generate_predictions(problems, engine, out, SamplingParams(n=3, max_new_tokens=32))
+    assert more.written == 3 and sorted(r["sample"] for r in _lines(out) if r["id"] == problems[0].id) == [0, 1, 2]
+
+    # a broken line in the middle is not silently dropped
+    lines = out.read_text(encoding="utf-8").splitlines()
+    lines[2] = "{broken"
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(PredictionFileError, match=r"line 3: not valid JSON"):
+        generate_predictions(problems, engine, out, params)
+
+
+def test_openai_chat_engine_joins_reasoning(tmp_path, server):
+    problems = load_problems("mmath", langs=["ja"], limit=2)
+    engine = OpenAIEngine(server.base, model="served", mode="chat")
+    texts = engine.complete(problems, SamplingParams(n=2, max_new_tokens=16))
+    assert texts[0] == ["まず考えます。</think>答え \\boxed{18} 0", "まず考えます。</think>答え \\boxed{18} 1"]
+    path, body = server.bodies[0]
+    assert path == "/v1/chat/completions" and body["messages"][0]["role"] == "user"
+    with pytest.raises(ValueError, match="pre-fills the thinking"):
+        engine.complete(problems, SamplingParams(n=1), Baseline.dit)
+
+
+def test_baseline_prompts(tiny_model_path):
+    from kit.languages import get_language
+    from kit.models import load_tokenizer
+
+    tok = load_tokenizer(str(tiny_model_path))
+    q, ja = "りんごが3個あります。", get_language("ja")
+    plain = render(tok, q, "ja")
+    assert plain.endswith("<think>\n") and ja.control not in plain
+    assert ja.control in render(tok, q, "ja", Baseline.prompt_control)
+    assert render(tok, q, "ja", Baseline.dit) == plain + ja.discourse_word
+    qrt = render(tok, q, "ja", "qrt")
+    assert qrt.startswith(plain) and q in qrt[len(plain):] and qrt.endswith("まず、")
+    assert prefill_for("qrt", q, "de").endswith("Let me think about it in German. First,")
+
+
+@pytest.mark.slow
+def test_cli_generate_score_eval_compare_with_tiny_model(tmp_path, tiny_model_path):
+    from typer.testing import CliRunner
+
+    from kit.cli.main import app
+
+    runner = CliRunner()
+    preds, metrics = tmp_path / "preds.jsonl", tmp_path / "metrics.json"
+    gen = ["generate", "--bench", "mmath", "--langs", "ja", "--limit", "2", "--n", "2", "--max-tokens", "8",
+           "--seed", "0", "--model", str(tiny_model_path), "--out", str(preds)]
+    result = runner.invoke(app, gen)
+    assert result.exit_code == 0, result.output
+    rows = _lines(preds)
+    assert sorted((r["id"], r["sample"]) for r in rows) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    result = runner.invoke(app, gen)
+    assert result.exit_code == 0 and "0 predictions written, 4 already" in result.output
+
+    result = runner.invoke(app, ["score", "--bench", "mmath", "--preds", str(preds), "--out", str(metrics),
+                                 "--details", str(tmp_path / "details.jsonl"), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    m = json.loads(metrics.read_text())
+    assert set(m) >= {"bench", "lid", "n_predictions", "languages", "id_avg", "ood_avg", "all_avg"}
+    assert m["n_predictions"] == 4 and set(m["languages"]["ja"]) >= {"acc", "lc", "lc_acc", "think_lc", "answer_lc"}
+    assert m["ood_avg"] is None and len(_lines(tmp_path / "details.jsonl")) == 4
+    assert (tmp_path / "metrics.md").read_text().count("|") > 10
+
+    run = tmp_path / "dit"
+    result = runner.invoke(app, ["eval", "--bench", "polymath", "--langs", "ja", "--levels", "low", "--limit", "2",
+                                 "--n", "1", "--max-tokens", "8", "--model", str(tiny_model_path),
+                                 "--baseline", "dit", "--workers", "1", "--output", str(run)])
+    assert result.exit_code == 0, result.output
+    for name in ("preds.jsonl", "metrics.json", "details.jsonl", "report.md", "report.png"):
+        assert (run / name).is_file(), name
+
+    result = runner.invoke(app, ["compare", str(metrics), "--paper", "M-Thinker-1.5B-Iter2", "--out",
+                                 str(tmp_path / "cmp.md")])
+    assert result.exit_code == 0, result.output
+    assert "| ja |" in (tmp_path / "cmp.md").read_text()
+    result = runner.invoke(app, ["compare", str(metrics), str(run / "metrics.json")])
+    assert result.exit_code != 0 and "different benchmarks" in result.output
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(preds.read_text() + '{"bench": "mmath"}\n')
+    result = runner.invoke(app, ["score", "--bench", "mmath", "--preds", str(bad), "--out", str(metrics)],
+                           env={"COLUMNS": "400", "TERMINAL_WIDTH": "400"})  # one line: the message is not wrapped
+    assert result.exit_code == 2 and "bad.jsonl line 5: missing field(s)" in result.output, result.output
