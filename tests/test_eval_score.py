@@ -77,7 +77,7 @@ def test_polymath_first_box_of_answer_part():
 @pytest.mark.parametrize("text", ["", "</think>", "\x00\x01\ufffd" * 50, "\\boxed{" * 1000, "$" * 5000,
                                   "\\(" * 2000 + "</think>" + "\\boxed{\\frac{" * 300])
 def test_garbage_scores_wrong_and_never_raises(aime_ja, text):
-    extracted, acc, think_lc, answer_lc = score_one("mmath", "ja", text, aime_ja.answer, "langdetect")
+    _, acc, think_lc, answer_lc = score_one("mmath", "ja", text, aime_ja.answer, "langdetect")
     assert acc is False
     assert isinstance(think_lc, bool) and isinstance(answer_lc, bool)
 
