@@ -326,9 +326,11 @@ def reward_metrics(entry: dict) -> dict[str, float]:
 
 
 def summarize(log_history: list[dict], window: int = 3) -> dict:
-    """Reward components averaged over the first and the last ``window`` logged steps."""
+    """Reward components averaged over the first and the last ``window`` logged steps (fewer for short
+    runs, so "first" and "final" never share a step when there are two or more)."""
     entries = [reward_metrics(e) for e in log_history]
     entries = [e for e in entries if e]
+    window = max(1, min(window, len(entries) // 2))
 
     def mean_of(chunk):
         keys = {k for e in chunk for k in e}
