@@ -1,11 +1,12 @@
 """``mthinker bench grpo``: peak memory and throughput of GRPO steps, unsloth vs transformers + PEFT.
 
 What one step does is what training does: the kit's 4-bit (NF4) backbone + LoRA from :mod:`kit.models`
-(r=32 on every linear layer of the blocks), TRL's GRPOTrainer with ``group`` completions of one real
-benchmark question per step, the kit's M-Thinker reward callables, one optimizer update. The model has the
-real architecture's numbers and random weights (:mod:`kit.bench.archs`); EOS and the ids the stand-in
-tokenizer lacks are suppressed, so every completion runs to exactly ``completion_len`` tokens, as the
-longest real completions do.
+(r=32 on every linear layer of the blocks), TRL's GRPOTrainer with the training stage's own arguments
+(:func:`kit.train.grpo.build_grpo_args`: paged 8-bit AdamW on CUDA, bf16, dapo loss, beta 0), ``group``
+completions of one real benchmark question per step, the kit's M-Thinker reward callables, one update.
+The model has the real architecture's numbers and random weights (:mod:`kit.bench.archs`); EOS and the
+ids the stand-in tokenizer lacks are suppressed, so every completion runs to exactly ``completion_len``
+tokens, as the longest real completions do.
 
 Figures (``BenchGRPOResult``):
 
@@ -31,6 +32,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from enum import Enum
+from pathlib import Path
 
 from kit.bench.archs import TINY_ARCH, available_archs, ensure_random_checkpoint, is_large
 
@@ -258,8 +260,8 @@ def run_grpo_bench(cfg: GRPOBenchConfig) -> BenchGRPOResult:
     )
     model, tokenizer = load_model(model_cfg)  # unsloth (when chosen) is imported here, before trl
     from datasets import Dataset
-    from transformers import PrinterCallback, TrainerCallback
-    from trl import GRPOConfig, GRPOTrainer
+    from transformers import PrinterCallback, ProgressCallback, TrainerCallback
+    from trl import GRPOTrainer
 
     gen_timer, reward_timer = _Timer(), _Timer()
     model.generate = gen_timer.wrap_generate(model.generate)
@@ -282,22 +284,24 @@ def run_grpo_bench(cfg: GRPOBenchConfig) -> BenchGRPOResult:
             step_marks.append((time.perf_counter() - t, gen_timer.seconds - g, reward_timer.seconds - r,
                                gen_timer.tokens - n))
 
-    suppressed = suppressed_token_ids(arch_numbers["vocab_size"], tokenizer)
-    use_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    # The trainer arguments of the training stage itself (optimizer, precision, loss, clipping), so the
+    # benchmark costs what `mthinker grpo` costs; only the sizes and the sampling constraint differ.
+    from kit.train.config import GRPOSettings
+    from kit.train.grpo import build_grpo_args
+
+    settings = GRPOSettings(
+        num_generations=cfg.group, per_device_train_batch_size=cfg.group, gradient_accumulation_steps=1,
+        max_completion_length=cfg.completion_len, max_steps=cfg.steps, save_steps=cfg.steps + 1,
+        seed=cfg.seed, generation_kwargs={"suppress_tokens": suppressed_token_ids(arch_numbers["vocab_size"],
+                                                                                   tokenizer)},
+    )
     with tempfile.TemporaryDirectory(prefix="mthinker-bench-grpo-") as out_dir:
-        args = GRPOConfig(
-            output_dir=out_dir, max_steps=cfg.steps, per_device_train_batch_size=cfg.group,
-            gradient_accumulation_steps=1, num_generations=cfg.group,
-            max_completion_length=cfg.completion_len,
-            temperature=0.9, top_p=0.95, learning_rate=5e-6, beta=0.0, loss_type="dapo",
-            lr_scheduler_type="constant", warmup_steps=0, logging_steps=1, save_strategy="no",
-            report_to="none", seed=cfg.seed, bf16=use_bf16, fp16=False,
-            reward_weights=weights, shuffle_dataset=False, disable_tqdm=True,
-            generation_kwargs={"suppress_tokens": suppressed},
-        )
+        args = build_grpo_args(settings, Path(out_dir), use_cpu=not torch.cuda.is_available(),
+                               reward_weights=weights)
         trainer = GRPOTrainer(model=model, processing_class=tokenizer, reward_funcs=reward_funcs, args=args,
                               train_dataset=Dataset.from_list(rows), callbacks=[StepClock()])
-        trainer.remove_callback(PrinterCallback)  # per-step log dicts on stdout would break --json output
+        for chatty in (PrinterCallback, ProgressCallback):  # log dicts on stdout would break --json output
+            trainer.pop_callback(chatty)
         trainer.train()
 
     if not step_marks:
