@@ -146,3 +146,11 @@ def test_full_language_scores_in_parallel_like_in_process(tmp_path):
     assert serial == parallel
     assert sum(s.acc for s in serial if s.sample == 0) >= 120  # gold answers written as gold verify
     assert not any(s.think_lc for s in serial if s.sample == 1)
+
+
+def test_polymath_gold_is_read_as_inline_math():
+    """PolyMath golds such as top-ja-50's "$2^{2^l}$ for $l=1,2,4,8$" only match read as $gold$ (its scorer)."""
+    top = {p.id: p for p in load_problems("polymath", langs=["ja"], levels=["top"])}["top-ja-50"]
+    assert "$" in top.answer
+    text = f"{JA_THINK}</think>{JA_ANSWER} \\boxed{{{top.answer}}}"
+    assert score_one("polymath", "ja", text, top.answer)[1] is True

@@ -7,7 +7,8 @@ Per prediction (one line of ``preds.jsonl``):
   ``\\boxed{``, else the last number after "final answer"/"answer is"). PolyMath: the first ``\\boxed{}`` of
   the answer part with spaces removed (the whole completion when it has no single ``</think>``), as
   PolyMath's ``extract_boxed_content`` does.
-- **acc**: :func:`kit.rewards.accuracy.verify` (math-verify) of the gold against the extracted answer.
+- **acc**: :func:`kit.rewards.accuracy.verify` (math-verify) of the gold against the extracted answer; the
+  gold is read as written for MMATH and as ``$gold$`` for PolyMath, as each scorer does.
 - **think_lc / answer_lc**: :func:`kit.lid.is_consistent` of the thinking and the answer as they stand in
   the completion (not stripped: the authors' scripts check the raw pieces, and whitespace counts toward the
   15-character threshold and adds langdetect n-grams). Without a single ``</think>`` the thinking is
@@ -193,7 +194,10 @@ def score_one(bench: str, lang: str, text: str, gold: str, lid: str = "fasttext"
     try:
         text = "" if text is None else str(text)
         extracted = extract_answer(bench, text)
-        acc = _verify_cached(str(gold), extracted, float(timeout_s)) if extracted else False
+        # The MMATH scorer parses the gold as written, PolyMath's wraps it in $..$ first (its golds hold
+        # text such as "$2^{2^l}$ for $l=1,2,4,8$", which only compare equal read that way).
+        gold = str(gold) if bench == Bench.mmath.value else f"${gold}$"
+        acc = _verify_cached(gold, extracted, float(timeout_s)) if extracted else False
         think_lc, answer_lc = consistency(bench, text, lang, lid)
         return extracted, bool(acc), bool(think_lc), bool(answer_lc)
     except Exception:  # noqa: BLE001 - one bad completion must never stop the scoring of the others
