@@ -69,7 +69,11 @@ def test_stop_button_halts_generation_and_shows_the_partial_verdict(page):
     page.click("#submit")
     page.wait_for("document.querySelector('#main-thinking textarea')?.value.length > 20", timeout_s=60)
     page.click("#stop")
-    verdict = page.wait_for(f"{VERDICT}?.textContent", timeout_s=60)
+    try:
+        verdict = page.wait_for(f"{VERDICT}?.textContent", timeout_s=60)
+    except Exception:
+        raise AssertionError("no verdict after stop; status: "
+                             + str(page.evaluate("document.querySelector('#status').innerText"))) from None
     assert "in fr" in verdict
     assert "stopped" in page.evaluate("document.querySelector('#verdict').innerText")
     n_chars = len(page.evaluate("document.querySelector('#main-thinking textarea').value"))

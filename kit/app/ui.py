@@ -278,6 +278,10 @@ def build_demo(sources: DemoSources):
                     session_id, Run(run_sources, question_text, target_code, settings, gold_text, backend)
                 )
                 for _ in run.start().updates():
+                    if run.stop_event.is_set() and not all(u is not None and u.done for u in run.latest):
+                        # Stop pressed: the stop handler draws the final state; a late partial redraw
+                        # from this (being cancelled) stream must not overwrite its verdict.
+                        continue
                     yield render(run)
             except InputError as exc:
                 yield [fragments.status_html(str(exc), error=True), *empty]
