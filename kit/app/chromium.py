@@ -231,6 +231,7 @@ class Chromium:
 
     def fill(self, selector: str, text: str) -> None:
         """Set an input/textarea's value the way typing does (frameworks listen to the input event)."""
+        self.wait_for(f"document.querySelector({json.dumps(selector)}) !== null")  # pages render progressively
         self.evaluate(
             f"(() => {{ const el = document.querySelector({json.dumps(selector)});"
             "  if (!el) throw new Error('no element ' + " + json.dumps(selector) + ");"
@@ -242,6 +243,7 @@ class Chromium:
         )
 
     def click(self, selector: str) -> None:
+        self.wait_for(f"document.querySelector({json.dumps(selector)}) !== null")
         self.evaluate(
             f"(() => {{ const el = document.querySelector({json.dumps(selector)});"
             f" if (!el) throw new Error('no element {selector}'); el.click(); return true; }})()"
