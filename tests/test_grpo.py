@@ -53,12 +53,19 @@ def grpo_run(tiny_model_path, tmp_path_factory):
     grpo.generation_kwargs) and completions are kept short, so some pass the format + LC gate (reward 0)
     and others do not (-1): rewards vary within groups, as after the SFT warm-up.
     """
+    from kit.data import load_rows, write_rows
     from kit.models import load_tokenizer
     from kit.train.grpo import run_grpo
 
     out = tmp_path_factory.mktemp("grpo")
+    # RL data as the refs stage writes it: rows with an English reference thinking for CTA
+    rows = load_rows("examples/data/polymath_low_slice.jsonl", langs=["ja", "fr"], limit_per_lang=4)
+    for row in rows:
+        row["en_reference"] = f"{row['en_question']} So the answer is {row['answer']}."
+    train_data = write_rows(rows, out / "rl.jsonl")
     cfg = load_config("tiny", ["grpo.max_steps=3", "grpo.save_steps=2", "grpo.max_completion_length=6",
-                               "reward.min_response_chars=0", "grpo.learning_rate=1e-3"])
+                               "reward.min_response_chars=0", "grpo.learning_rate=1e-3",
+                               f"grpo.train_data={train_data}"])
     close_id = load_tokenizer("tiny").convert_tokens_to_ids("</think>")
     cfg.grpo.generation_kwargs = {"sequence_bias": {(close_id,): 6.5}}
     return run_grpo(cfg, out)
@@ -76,6 +83,8 @@ def test_grpo_logs_every_reward_component(grpo_run):
     # the within-group spread GRPO needs
     assert any(entry["reward_std"] > 0 for entry in steps)
     assert set(grpo_run.summary["final"]) == set(COMPONENTS)
+    assert "grpo.train_data" not in (grpo_run.output_dir / "config.yaml").read_text()  # nested, not dotted
+    assert "rl.jsonl" in (grpo_run.output_dir / "config.yaml").read_text()
 
 
 @pytest.mark.slow

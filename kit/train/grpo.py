@@ -94,60 +94,31 @@ def load_training_rows(config: Config) -> list[dict]:
     """Rows ``{prompt, lang, answer, en_question, en_reference, id}`` for the trainer.
 
     Reads ``grpo.train_data`` (the RL data the refs stage writes) or else ``data.train`` through
-    ``kit.data`` (JSONL, verl parquet, MMATH/PolyMath); filters to ``data.langs`` and caps per language.
+    ``kit.data.load_rows`` (which owns the formats and their validation), filtered to ``data.langs`` and
+    capped per language.
     """
+    from kit.data import load_rows
     from kit.prompts import build_messages
 
     path = config.grpo.train_data or config.data.train
-    rows = _read_rows(path)
-    langs = set(config.data.langs)
+    rows = load_rows(path, langs=config.data.langs, limit_per_lang=config.data.limit_per_lang)
     kept: list[dict] = []
     per_lang: dict[str, int] = {}
-    for row in rows:
+    for index, row in enumerate(rows):
         lang = row["lang"]
-        if lang not in langs:
-            continue
-        if config.data.limit_per_lang and per_lang.get(lang, 0) >= config.data.limit_per_lang:
-            continue
         per_lang[lang] = per_lang.get(lang, 0) + 1
         prompt = row.get("prompt") or build_messages(row["question"], lang, control=config.data.control)
         kept.append({
             "prompt": prompt, "lang": lang, "answer": str(row["answer"]),
             "en_question": row.get("en_question") or "", "en_reference": row.get("en_reference") or "",
-            "id": str(row.get("id", len(kept))),
+            "id": str(row.get("id") or index),
         })
     if not kept:
-        raise ValueError(f"no training rows in {path} for data.langs={sorted(langs)}; "
+        raise ValueError(f"no training rows in {path} for data.langs={config.data.langs}; "
                          "check the file's languages or set data.langs")
     log.info("GRPO data: %d questions from %s (%s)", len(kept), path,
              ", ".join(f"{k}={v}" for k, v in sorted(per_lang.items())))
     return kept
-
-
-def _read_rows(path: str) -> list[dict]:
-    """Rows through ``kit.data`` (which owns formats and validation)."""
-    import kit.data
-
-    loader = getattr(kit.data, "load_rows", None)
-    if loader is not None:
-        return list(loader(path))
-    # kit.data has not landed its loaders yet: read plain JSONL rows {question, answer, lang, ...}.
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from None
-            for key in ("lang", "answer"):
-                if key not in row:
-                    raise ValueError(f"{path}:{line_no}: missing field {key!r}")
-            if "question" not in row and "prompt" not in row:
-                raise ValueError(f"{path}:{line_no}: missing field 'question' (or 'prompt')")
-            rows.append(row)
-    return rows
 
 
 def build_dataset(rows: list[dict], tokenizer, max_prompt_length: int):
