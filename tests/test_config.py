@@ -96,3 +96,22 @@ def test_cli_reports_config_errors_with_the_key():
     result = CliRunner().invoke(app, ["grpo", "--preset", "tiny", "--set", "grpo.max_stepz=2"])
     assert result.exit_code == 2
     assert "grpo.max_stepz" in result.output and "max_steps" in result.output
+
+
+def test_loading_a_config_imports_no_torch_and_composes_every_landed_section():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dataclasses\n"
+        "from kit.train.config import SECTION_TYPES, load_config, section_class\n"
+        "cfg = load_config('tiny')\n"
+        "assert 'torch' not in sys.modules, 'torch imported by load_config'\n"
+        "for name in SECTION_TYPES:\n"
+        "    cls = section_class(name)\n"
+        "    value = getattr(cfg, name)\n"
+        "    assert (isinstance(value, cls) if cls else isinstance(value, dict)), name\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
