@@ -231,7 +231,8 @@ class Chromium:
 
     def fill(self, selector: str, text: str) -> None:
         """Set an input/textarea's value the way typing does (frameworks listen to the input event)."""
-        self.wait_for(f"document.querySelector({json.dumps(selector)}) !== null")  # pages render progressively
+        # pages render progressively: wait for the element first
+        self.wait_for(f"document.querySelector({json.dumps(selector)}) !== null")
         self.evaluate(
             f"(() => {{ const el = document.querySelector({json.dumps(selector)});"
             "  if (!el) throw new Error('no element ' + " + json.dumps(selector) + ");"
