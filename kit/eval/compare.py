@@ -100,21 +100,21 @@ def markdown_comparison(a: dict, b: dict, name_a: str = "A", name_b: str = "B") 
 
 
 def rich_comparison(a: dict, b: dict, name_a: str = "A", name_b: str = "B"):
+    """One row per language/average; each metric cell reads ``A→B Δ``, Δ green when B is higher."""
     from rich.table import Table
 
-    table = Table(title=f"{name_a} vs {name_b}  (Δ = {name_b} − {name_a})")
+    table = Table(title=f"{name_a} → {name_b}  (Δ = {name_b} − {name_a})")
     table.add_column("Column")
     for _, n in ROWS:
-        table.add_column(f"{n} {name_a}", justify="right")
-        table.add_column(f"{n} {name_b}", justify="right")
-        table.add_column(f"Δ {n}", justify="right")
+        table.add_column(n, justify="right", no_wrap=True)
     for row in comparison(a, b):
         cells = []
         for key, _ in ROWS:
             va, vb, d = row[key]
             color = "" if d is None or abs(d) < 0.005 else ("green" if d > 0 else "red")
-            cells += [_f(va), _f(vb), f"[{color}]{_f(d, True)}[/]" if color else _f(d, True)]
-        table.add_row(row["column"], *cells)
+            delta = f"[{color}]{_f(d, True)}[/]" if color else _f(d, True)
+            cells.append(f"{_f(va)}→{_f(vb)} {delta}")
+        table.add_row(row["column"], *cells, style="bold" if row["column"].endswith("AVG") else None)
     return table
 
 

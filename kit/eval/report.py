@@ -74,17 +74,18 @@ def markdown_table(metrics: dict, title: str | None = None) -> str:
 
 
 def rich_table(metrics: dict, title: str | None = None):
+    """Languages as rows (fits a terminal), LC / Acc / LC&Acc as columns, averages in bold."""
     from rich.table import Table
 
     acc_name = "DW-Acc" if metrics.get("bench") == "polymath" else "Acc"
     table = Table(title=title or f"{metrics.get('bench', '?')} (lid: {metrics.get('lid', '?')}, "
                                  f"{metrics.get('n_predictions', '?')} predictions)")
-    table.add_column("Metric")
-    cols = columns(metrics)
-    for header, _ in cols:
-        table.add_column(header, justify="right", style="bold" if header.endswith("AVG") else None)
-    for key, name in ROWS:
-        table.add_row(name.replace("Acc", acc_name), *[_fmt(v.get(key)) for _, v in cols])
+    table.add_column("Language")
+    for _, name in ROWS:
+        table.add_column(name.replace("Acc", acc_name), justify="right")
+    for header, values in columns(metrics):
+        table.add_row(header, *[_fmt(values.get(key)) for key, _ in ROWS],
+                      style="bold" if header.endswith("AVG") else None)
     return table
 
 
