@@ -129,9 +129,11 @@ def stream(model, tokenizer, prompt: str, params: SamplingParams,
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
+    abandoned = threading.Event()  # set when the consumer stops iterating: no orphan generation left running
+
     class _StopOnEvent(StoppingCriteria):
         def __call__(self, input_ids, scores, **kwargs):
-            return bool(stop_event is not None and stop_event.is_set())
+            return abandoned.is_set() or bool(stop_event is not None and stop_event.is_set())
 
     if params.seed is not None:
         torch.manual_seed(int(params.seed))
@@ -155,11 +157,14 @@ def stream(model, tokenizer, prompt: str, params: SamplingParams,
     thread = threading.Thread(target=_run, daemon=True)
     thread.start()
     strip = [t for t in (tokenizer.pad_token, tokenizer.eos_token, tokenizer.bos_token) if t]
-    for delta in streamer:
-        for token in strip:
-            delta = delta.replace(token, "")
-        if delta:
-            yield delta
-    thread.join()
+    try:
+        for delta in streamer:
+            for token in strip:
+                delta = delta.replace(token, "")
+            if delta:
+                yield delta
+    finally:
+        abandoned.set()
+        thread.join(timeout=60)
     if errors:
         raise errors[0]

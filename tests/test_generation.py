@@ -75,3 +75,18 @@ def test_bad_sampling_params_say_which():
         SamplingParams(top_p=0)
     with pytest.raises(ValueError, match="n"):
         SamplingParams(n=0)
+
+
+def test_abandoned_stream_stops_generating(tiny):
+    """A consumer that stops reading (closed generator) must stop the model, not leave it running."""
+    model, tok = tiny
+    calls = []
+    handle = model.register_forward_hook(lambda *args: calls.append(1))
+    try:
+        gen = stream(model, tok, render_prompt(tok, "1+1?", "ja"),
+                     SamplingParams(max_new_tokens=1500, temperature=0.0))
+        next(gen)
+        gen.close()  # joins the generation thread
+        assert len(calls) < 100  # not the 1500 forward passes of a run to the end
+    finally:
+        handle.remove()
