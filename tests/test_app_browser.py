@@ -88,3 +88,28 @@ def test_too_long_question_gets_a_clear_message_in_the_page(page):
         "document.querySelector('#status [data-error=true]')?.innerText", timeout_s=60)
     assert "4001 characters; the limit is 4000" in status
     assert page.evaluate(f"{VERDICT}") is None  # nothing was generated
+
+
+def test_model_errors_are_shown_in_the_page_not_as_a_stack_trace(tiny_model_path):
+    from kit.app.launch import AppConfig, launch_demo
+
+    with socket.socket() as s:  # a port nobody listens on: the model server is "down"
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+        s.listen(0)
+        s.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo, url = launch_demo(AppConfig(api_base=f"http://127.0.0.1:{dead}/v1", port=port), block=False)
+    try:
+        with Chromium(timeout_s=60) as browser:
+            browser.open(url, ready="document.querySelector('#question textarea') !== null")
+            browser.fill("#question textarea", QUESTION)
+            browser.click("#submit")
+            status = browser.wait_for("document.querySelector('#status [data-error=true]')?.innerText")
+            assert "The model failed" in status and "cannot reach the model server" in status
+            assert "Traceback" not in browser.evaluate("document.body.innerText")
+            assert browser.wait_for(f"{VERDICT}?.textContent")  # the (empty) completion still gets its verdict
+    finally:
+        demo.close()
