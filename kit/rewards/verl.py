@@ -60,9 +60,20 @@ def _env_judge(config: RewardConfig):
         return None
     from kit.judges import build_judge
 
-    options = {key[len(_JUDGE_PREFIX):].lower(): value for key, value in os.environ.items()
+    # MTHINKER_JUDGE_API_KEY is the default variable *holding* the key: the api judge reads it itself.
+    options = {key[len(_JUDGE_PREFIX):].lower(): _env_value(value) for key, value in os.environ.items()
                if key.startswith(_JUDGE_PREFIX) and key != _JUDGE_PREFIX + "API_KEY"}
     return build_judge(kind, **options)
+
+
+def _env_value(value: str):
+    """Environment values are strings; numeric options (concurrency, timeout_s, ...) become numbers."""
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
 
 
 def _state() -> dict[str, Any]:
