@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from kit.app.chromium import Chromium, find_chromium
+from kit.app.chromium import BrowserError, Chromium, find_chromium
 
 pytestmark = [
     pytest.mark.browser,
@@ -71,9 +71,11 @@ def test_stop_button_halts_generation_and_shows_the_partial_verdict(page):
     page.click("#stop")
     try:
         verdict = page.wait_for(f"{VERDICT}?.textContent", timeout_s=60)
-    except Exception:
-        raise AssertionError("no verdict after stop; status: "
-                             + str(page.evaluate("document.querySelector('#status').innerText"))) from None
+    except BrowserError:
+        raise AssertionError(
+            "no verdict after stop; status: "
+            + str(page.evaluate("document.querySelector('#status').innerText"))
+        ) from None
     assert "in fr" in verdict
     assert "stopped" in page.evaluate("document.querySelector('#verdict').innerText")
     n_chars = len(page.evaluate("document.querySelector('#main-thinking textarea').value"))
@@ -84,8 +86,7 @@ def test_too_long_question_gets_a_clear_message_in_the_page(page):
     page.fill("#question textarea", "あ" * 4001)
     page.wait_for("document.querySelector('#input-lang')?.innerText.includes('the limit is 4000')")
     page.click("#submit")
-    status = page.wait_for(
-        "document.querySelector('#status [data-error=true]')?.innerText", timeout_s=60)
+    status = page.wait_for("document.querySelector('#status [data-error=true]')?.innerText", timeout_s=60)
     assert "4001 characters; the limit is 4000" in status
     assert page.evaluate(f"{VERDICT}") is None  # nothing was generated
 
@@ -110,6 +111,7 @@ def test_model_errors_are_shown_in_the_page_not_as_a_stack_trace(tiny_model_path
             status = browser.wait_for("document.querySelector('#status [data-error=true]')?.innerText")
             assert "The model failed" in status and "cannot reach the model server" in status
             assert "Traceback" not in browser.evaluate("document.body.innerText")
-            assert browser.wait_for(f"{VERDICT}?.textContent")  # the (empty) completion still gets its verdict
+            # the (empty) completion still gets its verdict
+            assert browser.wait_for(f"{VERDICT}?.textContent")
     finally:
         demo.close()

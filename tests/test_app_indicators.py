@@ -90,13 +90,13 @@ def test_answer_indicators_after_think_close():
 
 
 def test_short_paragraphs_in_latin_script_do_not_raise_the_alert():
-    text = "まず、面積の公式を使います。底辺かける高さ割る二です。\n\nOK.\n\n$x = 6 \\cdot 4 / 2$\n\nよって答えは12です。"  # noqa: E501
+    text = "まず、面積の公式を使います。底辺かける高さ割る二です。\n\nOK.\n\n$x = 6 \\cdot 4 / 2$\n\nよって答えは12です。"
     view = LiveTracker("ja").update(text)
     assert view.switch is None
 
 
 def test_previous_paragraphs_are_not_detected_again(monkeypatch):
-    import kit.app.indicators as indicators
+    from kit.app import indicators
 
     calls = []
     real_detect = indicators.detect

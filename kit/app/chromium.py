@@ -14,6 +14,7 @@ Chromium started with ``--remote-debugging-pipe`` reads protocol messages on fil
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import shutil
@@ -63,14 +64,12 @@ class Chromium:
 
     # ------------------------------------------------------------------------------------------ process
 
-    def __enter__(self) -> Chromium:
+    def __enter__(self) -> Chromium:  # noqa: PYI034 - py310 has no typing.Self
         self._profile = tempfile.mkdtemp(prefix="mthinker-chromium-")
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
 
         def wire_fds():  # in the child: the protocol pipe is fds 3 (browser reads) and 4 (browser writes)
-            import fcntl
-
             reads, writes = (
                 fcntl.fcntl(to_browser_r, fcntl.F_DUPFD, 10),
                 fcntl.fcntl(from_browser_w, fcntl.F_DUPFD, 10),
@@ -105,7 +104,7 @@ class Chromium:
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=self._log,
-            preexec_fn=wire_fds,
+            preexec_fn=wire_fds,  # noqa: PLW1509 - only fcntl/dup2/close run there, nothing is imported
             close_fds=False,
         )
         os.close(to_browser_r)

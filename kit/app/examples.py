@@ -71,7 +71,7 @@ def _polymath_example(folder: Path, lang: str, pick: int = 0) -> Example | None:
             answer=str(row["answer"]),
             source=f"PolyMath {row['id']}",
         )
-    except Exception as exc:  # a broken parquet must not take the demo down
+    except Exception as exc:  # noqa: BLE001 - a broken parquet must not take the demo down
         log.warning("skipping PolyMath examples from %s: %s", path, exc)
         return None
 

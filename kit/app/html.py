@@ -83,12 +83,16 @@ def indicators_html(view: LiveView, *, elapsed_s: float = 0.0, streaming: bool =
         f"<span>Target {badge(target, target)}</span>",
         f'<span id="thinking-lang">Thinking so far {badge(view.thinking_lang, target)}</span>',
         f'<span id="answer-lang">Answer {badge(view.answer_lang if view.in_answer else None, target)}</span>',
-        f'<span title="share of the thinking\'s letters in paragraphs detected as {html.escape(target)}">'
-        f'In {html.escape(target)}: <span class="share-bar">'
-        f'<span style="width:{share * 100:.0f}%"></span></span> '
-        f'<b id="target-share">{share * 100:.0f}%</b></span>',
-        f'<span class="status-note">{len(view.thinking) + len(view.answer)} chars, {elapsed_s:.1f}s'
-        f"{' · streaming' if streaming else ''}</span>",
+        (
+            f'<span title="share of the thinking\'s letters in paragraphs detected as {html.escape(target)}">'
+            f'In {html.escape(target)}: <span class="share-bar">'
+            f'<span style="width:{share * 100:.0f}%"></span></span> '
+            f'<b id="target-share">{share * 100:.0f}%</b></span>'
+        ),
+        (
+            f'<span class="status-note">{len(view.thinking) + len(view.answer)} chars, {elapsed_s:.1f}s'
+            f"{' · streaming' if streaming else ''}</span>"
+        ),
         "</div>",
     ]
     if switch is not None:
@@ -114,8 +118,10 @@ def verdict_html(
     error: str | None = None,
 ) -> str:
     if verdict is None:
-        return ('<div class="verdict-badge pending" data-state="pending">'
-                "Verdict: waiting for the end of the stream…</div>")
+        return (
+            '<div class="verdict-badge pending" data-state="pending">'
+            "Verdict: waiting for the end of the stream…</div>"
+        )
     state = "pass" if verdict.consistent else "fail"
     why = []
     if not verdict.well_formed:

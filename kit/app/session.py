@@ -303,7 +303,7 @@ def run_session(
                 yield update()
             if stop_event.is_set():
                 break
-    except Exception as exc:  # shown in the page; the partial text and its verdict are kept
+    except Exception as exc:  # noqa: BLE001 - shown in the page; the partial text and its verdict are kept
         error = f"{type(exc).__name__}: {exc}"
     verdict = final_verdict(completion, target_lang, backend)
     boxed = last_boxed(completion)  # the whole completion, as the accuracy reward and the scorers search it

@@ -5,6 +5,8 @@ Only parses flags and calls `kit.app.launch`; gradio and torch load when the com
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from kit.app.launch import AppConfig, Preset
@@ -16,19 +18,21 @@ app = typer.Typer()
 
 @app.command("app")
 def serve(
-    preset: Preset = typer.Option(
-        Preset.auto,
-        "--preset",
-        help="tiny: the embedded model (CPU, offline); paper: DeepSeek-R1-Distill-Qwen-1.5B "
-        "in 4-bit; auto: tiny without a GPU, paper with one.",
-    ),
+    preset: Annotated[
+        Preset,
+        typer.Option(
+            "--preset",
+            help="tiny: the embedded model (CPU, offline); paper: DeepSeek-R1-Distill-Qwen-1.5B "
+            "in 4-bit; auto: tiny without a GPU, paper with one.",
+        ),
+    ] = Preset.auto,
     model: str | None = typer.Option(None, "--model", help="A Hub id or local folder (overrides --preset)."),
     adapter: str | None = typer.Option(
         None, "--adapter", help="A trained LoRA folder; enables compare mode (base vs adapter)."
     ),
-    backend: Backend = typer.Option(
-        Backend.auto, "--backend", help="Model backend (auto: unsloth on CUDA when installed)."
-    ),
+    backend: Annotated[
+        Backend, typer.Option("--backend", help="Model backend (auto: unsloth on CUDA when installed).")
+    ] = Backend.auto,
     api_base: str | None = typer.Option(
         None,
         "--api-base",
@@ -41,9 +45,9 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 exposes it)."),
     port: int = typer.Option(7860, "--port", help="Port (0: a free one)."),
     share: bool = typer.Option(False, "--share", help="Opt in to a public gradio.live link."),
-    lid: LIDBackend = typer.Option(
-        LIDBackend.fasttext, "--lid", help="Default language identifier for indicators and verdict."
-    ),
+    lid: Annotated[
+        LIDBackend, typer.Option("--lid", help="Default language identifier for indicators and verdict.")
+    ] = LIDBackend.fasttext,
     concurrency: int = typer.Option(2, "--concurrency", help="Generations running at once; others queue."),
     max_queue: int = typer.Option(
         16, "--max-queue", help="Queued requests beyond which new ones are refused."
