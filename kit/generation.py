@@ -91,9 +91,15 @@ def sample(model, tokenizer, prompts: list[str], params: SamplingParams, batch_s
     try:
         for batch in _progress(batches, progress, total_prompts=len(prompts), n=params.n):
             enc = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
-            with torch.no_grad():
-                out = model.generate(**enc, num_return_sequences=int(params.n),
-                                     **params.generate_kwargs(tokenizer))
+            try:
+                with torch.no_grad():
+                    out = model.generate(**enc, num_return_sequences=int(params.n),
+                                         **params.generate_kwargs(tokenizer))
+            except torch.cuda.OutOfMemoryError as exc:
+                from kit.models import describe_oom
+
+                raise RuntimeError(describe_oom(exc, {"batch_size": batch_size, "n": params.n,
+                                                      "max_new_tokens": params.max_new_tokens})) from exc
             new_tokens = out[:, enc["input_ids"].shape[1]:]
             texts = [decode_completion(tokenizer, row) for row in new_tokens.tolist()]
             # generate() returns the n sequences of each prompt next to each other

@@ -321,15 +321,24 @@ _OOM_ADVICE = [
 
 
 def describe_oom(exc: BaseException, settings: dict) -> str:
-    """A readable answer to a CUDA out-of-memory error: the current values and what to lower."""
+    """A readable answer to a CUDA out-of-memory error: the current values and what to lower.
+
+    ``settings`` holds the values in play (GRPO: num_generations, max_completion_length, ...; sampling:
+    batch_size, n, max_new_tokens); known keys get specific advice, other keys "lower it". Empty settings
+    list every known knob.
+    """
     lines = [f"Out of GPU memory ({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__})."]
-    lines.append("Lower these settings (current value -> what to try):")
+    lines.append("Lower these settings (current value: what to try):")
+    known = {key for key, _, _ in _OOM_ADVICE}
     for key, flag, advice in _OOM_ADVICE:
+        if settings and key not in settings and flag not in settings:
+            continue
         current = settings.get(key, settings.get(flag, "?"))
-        if key == "load_in_4bit" and current is True:
-            continue
-        if key == "gradient_checkpointing" and current is True:
-            continue
+        if key in ("load_in_4bit", "gradient_checkpointing") and current is True:
+            continue  # already on: nothing to advise
         lines.append(f"  {flag} = {current}: {advice}")
-    lines.append("Override any of them on the command line, e.g. --set grpo.num_generations=4")
+    for key, current in settings.items():
+        if key not in known and not any(key == flag for _, flag, _ in _OOM_ADVICE):
+            lines.append(f"  {key} = {current}: lower it")
+    lines.append("Override config keys on the command line, e.g. --set grpo.num_generations=4")
     return "\n".join(lines)

@@ -104,3 +104,9 @@ def test_tokenizer_keeps_think_markers_when_skipping_special_tokens(tiny_model_p
     assert tok.convert_tokens_to_ids("</think>") in ids  # still one token
     text = tok.decode(ids + [tok.eos_token_id, tok.pad_token_id], skip_special_tokens=True)
     assert text == "まず 2+2=4。</think>答えは \\boxed{4}"
+
+
+def test_describe_oom_for_sampling_names_its_own_knobs():
+    msg = describe_oom(RuntimeError("CUDA out of memory."), {"batch_size": 8, "n": 4, "max_new_tokens": 4096})
+    assert "batch_size = 8: lower it" in msg and "max_new_tokens = 4096" in msg
+    assert "grpo.num_generations" not in msg
