@@ -109,4 +109,4 @@ def test_tokenizer_keeps_think_markers_when_skipping_special_tokens(tiny_model_p
 def test_describe_oom_for_sampling_names_its_own_knobs():
     msg = describe_oom(RuntimeError("CUDA out of memory."), {"batch_size": 8, "n": 4, "max_new_tokens": 4096})
     assert "batch_size = 8: lower it" in msg and "max_new_tokens = 4096" in msg
-    assert "grpo.num_generations" not in msg
+    assert "grpo.num_generations =" not in msg
