@@ -110,3 +110,18 @@ def test_describe_oom_for_sampling_names_its_own_knobs():
     msg = describe_oom(RuntimeError("CUDA out of memory."), {"batch_size": 8, "n": 4, "max_new_tokens": 4096})
     assert "batch_size = 8: lower it" in msg and "max_new_tokens = 4096" in msg
     assert "grpo.num_generations =" not in msg
+
+
+@pytest.mark.parametrize(
+    "cuda, has_unsloth, chosen, reason",
+    [(True, True, "unsloth", "CUDA is available and unsloth is installed"),
+     (True, False, "transformers", "unsloth is not installed"),
+     (False, True, "transformers", "no CUDA GPU")],
+)
+def test_auto_backend_decision_table(monkeypatch, cuda, has_unsloth, chosen, reason):
+    from kit import models
+
+    monkeypatch.setattr(models, "_cuda_available", lambda: cuda)
+    monkeypatch.setattr(models, "_unsloth_installed", lambda: has_unsloth)
+    got, why = resolve_backend("auto")
+    assert got == chosen and reason in why
