@@ -115,3 +115,37 @@ def test_model_errors_are_shown_in_the_page_not_as_a_stack_trace(tiny_model_path
             assert browser.wait_for(f"{VERDICT}?.textContent")
     finally:
         demo.close()
+
+
+def test_compare_mode_shows_base_and_adapter_side_by_side(tiny_model_path, tmp_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from kit.app.launch import AppConfig, launch_demo
+
+    lora = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_path), lora).save_pretrained(
+        tmp_path / "lora"
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo, url = launch_demo(AppConfig(preset="tiny", adapter=str(tmp_path / "lora"), port=port), block=False)
+    try:
+        with Chromium(timeout_s=60) as browser:
+            browser.open(url, ready="document.querySelector('#question textarea') !== null")
+            assert not browser.evaluate("document.querySelector('#verdict-base')?.offsetParent")  # hidden
+            browser.click("#compare input[type=checkbox]")
+            browser.wait_for("document.querySelector('#verdict-base')?.offsetParent != null")
+            browser.fill("#question textarea", QUESTION)
+            set_number(browser, "max-tokens", 32)
+            browser.click("#submit")
+            for verdict_id in ("verdict", "verdict-base"):
+                text = browser.wait_for(
+                    f"document.querySelector('#{verdict_id} [data-state=final]')?.textContent"
+                )
+                assert "in ja" in text
+            assert browser.evaluate("document.querySelector('#base-thinking textarea').value")
+            assert browser.evaluate("document.querySelector('#main-thinking textarea').value")
+    finally:
+        demo.close()

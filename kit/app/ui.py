@@ -229,13 +229,14 @@ def build_demo(sources: DemoSources):
                             interactive=False,
                             elem_id=f"{prefix}-thinking",
                         )
-                    answer = gr.Markdown(
-                        elem_id=f"{prefix}-answer",
-                        latex_delimiters=[
-                            {"left": "$$", "right": "$$", "display": True},
-                            {"left": "$", "right": "$", "display": False},
-                        ],
-                    )
+                    with gr.Accordion("Answer", open=True, elem_id=f"{prefix}-answer-panel"):
+                        answer = gr.Markdown(
+                            elem_id=f"{prefix}-answer",
+                            latex_delimiters=[
+                                {"left": "$$", "right": "$$", "display": True},
+                                {"left": "$", "right": "$", "display": False},
+                            ],
+                        )
                     verdict = gr.HTML(
                         fragments.verdict_html(None, ""),
                         elem_id="verdict" if prefix == "main" else "verdict-base",
