@@ -154,7 +154,7 @@ def test_bench_rewards_rejects_a_bad_grpo_result(tmp_path):
 @pytest.fixture()
 def mini_arch(monkeypatch, tmp_path):
     """A small architecture whose vocabulary (9000) exceeds the stand-in tokenizer's, like the real ones."""
-    import kit.bench.archs as archs
+    from kit.bench import archs
 
     folder = tmp_path / "archs"
     folder.mkdir()

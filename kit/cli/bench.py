@@ -10,11 +10,12 @@ import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
 
 app = typer.Typer(no_args_is_help=True)
+OutOption = Annotated[Path | None, typer.Option("--out", help="Also write the JSON result to this file.")]
 
 # Kept here (not imported from kit.bench.archs) so `mthinker bench --help` does not import the library.
 ARCH_HELP = ("deepseek-r1-distill-qwen-1.5b, deepseek-r1-distill-qwen-7b (real shapes, random weights) "
@@ -26,7 +27,7 @@ def _fail(message: str, code: int = 1):
     raise typer.Exit(code)
 
 
-def _emit(result: dict, as_json: bool, out: Optional[Path], table) -> None:
+def _emit(result: dict, as_json: bool, out: Path | None, table) -> None:
     write_error = None
     if out is not None:
         try:
@@ -42,7 +43,7 @@ def _emit(result: dict, as_json: bool, out: Optional[Path], table) -> None:
         _fail(write_error)
 
 
-def _langs(spec: Optional[str], flag: str) -> Optional[list[str]]:
+def _langs(spec: str | None, flag: str) -> list[str] | None:
     if not spec:
         return None
     from kit.languages import UnknownLanguageError, parse_languages
@@ -53,7 +54,7 @@ def _langs(spec: Optional[str], flag: str) -> Optional[list[str]]:
         raise typer.BadParameter(str(exc), param_hint=flag) from None
 
 
-def _data_dir(data: Optional[Path], required: bool) -> Optional[Path]:
+def _data_dir(data: Path | None, required: bool) -> Path | None:
     from kit.paths import find_benchmarks_dir
 
     try:
@@ -79,7 +80,7 @@ def grpo_command(
     no_checkpointing: bool = typer.Option(False, "--no-gradient-checkpointing",
                                           help="Turn gradient checkpointing off (more memory, faster)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (peak_mem_gb, ...)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Also write the JSON result to this file."),
+    out: OutOption = None,
 ):
     """Peak memory, step time and tokens/s of GRPO on a 4-bit + LoRA model with a real architecture."""
     from kit.bench.grpo import GRPOBenchConfig, run_grpo_bench
@@ -130,18 +131,18 @@ def _grpo_table(r: dict) -> None:
 
 @app.command("rewards")
 def rewards_command(
-    data: Optional[Path] = typer.Option(None, "--data", help="Benchmark folder (default: found "
-                                                             "automatically, else the bundled slice)."),
-    langs: Optional[str] = typer.Option(None, "--langs", help="Languages, e.g. ja,fr (default: paper's 10)."),
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="Benchmark folder (default: found automatically, else the bundled slice).")] = None,
+    langs: str | None = typer.Option(None, "--langs", help="Languages, e.g. ja,fr (default: paper's 10)."),
     per_lang: int = typer.Option(8, "--per-lang", min=1, help="Completions per language."),
     chars: int = typer.Option(4000, "--chars", min=200, help="Characters of each completion's thinking."),
     group: int = typer.Option(8, "--group", min=1, help="Completions per reward call (GRPO group)."),
-    step_time_s: Optional[float] = typer.Option(None, "--step-time-s", min=0.0,
+    step_time_s: float | None = typer.Option(None, "--step-time-s", min=0.0,
                                                 help="A GRPO step time to compute the reward's share of."),
-    grpo_result: Optional[Path] = typer.Option(None, "--grpo-result",
-                                               help="A `bench grpo --json` output: its step time is used."),
+    grpo_result: Annotated[Path | None, typer.Option(
+        "--grpo-result", help="A `bench grpo --json` output: its step time is used.")] = None,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Also write the JSON result to this file."),
+    out: OutOption = None,
 ):
     """Time per completion of LC (fasttext vs langdetect), math-verify, the CTA judge and the whole reward."""
     from kit.bench.rewards import run_rewards_bench, step_time_from_result
@@ -189,12 +190,12 @@ def _rewards_table(r: dict) -> None:
 
 @app.command("lid")
 def lid_command(
-    data: Optional[Path] = typer.Option(None, "--data", help="Benchmark folder (mmath/, polymath/)."),
-    langs: Optional[str] = typer.Option(None, "--langs", help="Languages, e.g. ja,en (default: all found)."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1,
+    data: Annotated[Path | None, typer.Option("--data", help="Benchmark folder (mmath/, polymath/).")] = None,
+    langs: str | None = typer.Option(None, "--langs", help="Languages, e.g. ja,en (default: all found)."),
+    limit: int | None = typer.Option(None, "--limit", min=1,
                                         help="At most this many questions per language and benchmark."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Also write the JSON result to this file."),
+    out: OutOption = None,
 ):
     """Accuracy and time per text of both LID backends on the MMATH and PolyMath questions."""
     from kit.bench.lid import run_lid_bench
