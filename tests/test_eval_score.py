@@ -154,3 +154,26 @@ def test_polymath_gold_is_read_as_inline_math():
     assert "$" in top.answer
     text = f"{JA_THINK}</think>{JA_ANSWER} \\boxed{{{top.answer}}}"
     assert score_one("polymath", "ja", text, top.answer)[1] is True
+
+
+def test_synthetic_predictions_score_as_designed(tmp_path):
+    """Every ja MMATH problem, four samples with known outcomes (kit.eval.synthetic), scored end to end."""
+    from kit.eval.aggregate import aggregate
+    from kit.eval.synthetic import write_synthetic_predictions
+
+    path = tmp_path / "ja.jsonl"
+    assert write_synthetic_predictions("mmath", path, langs=["ja"]) == 374 * 4
+    scored = score_predictions(read_predictions(path, "mmath"), load_problems("mmath", langs=["ja"]), workers=2)
+    by_sample = {s: [r for r in scored if r.sample == s] for s in range(4)}
+    assert all(r.acc for r in by_sample[0] + by_sample[1] + by_sample[3])  # MMATH golds all read back
+    assert not any(r.acc for r in by_sample[2])
+    assert sum(r.lc for r in by_sample[0]) >= 360  # native thinking: consistent (a few formula-only texts)
+    assert not any(r.think_lc for r in by_sample[3])  # no </think>
+    # English thinking is inconsistent, except where LaTeX removal leaves 15 characters or fewer ("What is ?")
+    from kit.lid import strip_latex
+
+    english = {p.id: p.question for p in load_problems("mmath", langs=["en"])}
+    short = {i for i, q in english.items() if len(strip_latex(q + "\n")) <= 15}
+    assert 0 < len(short) < 30 and {r.id for r in by_sample[1] if r.think_lc} == short
+    ja = aggregate(scored, "mmath", "fasttext")["languages"]["ja"]
+    assert ja["acc"] == 75.0 and 45 < ja["lc"] <= 55 and 22 < ja["lc_acc"] <= 30
