@@ -71,6 +71,8 @@ class VLLMEngine:
             raise EngineError("--engine vllm needs vLLM (pip install 'mthinker-kit[vllm]' on a CUDA machine); "
                               "or use --engine transformers") from None
         kwargs = {"model": model, "gpu_memory_utilization": gpu_memory_utilization, "enable_lora": bool(adapter)}
+        if adapter:
+            kwargs["max_lora_rank"] = _adapter_rank(adapter)  # vLLM refuses ranks above its default of 16
         if max_model_len:
             kwargs["max_model_len"] = max_model_len
         self.llm = LLM(**kwargs)
@@ -90,6 +92,19 @@ class VLLMEngine:
         prompts = [render(self.tokenizer, p.question, p.lang, baseline) for p in problems]
         outputs = self.llm.generate(prompts, vparams, lora_request=lora)
         return [[o.text for o in out.outputs] for out in outputs]
+
+
+def _adapter_rank(adapter: str) -> int:
+    """The LoRA rank from the adapter's ``adapter_config.json`` (PEFT's ``r``), rounded up to a rank vLLM
+    accepts (8, 16, 32, 64, 128, 256)."""
+    import json
+    from pathlib import Path
+
+    try:
+        rank = int(json.loads((Path(adapter) / "adapter_config.json").read_text())["r"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 64  # unreadable here (e.g. a Hub id): vLLM checks the real rank when it loads the adapter
+    return next((r for r in (8, 16, 32, 64, 128, 256) if r >= rank), rank)
 
 
 class OpenAIEngine:
