@@ -373,3 +373,52 @@ def test_grpo_trainer_logs_each_component(tiny_model_path, tmp_path):
     assert -1.0 <= logged["rewards/reward/mean"] <= 2.0
     assert "judge/requests" in logged
     assert funcs[0].scorer.batches_scored == 1  # six reward functions, one computation per batch
+
+
+# ---------------------------------------------------------------------------------------------- real judge
+
+def test_with_the_symbolic_judge():
+    symbolic = pytest.importorskip("kit.judges.symbolic", reason="kit/judges has not landed yet")
+    from kit.judges import build_judge
+
+    judge = build_judge("symbolic")
+    assert isinstance(judge, symbolic.SymbolicJudge)
+    texts = [CORRECT, ENGLISH_THINKING, WRONG]
+    out = score_completions(texts, lang="ja", answer="18", en_question=EN_QUESTION, en_reference=EN_REFERENCE,
+                            judge=judge)
+    assert 0.5 < out[0].cta <= 1.0 and out[0].reward == pytest.approx(1 + out[0].cta)
+    assert [b.cta for b in out[1:]] == [0.0, 0.0] and [b.reward for b in out[1:]] == [-1.0, 0.0]
+    assert judge.stats.requests == 1  # only the correct, consistent completion was judged
+    # a Japanese thinking that skips the English reasoning's intermediate results scores lower
+    bare = "まず考えます。" * 160 + "</think>答えは $\\boxed{18}$ です。"
+    [b] = score_completions([bare], lang="ja", answer="18", en_reference=EN_REFERENCE, judge=judge)
+    assert b.cta < out[0].cta and b.reward == pytest.approx(1 + b.cta)
+
+
+def test_verl_default_judge_is_symbolic(verl_env, monkeypatch):
+    pytest.importorskip("kit.judges.symbolic", reason="kit/judges has not landed yet")
+    monkeypatch.delenv("MTHINKER_VERL_JUDGE")
+    verl_env.reset()
+    extra = {"en_question": EN_QUESTION, "en_answer": "<think>\n" + EN_REFERENCE + "</think>\n18"}
+    assert 1.5 < verl_env.compute_score("ja", CORRECT, "18", extra) <= 2.0
+    assert verl_env._STATE["judge"].name == "symbolic"
+
+
+def test_verl_api_judge_from_env_with_the_server_down(verl_env, monkeypatch):
+    """Judge options come from MTHINKER_JUDGE_* (numbers parsed); a dead endpoint costs CTA, not training."""
+    pytest.importorskip("kit.judges.api", reason="kit/judges has not landed yet")
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for key, value in {"MTHINKER_VERL_JUDGE": "api", "MTHINKER_JUDGE_BASE_URL": f"http://127.0.0.1:{port}/v1",
+                       "MTHINKER_JUDGE_MODEL": "judge", "MTHINKER_JUDGE_RETRIES": "0",
+                       "MTHINKER_JUDGE_TIMEOUT_S": "2", "MTHINKER_JUDGE_API_KEY": "sk-secret"}.items():
+        monkeypatch.setenv(key, value)
+    verl_env.reset()
+    extra = {"en_question": EN_QUESTION, "en_answer": "<think>\n" + EN_REFERENCE + "</think>\n18"}
+    assert verl_env.compute_score("ja", CORRECT, "18", extra) == 1.0
+    judge = verl_env._STATE["judge"]
+    assert judge.name == "api" and judge.stats.failures == 1
+    assert "sk-secret" not in repr(judge) and all("sk-secret" not in e for e in judge.stats.errors)

@@ -111,7 +111,8 @@ def _build_judge(kind: JudgeKind, base_url: str | None, model: str | None, api_k
     try:
         return build_judge(kind.value, **options)
     except (TypeError, ValueError) as exc:
-        raise typer.BadParameter(f"cannot build the {kind.value} judge: {exc}", param_hint="--judge") from None
+        raise typer.BadParameter(f"cannot build the {kind.value} judge: {exc} (options: --judge-base-url, "
+                                 f"--judge-model, --judge-api-key-env)", param_hint="--judge") from None
 
 
 @app.command("reward")
