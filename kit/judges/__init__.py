@@ -1,0 +1,108 @@
+"""CTA judges behind one interface (:class:`kit.judges.base.CTAJudge`), built from a :class:`JudgeConfig`.
+
+- ``symbolic`` (default, CPU): judge-free matching of key numbers and expressions (:mod:`.symbolic`).
+- ``api``: any OpenAI-compatible chat endpoint, e.g. a local vLLM server (:mod:`.api`).
+- ``local``: a transformers model in-process, or the policy's own base weights (:mod:`.local`).
+- ``none``: no judge; rewards then score CTA 0 (``build_judge`` returns None).
+
+Every judge caches its scores (in memory, or on disk with ``cache_path``) and never raises.
+
+Example:
+    >>> from kit.judges import build_judge
+    >>> judge = build_judge("symbolic")
+    >>> build_judge({"kind": "api", "base_url": "http://127.0.0.1:8000/v1", "model": "judge"}).name
+    'api'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from enum import Enum
+
+from kit.judges.base import CTAItem, CTAJudge, JudgeStats
+
+__all__ = ["CTAItem", "CTAJudge", "JudgeConfig", "JudgeKind", "JudgeStats", "build_judge"]
+
+
+class JudgeKind(str, Enum):
+    symbolic = "symbolic"
+    api = "api"
+    local = "local"
+    none = "none"
+
+
+@dataclass
+class JudgeConfig:
+    kind: JudgeKind | str = JudgeKind.symbolic
+    base_url: str | None = None  # api: e.g. http://127.0.0.1:8000/v1
+    model: str | None = None  # api: the served model name; local: a Hub id or path
+    api_key_env: str = "MTHINKER_JUDGE_API_KEY"  # the NAME of the variable holding the key, never the key
+    concurrency: int = 8
+    timeout_s: float = 60.0
+    retries: int = 3
+    backoff_s: float = 1.0
+    temperature: float = 0.6  # the paper's judge settings: 0.6, top-p 0.95, seed 10
+    top_p: float = 0.95
+    max_tokens: int = 64  # the paper allows 50 new tokens; a little more for servers that add spaces
+    seed: int | None = 10
+    batch_size: int = 4  # local judge
+    cache_path: str | None = None  # None: in memory; a path: SQLite shared across runs and processes
+
+    def __post_init__(self):
+        try:
+            self.kind = JudgeKind(self.kind.value if isinstance(self.kind, Enum) else str(self.kind).lower())
+        except ValueError:
+            raise ValueError(f"judge.kind={self.kind!r} is not valid; set it to one of: "
+                             f"{', '.join(k.value for k in JudgeKind)}") from None
+        if self.kind is JudgeKind.api and not (self.base_url and self.model):
+            raise ValueError("judge.kind=api needs judge.base_url (e.g. http://127.0.0.1:8000/v1) and judge.model "
+                             "(the served model name)")
+        if self.kind is JudgeKind.local and not self.model:
+            raise ValueError("judge.kind=local needs judge.model (a Hub id or a local path)")
+        for name in ("concurrency", "retries", "max_tokens", "batch_size"):
+            value = getattr(self, name)
+            minimum = 0 if name == "retries" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"judge.{name}={value!r} must be an integer >= {minimum}")
+        for name in ("timeout_s", "backoff_s", "temperature", "top_p"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"judge.{name}={value!r} must be a number >= 0")
+        if self.timeout_s <= 0:
+            raise ValueError(f"judge.timeout_s={self.timeout_s!r} must be > 0 seconds")
+
+
+def build_judge(config: JudgeConfig | dict | str | None = "symbolic", **overrides) -> CTAJudge | None:
+    """A judge from a config, a dict of its fields, or a kind name plus keyword fields; None for ``none``."""
+    if isinstance(config, JudgeConfig):
+        values = {f.name: getattr(config, f.name) for f in fields(JudgeConfig)}
+    elif isinstance(config, dict):
+        values = dict(config)
+    else:
+        values = {"kind": config or "none"}
+    values.update(overrides)
+    known = {f.name for f in fields(JudgeConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown judge option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    cfg = JudgeConfig(**values)
+    from kit.judges.cache import JudgeCache
+
+    cache = JudgeCache(cfg.cache_path)
+    if cfg.kind is JudgeKind.none:
+        return None
+    if cfg.kind is JudgeKind.symbolic:
+        from kit.judges.symbolic import SymbolicJudge
+
+        return SymbolicJudge(cache=cache)
+    if cfg.kind is JudgeKind.api:
+        from kit.judges.api import APIJudge
+
+        return APIJudge(cfg.base_url, cfg.model, api_key_env=cfg.api_key_env, concurrency=cfg.concurrency,
+                        timeout_s=cfg.timeout_s, retries=cfg.retries, backoff_s=cfg.backoff_s,
+                        temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, seed=cfg.seed,
+                        cache=cache)
+    from kit.judges.local import LocalJudge
+
+    return LocalJudge(model_name=cfg.model, batch_size=cfg.batch_size, max_new_tokens=cfg.max_tokens,
+                      temperature=0.0, cache=cache)

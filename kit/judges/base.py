@@ -7,8 +7,9 @@ mathematically equivalent counterpart in the target-language thinking? The score
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -40,3 +41,62 @@ class CTAJudge(Protocol):
     def score(self, items: Sequence[CTAItem]) -> list[float]:
         """One score in [0, 1] per item, in order."""
         ...
+
+
+class CachedJudge:
+    """Cache lookup, stats and the never-raise rule, shared by every judge.
+
+    A subclass sets ``name`` and ``identity`` (what makes its scores reusable: kind, model, prompt version)
+    and implements ``_score_uncached(items) -> list[float | None]``; None marks a failure, which scores 0 and
+    is counted in ``stats.failures``. Failures are not cached, so a judge that was down is asked again.
+    """
+
+    name = "judge"
+    identity = "judge"
+    max_logged_errors = 5
+
+    def __init__(self, cache=None):
+        from kit.judges.cache import JudgeCache
+
+        self.cache = cache if cache is not None else JudgeCache()
+        self.stats = JudgeStats()
+
+    def _score_uncached(self, items: Sequence[CTAItem]) -> list[float | None]:
+        raise NotImplementedError
+
+    def _record_error(self, message: str) -> None:
+        self.stats.errors = (self.stats.errors + [message])[-self.max_logged_errors:]
+
+    def score(self, items: Sequence[CTAItem]) -> list[float]:
+        from kit.judges.cache import cache_key
+
+        items = list(items)
+        self.stats.requests += len(items)
+        keys = [cache_key(self.identity, item) for item in items]
+        scores: list[float | None] = [self.cache.get(k) for k in keys]
+        todo = {}  # key -> first index needing it (duplicates in a batch cost one call)
+        for i, (key, cached) in enumerate(zip(keys, scores)):
+            if cached is not None:
+                self.stats.cache_hits += 1
+            elif key not in todo:
+                todo[key] = i
+        if todo:
+            batch = [items[i] for i in todo.values()]
+            self.stats.calls += len(batch)
+            try:
+                fresh = list(self._score_uncached(batch))
+                if len(fresh) != len(batch):
+                    raise RuntimeError(f"{len(fresh)} scores for {len(batch)} items")
+            except Exception as exc:  # noqa: BLE001 - a judge never stops training
+                self._record_error(f"{type(exc).__name__}: {exc}")
+                fresh = [None] * len(batch)
+            good = {}
+            by_key = dict(zip(todo, fresh))
+            for key, value in by_key.items():
+                if value is None:
+                    self.stats.failures += 1
+                else:
+                    good[key] = min(1.0, max(0.0, float(value)))
+            self.cache.put_many(good)
+            scores = [s if s is not None else good.get(k, 0.0) for s, k in zip(scores, keys)]
+        return [float(s) for s in scores]

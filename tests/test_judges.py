@@ -1,0 +1,233 @@
+"""CTA judges: symbolic case table on real benchmark text, the API judge against a real HTTP server on
+127.0.0.1 (good, garbage, out of range, slow, flaky, down), caching, config errors, the local judge."""
+
+import json
+import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from kit.judges import JudgeConfig, build_judge
+from kit.judges.base import CTAItem
+from kit.judges.prompt import parse_score
+from kit.judges.symbolic import SymbolicJudge, ascii_digits, key_results
+
+EN_Q = ("Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her "
+        "friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck "
+        "egg. How much in dollars does she make every day at the farmers' market?")
+EN_REF = ("Janet starts with 16 eggs. She eats 3 and bakes with 4, so 16 - 3 - 4 = 9 eggs remain. "
+          "Each sells for $2, so she makes 9 * 2 = 18 dollars. The answer is \\boxed{18}.")
+JA_ALL = "アヒルは16個の卵を産む。3個食べて4個使うので、16 - 3 - 4 = 9個残る。1個2ドルなので 9 × 2 = 18 ドル。"
+JA_HALF = "アヒルは16個の卵を産む。3個食べて4個使う。"
+JA_NONE = "卵をすべて市場で売ります。"
+TH_DIGITS = "เป็ดออกไข่ ๑๖ ฟอง กิน ๓ ใช้ ๔ เหลือ ๙ ฟอง ขายฟองละ ๒ ดอลลาร์ ได้ ๑๘ ดอลลาร์"
+
+
+@pytest.mark.parametrize("thinking,lang,expected", [
+    (JA_ALL, "ja", 1.0),
+    (TH_DIGITS, "th", 1.0),
+    (JA_HALF, "ja", 0.5),  # 16, 3, 4 of the six key results {16, 3, 4, 9, 2, 18}
+    (JA_NONE, "ja", 0.0),
+    ("", "ja", 0.0),
+])
+def test_symbolic_case_table(thinking, lang, expected):
+    numbers, expressions = key_results(EN_REF)
+    assert {int(n) for n in numbers} == {16, 3, 4, 9, 2, 18} and expressions == ()
+    assert SymbolicJudge().score([CTAItem(EN_Q, EN_REF, thinking, lang)]) == [pytest.approx(expected)]
+
+
+def test_symbolic_normalizes_notation_and_scripts():
+    assert ascii_digits("٣٤ ১২ ๑๒ ３４") == "34 12 12 34"
+    assert {int(n) for n in key_results("卵は16個、残り9個。")[0]} == {16, 9}
+    ref = r"Let $x = \frac{1}{2}$, then $y = x^2 + 1$, and 80,000 dollars is 25%."
+    target = "x = 0.5 なので $y=x^{2}+1$、80 000 ドルは 25 %。"
+    assert SymbolicJudge().score([CTAItem("", ref, target, "ja")]) == [1.0]
+    assert SymbolicJudge().score([CTAItem("", "no results here", "x", "ja")]) == [0.0]
+
+
+def test_symbolic_is_bounded_on_huge_and_junk_inputs():
+    judge = SymbolicJudge()
+    junk = "\\boxed{" * 5000 + "$" * 3000 + "1/0 " * 1000 + "\x00\udcff"
+    for score in judge.score([CTAItem("", EN_REF * 300, junk, "ja"), CTAItem("", junk, EN_REF, "fr")]):
+        assert 0.0 <= score <= 1.0
+
+
+@pytest.mark.parametrize("reply,expected", [
+    ("<score>0.75</score>", 0.75), ("thinking... <score> 1 </score>", 1.0), ("<score>0</score>", 0.0),
+    ("<score>7</score>", None), ("<score>-0.1</score>", None), ("0.5", None), ("<score>nan</score>", None),
+    (None, None), ("<score>0.2</score> then <score>0.4</score>", 0.4),
+])
+def test_parse_score(reply, expected):
+    assert parse_score(reply) == expected
+
+
+def test_config_errors_name_the_field():
+    with pytest.raises(ValueError, match="judge.kind='gpt'"):
+        JudgeConfig(kind="gpt")
+    with pytest.raises(ValueError, match="judge.base_url"):
+        JudgeConfig(kind="api")
+    with pytest.raises(ValueError, match="judge.concurrency"):
+        JudgeConfig(concurrency=0)
+    with pytest.raises(ValueError, match="unknown judge option"):
+        build_judge("symbolic", temprature=0.1)
+    assert build_judge("none") is None
+
+
+# ------------------------------------------------------------------ a real OpenAI-style server
+
+class JudgeServer:
+    """An OpenAI chat-completions server on 127.0.0.1 whose behaviour a test picks with ``mode``."""
+
+    def __init__(self):
+        self.mode = "good"
+        self.requests = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.auth_headers: list[str] = []
+        self.fail_first = 0
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server.lock:
+                    server.requests += 1
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                    server.auth_headers.append(self.headers.get("Authorization", ""))
+                    fail = server.fail_first > 0
+                    server.fail_first -= 1
+                try:
+                    time.sleep(0.05 if server.mode != "slow" else 2.0)
+                    if fail:
+                        self.send_response(500)
+                        self.end_headers()
+                        return
+                    prompt = body["messages"][-1]["content"]
+                    content = {"good": "<score>0.75</score>" if "REFERENCE" in prompt else "?",
+                               "garbage": "I think it is pretty good", "range": "<score>7</score>",
+                               "slow": "<score>0.5</score>"}[server.mode]
+                    payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]})
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    self.wfile.write(payload.encode())
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    srv = JudgeServer()
+    yield srv
+    srv.close()
+
+
+def _api_judge(url, **kw):
+    options = {"kind": "api", "base_url": url, "model": "judge-model", "timeout_s": 1.0, "retries": 2, "backoff_s": 0.01}
+    options.update(kw)
+    return build_judge(options)
+
+
+def _items(n):
+    return [CTAItem(EN_Q, EN_REF, f"{JA_ALL} ({i})", "ja") for i in range(n)]
+
+
+def test_api_good_replies_cache_and_concurrency(server, monkeypatch, caplog):
+    secret = "sk-test-SECRET-123"
+    monkeypatch.setenv("MTHINKER_JUDGE_API_KEY", secret)
+    judge = _api_judge(server.url, concurrency=3)
+    caplog.set_level(logging.DEBUG)
+    assert judge.score(_items(12)) == [0.75] * 12
+    assert server.requests == 12 and server.max_in_flight <= 3
+    assert all(h == f"Bearer {secret}" for h in server.auth_headers)
+    assert judge.score(_items(12)) == [0.75] * 12  # all from the cache
+    assert server.requests == 12 and judge.stats.cache_hits == 12 and judge.stats.failures == 0
+    visible = repr(judge) + str(judge.stats) + caplog.text + json.dumps(vars(JudgeConfig(kind="api", base_url="u",
+                                                                                          model="m")))
+    assert secret not in visible
+
+
+@pytest.mark.parametrize("mode", ["garbage", "range"])
+def test_api_bad_replies_score_zero_and_are_counted(server, mode):
+    server.mode = mode
+    judge = _api_judge(server.url)
+    assert judge.score(_items(3)) == [0.0, 0.0, 0.0]
+    assert judge.stats.failures == 3 and server.requests == 3  # a bad reply is not retried
+    judge.score(_items(3))
+    assert server.requests == 6  # failures are not cached: asked again next time
+
+
+def test_api_slow_server_times_out_after_retries(server):
+    server.mode = "slow"
+    judge = _api_judge(server.url, timeout_s=0.3, retries=1)
+    start = time.monotonic()
+    assert judge.score(_items(2)) == [0.0, 0.0]
+    assert time.monotonic() - start < 5 and judge.stats.failures == 2 and server.requests == 4
+
+
+def test_api_retries_server_errors(server):
+    server.fail_first = 2
+    judge = _api_judge(server.url, concurrency=1, retries=3)
+    assert judge.score(_items(1)) == [0.75]
+    assert server.requests == 3 and judge.stats.failures == 0
+
+
+def test_api_down_server_lets_training_go_on(server, tmp_path):
+    url = server.url
+    server.close()
+    judge = _api_judge(url, retries=1)
+    assert judge.score(_items(4)) == [0.0] * 4
+    assert judge.stats.failures == 4 and "ConnectError" in judge.stats.errors[-1]
+    # and the M-Thinker reward still computes, with CTA 0
+    from kit.rewards.mthinker import RewardConfig, score_completions
+
+    completion = JA_ALL * 3 + "</think>最終的な答えは \\boxed{18}"
+    row = score_completions([completion], lang="ja", answer="18", en_reference=EN_REF,
+                            config=RewardConfig(min_response_chars=10), judge=judge)[0]
+    assert (row.format, row.lc, row.accuracy, row.cta, row.reward) == (1.0, 1.0, 1.0, 0.0, 1.0)
+
+
+def test_disk_cache_is_shared_across_judges(server, tmp_path):
+    path = tmp_path / "judge.sqlite"
+    assert _api_judge(server.url, cache_path=str(path)).score(_items(2)) == [0.75, 0.75]
+    again = _api_judge(server.url, cache_path=str(path))
+    assert again.score(_items(2)) == [0.75, 0.75]
+    assert server.requests == 2 and again.stats.cache_hits == 2
+
+
+def test_api_judge_works_inside_a_running_event_loop(server):
+    import asyncio
+
+    async def main():
+        return _api_judge(server.url).score(_items(2))
+
+    assert asyncio.run(main()) == [0.75, 0.75]
+
+
+@pytest.mark.slow
+def test_local_judge_on_the_tiny_model(tiny_model_path):
+    """Random weights reply gibberish: every item scores 0 and is counted, through the real batched path."""
+    from kit.judges.local import LocalJudge
+    from kit.models import load_for_inference
+
+    model, tokenizer = load_for_inference(str(tiny_model_path), backend="transformers")
+    judge = LocalJudge(model, tokenizer, batch_size=2, max_new_tokens=8)
+    assert judge.score(_items(3)) == [0.0, 0.0, 0.0]
+    assert judge.stats.calls == 3 and judge.stats.failures == 3
