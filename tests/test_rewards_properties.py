@@ -111,11 +111,11 @@ PATHOLOGICAL = {
 def test_pathological_inputs(name):
     text = PATHOLOGICAL[name]
     judge = ConstantJudge()
-    for variant in ("mthinker", "slc", "no_lc"):  # the components are the same; the hypothesis test covers all
-        config = RewardConfig(variant=variant)
-        [b] = score_completions([text], lang="ja", answer="18", en_reference="x = 9, 9 * 2 = 18", config=config,
-                                judge=judge)
-        _check_breakdown(b, config)
+    # The components do not depend on the variant (the hypothesis test covers every variant's combination).
+    config = RewardConfig()
+    [b] = score_completions([text], lang="ja", answer="18", en_reference="x = 9, 9 * 2 = 18", config=config,
+                            judge=judge)
+    _check_breakdown(b, config)
     funcs, _ = build_reward_functions(RewardConfig(lid_backend="langdetect", min_response_chars=10))
     for f in funcs:
         [value] = f(prompts=["p"], completions=[text], lang=["ja"], answer=["18"], en_reference=[None])
