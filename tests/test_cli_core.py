@@ -113,3 +113,11 @@ def test_reward_binary_file(tmp_path):
     result = run("reward", "--completion", junk, "--lang", "ja", "--answer", "18", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["reward"] == -1.0
+
+
+def test_reward_reads_stdin():
+    text = (COMPLETIONS / "ja_correct.txt").read_text(encoding="utf-8")
+    result = run("reward", "--completion", "-", "--lang", "ja", "--answer", "18", "--judge", "none", "--json",
+                 input=text)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["reward"] == 1.0
