@@ -130,6 +130,8 @@ def test_benchmark_loading_errors(tmp_path):
         load_problems("mmath", tmp_path, langs=["ja"])
     with pytest.raises(BenchmarkError, match=r"ko.json not found"):
         load_problems("mmath", tmp_path, langs=["ko"])
+    with pytest.raises(BenchmarkError, match=r"folder not found"):  # a typo never turns into a Hub download
+        load_problems("mmath", tmp_path / "missing", langs=["ja"])
 
 
 def test_full_language_scores_in_parallel_like_in_process(tmp_path):

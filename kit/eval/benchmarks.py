@@ -152,6 +152,11 @@ def _load_hub(bench: Bench, hub_id: str, langs: list[str], levels: list[str]) ->
     return _load_local(bench, link_root, langs, levels)
 
 
+def _looks_like_hub_id(text: str) -> bool:
+    parts = text.split("/")
+    return len(parts) == 2 and all(parts) and not text.startswith((".", "~")) and "\\" not in text
+
+
 def load_problems(bench: str | Bench, data: str | os.PathLike | None = None, *, langs=None, levels=None,
                   limit: int | None = None) -> list[Problem]:
     """Problems of ``bench`` for ``langs`` (default: all of the benchmark's languages) and, for PolyMath,
@@ -170,6 +175,8 @@ def load_problems(bench: str | Bench, data: str | os.PathLike | None = None, *, 
         problems = _load_local(bench, root, lang_codes, level_names)
     elif Path(data).expanduser().exists():
         raise BenchmarkError(f"--data {data} is a file; pass the folder holding mmath/ and polymath/")
+    elif not _looks_like_hub_id(str(data)):
+        raise BenchmarkError(f"--data {data}: folder not found (a Hub id looks like owner/name)")
     else:
         problems = _load_hub(bench, str(data), lang_codes, level_names)
     if limit:
