@@ -114,3 +114,18 @@ def test_existing_checkpoints_need_resume(grpo_run):
 
     with pytest.raises(FileExistsError, match="--resume"):
         run_grpo(load_config("tiny", ["grpo.max_steps=4"]), grpo_run.output_dir)
+
+
+def test_judge_from_the_config_section():
+    from kit.judges.local import LocalJudge
+    from kit.judges.symbolic import SymbolicJudge
+    from kit.train.grpo import build_judge
+
+    assert isinstance(build_judge(load_config("tiny")), SymbolicJudge)
+    assert build_judge(load_config("tiny", ["reward.variant=naive"])) is None  # no CTA in that variant
+    assert build_judge(load_config("tiny", ["judge.kind=none"])) is None
+    policy = object()  # the policy judges with its own base weights: no second model is loaded
+    judge = build_judge(load_config("tiny", ["judge.kind=local", "judge.model=policy"]), policy, tokenizer=None)
+    assert isinstance(judge, LocalJudge) and judge.model is policy
+    with pytest.raises(ValueError, match="judge.model=policy"):
+        build_judge(load_config("tiny", ["judge.kind=local", "judge.model=policy"]))

@@ -141,19 +141,35 @@ def build_dataset(rows: list[dict], tokenizer, max_prompt_length: int):
     return Dataset.from_list(kept)
 
 
-def build_judge(config: Config):
-    """The CTA judge of the ``judge`` section (None when the reward variant uses no CTA or kind is none)."""
+POLICY_JUDGE = "policy"  # judge.kind=local + judge.model=policy: the policy's own base weights judge CTA
+
+
+def build_judge(config: Config, policy=None, tokenizer=None):
+    """The CTA judge of the ``judge`` section; None when the reward variant uses no CTA or kind is none.
+
+    ``judge: {kind: local, model: policy}`` scores with the policy's base weights (adapters disabled), the
+    one-GPU stand-in for the paper's separate judge model: no second model in memory.
+    """
     if not getattr(config.reward, "uses_cta", True):
         return None
-    try:
-        from kit.judges import build_judge as make_judge
-    except ImportError:
-        log.warning("kit.judges.build_judge is not available: CTA scores 0 in this run")
-        return None
-    judge_cfg = config.judge if config.judge not in (None, {}) else "symbolic"
+    from kit.judges import JudgeConfig
+    from kit.judges import build_judge as make_judge
+
+    judge_cfg = config.judge if config.judge not in (None, {}) else JudgeConfig()
     if isinstance(judge_cfg, dict):
-        judge_cfg = judge_cfg.get("kind", "symbolic")
-    return make_judge(judge_cfg)
+        judge_cfg = JudgeConfig(**judge_cfg)
+    if judge_cfg.kind.value == "local" and judge_cfg.model == POLICY_JUDGE:
+        if policy is None:
+            raise ValueError("judge.model=policy needs the policy model (only the GRPO stage can use it)")
+        from kit.judges.cache import JudgeCache
+        from kit.judges.local import LocalJudge
+
+        return LocalJudge(model=policy, tokenizer=tokenizer, batch_size=judge_cfg.batch_size,
+                          max_new_tokens=judge_cfg.max_tokens, temperature=0.0,
+                          cache=JudgeCache(judge_cfg.cache_path))
+    judge = make_judge(judge_cfg)
+    log.info("CTA judge: %s", getattr(judge, "name", "none"))
+    return judge
 
 
 # -------------------------------------------------------------------------------------------- trainer
@@ -240,7 +256,7 @@ def run_grpo(config: Config, output_dir: str | Path | None = None, *, resume: bo
     from kit.train.callbacks import MetricsLogger
 
     dataset = build_dataset(load_training_rows(config), tokenizer, settings.max_prompt_length)
-    reward_funcs, weights = build_reward_functions(config.reward, build_judge(config))
+    reward_funcs, weights = build_reward_functions(config.reward, build_judge(config, model, tokenizer))
     args = build_grpo_args(settings, output_dir, use_cpu=not torch.cuda.is_available(), reward_weights=weights)
 
     from trl import GRPOTrainer
