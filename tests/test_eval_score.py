@@ -179,3 +179,11 @@ def test_synthetic_predictions_score_as_designed(tmp_path):
     assert 0 < len(short) < 30 and {r.id for r in by_sample[1] if r.think_lc} == short
     ja = aggregate(scored, "mmath", "fasttext")["languages"]["ja"]
     assert ja["acc"] == 75.0 and 45 < ja["lc"] <= 55 and 22 < ja["lc_acc"] <= 30
+
+
+@pytest.mark.parametrize("lid", ["fasttext", "langdetect"])
+def test_whitespace_counts_toward_the_short_text_rule(lid):
+    """As in the authors' scripts, the pieces are checked as they stand: "\\n\\boxed{18}\\n" (12 characters)
+    passes as short, the same answer padded past 15 characters goes to the detector (and is not Japanese)."""
+    assert consistency("mmath", f"{JA_THINK}</think>\n\\boxed{{18}}\n", "ja", lid) == (True, True)
+    assert consistency("mmath", f"{JA_THINK}</think>\n\n\\boxed{{18}}      \n", "ja", lid) == (True, False)
