@@ -129,3 +129,22 @@ def test_judge_from_the_config_section():
     assert isinstance(judge, LocalJudge) and judge.model is policy
     with pytest.raises(ValueError, match="judge.model=policy"):
         build_judge(load_config("tiny", ["judge.kind=local", "judge.model=policy"]))
+
+
+def test_suggested_batch_fix_always_works():
+    import re
+
+    from kit.train.config import GRPOSettings
+
+    for n in range(2, 9):
+        for accumulation in range(1, 5):
+            for per_device in range(1, 9):
+                for processes in (1, 2, 3):
+                    settings = GRPOSettings(num_generations=n, gradient_accumulation_steps=accumulation,
+                                            per_device_train_batch_size=per_device)
+                    try:
+                        check_batch(settings, processes)
+                    except ValueError as exc:
+                        fix = int(re.search(r"per_device_train_batch_size=(\d+)", str(exc)).group(1))
+                        settings.per_device_train_batch_size = fix
+                        check_batch(settings, processes)  # the advice itself must pass

@@ -46,15 +46,18 @@ def check_batch(settings: GRPOSettings, processes: int | None = None) -> None:
     processes = processes or world_size()
     per_step = settings.per_device_train_batch_size * settings.gradient_accumulation_steps * processes
     if per_step % settings.num_generations:
-        groups = max(1, per_step // settings.num_generations)
-        fix = settings.num_generations * groups
+        import math
+
+        # the smallest per-device batch giving whole groups, scaled to stay near the requested one
+        step = settings.num_generations // math.gcd(settings.num_generations,
+                                                    settings.gradient_accumulation_steps * processes)
+        fix = step * max(1, round(settings.per_device_train_batch_size / step))
         raise ValueError(
             f"grpo.per_device_train_batch_size ({settings.per_device_train_batch_size}) x "
             f"grpo.gradient_accumulation_steps ({settings.gradient_accumulation_steps}) x processes ({processes}) "
             f"= {per_step} completions per step, which is not divisible by grpo.num_generations "
             f"({settings.num_generations}): GRPO needs whole groups. Fix: set "
-            f"grpo.per_device_train_batch_size={fix // (settings.gradient_accumulation_steps * processes) or fix} "
-            f"or grpo.num_generations to a divisor of {per_step}."
+            f"grpo.per_device_train_batch_size={fix} or grpo.num_generations to a divisor of {per_step}."
         )
 
 
