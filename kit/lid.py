@@ -33,6 +33,10 @@ from pathlib import Path
 
 # The paper's threshold: after LaTeX removal, texts this short are consistent without detection.
 SHORT_TEXT_CHARS = 15
+# Share of letters that must sit in target-language paragraphs for the fasttext check to pass. Monolingual
+# benchmark text clears it >95% of the time in the paper's languages; text with a third of its paragraphs
+# native fails it (scripts/measure_mixed_lc.py prints both rates).
+FASTTEXT_MIN_TARGET_SHARE = 0.75
 # More segments than this are merged into neighbours before detection, so a pathological text (a megabyte
 # of one-word lines) costs a bounded number of detector calls. Every character is still covered.
 MAX_SEGMENTS = 512
@@ -248,7 +252,8 @@ def is_consistent(text: str, lang: str, backend: str | LIDBackend = "fasttext") 
 
     LaTeX removed (:func:`strip_latex`); 15 characters or fewer left: consistent. Otherwise, langdetect:
     seed 42, ``detect_langs`` must return exactly one language and it must be the target (``zh-cn`` for
-    zh); a detection error (no features) is inconsistent. fasttext: the top label must be the target.
+    zh); a detection error (no features) is inconsistent. fasttext: the top label must be the target and at
+    least ``FASTTEXT_MIN_TARGET_SHARE`` of the letters must be in paragraphs detected as the target.
     """
     remaining = strip_latex("" if text is None else str(text))
     if len(remaining) <= SHORT_TEXT_CHARS:
@@ -259,7 +264,13 @@ def is_consistent(text: str, lang: str, backend: str | LIDBackend = "fasttext") 
         except Exception:  # noqa: BLE001 - as the scorers: any exception leaves the text inconsistent
             return False
         return len(langs) == 1 and langs[0].lang == _langdetect_target(lang)
-    return _detect_fasttext_many([remaining])[0].lang == _registry_code(str(lang).strip())
+    target = _registry_code(str(lang).strip())
+    if _detect_fasttext_many([remaining])[0].lang != target:
+        return False
+    # fastText's top label follows the most distinctive n-grams: alone, it passes thinking whose paragraphs
+    # are two-thirds English 60-99% of the time (scripts/measure_mixed_lc.py). langdetect's "exactly one
+    # language" rule rejects such text, so we also require most letters to sit in target-language paragraphs.
+    return analyze_segments(remaining, target).target_share >= FASTTEXT_MIN_TARGET_SHARE
 
 
 # ---------------------------------------------------------------------------------------------- segments

@@ -205,3 +205,21 @@ def test_many_segments_are_merged_not_dropped():
     assert len(result.segments) <= MAX_SEGMENTS
     assert result.segments[0].start == 0 and result.segments[-1].end == len(text)
     assert 0.2 < result.target_share < 0.6
+
+
+@pytest.mark.parametrize("backend", ["fasttext", "langdetect"])
+def test_thinking_that_drifts_into_english_is_inconsistent(backend):
+    """Two of three paragraphs in English must fail LC even when the top label stays Japanese."""
+    import pandas as pd
+
+    from kit.paths import find_benchmarks_dir
+
+    root = find_benchmarks_dir(required=False)
+    if root is None:
+        pytest.skip("shared benchmarks not found")
+    ja = list(pd.read_parquet(root / "polymath" / "ja" / "medium.parquet").question[:6])
+    en = list(pd.read_parquet(root / "polymath" / "en" / "medium.parquet").question[:6])
+    pure = "\n\n".join(ja)
+    mixed = "\n\n".join(ja[i] if i % 3 == 0 else en[i] for i in range(6))
+    assert is_consistent(pure, "ja", backend)
+    assert not is_consistent(mixed, "ja", backend)
