@@ -148,3 +148,13 @@ def test_suggested_batch_fix_always_works():
                         fix = int(re.search(r"per_device_train_batch_size=(\d+)", str(exc)).group(1))
                         settings.per_device_train_batch_size = fix
                         check_batch(settings, processes)  # the advice itself must pass
+
+
+def test_vllm_rollouts_need_cuda_and_vllm():
+    from kit.train.grpo import check_vllm
+
+    with pytest.raises(ValueError, match="grpo.use_vllm=true needs a CUDA GPU"):
+        check_vllm(load_config("tiny", ["grpo.use_vllm=true"]), cuda=False)
+    with pytest.raises(ValueError, match="pip install vllm"):  # vllm is not installed in the CPU environment
+        check_vllm(load_config("tiny", ["grpo.use_vllm=true"]), cuda=True)
+    check_vllm(load_config("tiny"), cuda=False)

@@ -72,6 +72,21 @@ def check_lengths(config: Config) -> None:
         )
 
 
+def check_vllm(config: Config, *, cuda: bool) -> None:
+    """vLLM rollouts need CUDA and vllm; model.fast_inference without grpo.use_vllm wastes the engine."""
+    import importlib.util
+
+    if config.grpo.use_vllm:
+        if not cuda:
+            raise ValueError("grpo.use_vllm=true needs a CUDA GPU; set grpo.use_vllm=false on CPU")
+        if importlib.util.find_spec("vllm") is None:
+            raise ValueError("grpo.use_vllm=true but vllm is not installed: pip install vllm "
+                             "(or set grpo.use_vllm=false to generate with transformers)")
+    elif config.model.fast_inference:
+        log.warning("model.fast_inference=true loads a vLLM engine but grpo.use_vllm=false does not use it "
+                    "for rollouts: set grpo.use_vllm=true")
+
+
 def _checkpoint_step(path: Path) -> int:
     return int(_CHECKPOINT.match(path.name).group(1))
 
@@ -242,8 +257,7 @@ def run_grpo(config: Config, output_dir: str | Path | None = None, *, resume: bo
     settings = config.grpo
     check_batch(settings)
     check_lengths(config)
-    if settings.use_vllm and not torch.cuda.is_available():
-        raise ValueError("grpo.use_vllm=true needs a CUDA GPU; set grpo.use_vllm=false on CPU")
+    check_vllm(config, cuda=torch.cuda.is_available())
     output_dir = Path(output_dir or config.output_dir)
     checkpoint = latest_checkpoint(output_dir)
     if checkpoint is not None and not resume:
