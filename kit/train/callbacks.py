@@ -3,7 +3,8 @@
 ``MetricsLogger`` appends every trainer log entry to ``metrics.jsonl`` (so a run killed mid-way keeps
 what it logged) and prints one short line per log with the reward components, e.g.::
 
-    step 3/10  reward -0.50  format 0.25  accuracy 0.00  lc 0.25  lc_ratio 0.61  cta 0.00  loss 0.0012
+    step 3/10  reward -0.5  rewards/format 0.25  rewards/accuracy 0  rewards/lc 0.25  rewards/lc_ratio 0.61
+               rewards/cta 0  reward_std 0.46  loss 0.0012  len 48
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from transformers import TrainerCallback
 
 log = logging.getLogger("kit.train")
 
-_SHOWN = [("reward", "reward"), ("format", "rewards/format/mean"), ("accuracy", "rewards/accuracy/mean"),
-          ("lc", "rewards/lc/mean"), ("lc_ratio", "rewards/lc_ratio/mean"), ("cta", "rewards/cta/mean"),
+# (label, TRL log key): the step line names each component as TRL logs it (rewards/<name>, its mean)
+_SHOWN = [("reward", "reward"), *((f"rewards/{name}", f"rewards/{name}/mean")
+                                  for name in ("format", "accuracy", "lc", "lc_ratio", "cta")),
           ("reward_std", "reward_std"), ("loss", "loss"), ("len", "completions/mean_length")]
 
 
