@@ -37,6 +37,10 @@ def test_sigkill_then_resume_continues_from_the_saved_step(tiny_model_path, tmp_
             proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
 
+    first_log = log_path.read_text()
+    for name in ["format", "accuracy", "lc", "lc_ratio", "cta"]:  # the CLI's step lines show every component
+        assert f"rewards/{name} " in first_log, name
+
     saved = latest_checkpoint(out)
     saved_step = int(saved.name.split("-")[1])
     assert 2 <= saved_step < 200 and not (out / "adapter").exists()  # it really was cut short
