@@ -2,20 +2,36 @@
 end to end with the tiny model (generate -> score -> eval -> compare)."""
 
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from kit.eval.baselines import Baseline, prefill_for, render
-from kit.eval.benchmarks import load_problems
+from kit.eval.benchmarks import load_problems, write_bundled_slice
 from kit.eval.engines import OpenAIEngine
 from kit.eval.generate import generate_predictions
 from kit.eval.score import PredictionFileError
 from kit.generation import SamplingParams
 from kit.paths import find_benchmarks_dir
 
-pytestmark = pytest.mark.skipif(find_benchmarks_dir(required=False) is None, reason="no benchmark folder")
+
+@pytest.fixture(autouse=True, scope="module")
+def benchmarks(tmp_path_factory):
+    """The full benchmark folder, or else the bundled PolyMath slice (the tests below use PolyMath low only)."""
+    full = find_benchmarks_dir(required=False)
+    if full is not None:
+        yield full
+        return
+    folder = write_bundled_slice(tmp_path_factory.mktemp("benchmarks"))
+    previous = os.environ.get("MTHINKER_BENCHMARKS")
+    os.environ["MTHINKER_BENCHMARKS"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("MTHINKER_BENCHMARKS", None)
+    else:
+        os.environ["MTHINKER_BENCHMARKS"] = previous
 
 
 class _Server:
@@ -105,7 +121,7 @@ def test_openai_completions_engine_resumes_and_recovers_a_cut_line(tmp_path, ser
 
 
 def test_openai_chat_engine_joins_reasoning(tmp_path, server):
-    problems = load_problems("mmath", langs=["ja"], limit=2)
+    problems = load_problems("polymath", langs=["ja"], levels=["low"], limit=2)
     engine = OpenAIEngine(server.base, model="served", mode="chat")
     texts = engine.complete(problems, SamplingParams(n=2, max_new_tokens=16))
     assert texts[0] == ["まず考えます。</think>答え \\boxed{18} 0", "まず考えます。</think>答え \\boxed{18} 1"]
@@ -138,16 +154,17 @@ def test_cli_generate_score_eval_compare_with_tiny_model(tmp_path, tiny_model_pa
 
     runner = CliRunner()
     preds, metrics = tmp_path / "preds.jsonl", tmp_path / "metrics.json"
-    gen = ["generate", "--bench", "mmath", "--langs", "ja", "--limit", "2", "--n", "2", "--max-tokens", "8",
-           "--seed", "0", "--model", str(tiny_model_path), "--out", str(preds)]
+    gen = ["generate", "--bench", "polymath", "--langs", "ja", "--levels", "low", "--limit", "2", "--n", "2",
+           "--max-tokens", "8", "--seed", "0", "--model", str(tiny_model_path), "--out", str(preds)]
     result = runner.invoke(app, gen)
     assert result.exit_code == 0, result.output
     rows = _lines(preds)
-    assert sorted((r["id"], r["sample"]) for r in rows) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert sorted((r["id"], r["sample"]) for r in rows) == [("low-ja-0", 0), ("low-ja-0", 1), ("low-ja-1", 0),
+                                                          ("low-ja-1", 1)]
     result = runner.invoke(app, gen)
     assert result.exit_code == 0 and "0 predictions written, 4 already" in result.output
 
-    result = runner.invoke(app, ["score", "--bench", "mmath", "--preds", str(preds), "--out", str(metrics),
+    result = runner.invoke(app, ["score", "--bench", "polymath", "--preds", str(preds), "--out", str(metrics),
                                  "--details", str(tmp_path / "details.jsonl"), "--workers", "1"])
     assert result.exit_code == 0, result.output
     m = json.loads(metrics.read_text())
@@ -168,11 +185,16 @@ def test_cli_generate_score_eval_compare_with_tiny_model(tmp_path, tiny_model_pa
                                  str(tmp_path / "cmp.md")])
     assert result.exit_code == 0, result.output
     assert "| ja |" in (tmp_path / "cmp.md").read_text()
-    result = runner.invoke(app, ["compare", str(metrics), str(run / "metrics.json")])
+    result = runner.invoke(app, ["compare", str(metrics), str(run / "metrics.json"), "--out", str(tmp_path / "ab.md")])
+    assert result.exit_code == 0, result.output
+    assert "| ja | 0.00 | 0.00 | +0.00 |" in (tmp_path / "ab.md").read_text()
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({**json.loads(metrics.read_text()), "bench": "mmath"}))
+    result = runner.invoke(app, ["compare", str(metrics), str(other)])
     assert result.exit_code != 0 and "different benchmarks" in result.output
 
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(preds.read_text() + '{"bench": "mmath"}\n')
-    result = runner.invoke(app, ["score", "--bench", "mmath", "--preds", str(bad), "--out", str(metrics)],
+    bad.write_text(preds.read_text() + '{"bench": "polymath"}\n')
+    result = runner.invoke(app, ["score", "--bench", "polymath", "--preds", str(bad), "--out", str(metrics)],
                            env={"COLUMNS": "400", "TERMINAL_WIDTH": "400"})  # one line: the message is not wrapped
     assert result.exit_code == 2 and "bad.jsonl line 5: missing field(s)" in result.output, result.output

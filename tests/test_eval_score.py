@@ -1,10 +1,11 @@
 """Scoring on real benchmark rows (the shipped MMATH/PolyMath files), both LID backends, and bad input."""
 
 import json
+import os
 
 import pytest
 
-from kit.eval.benchmarks import BenchmarkError, load_problems
+from kit.eval.benchmarks import BenchmarkError, load_problems, write_bundled_slice
 from kit.eval.score import (
     PredictionFileError,
     consistency,
@@ -15,42 +16,67 @@ from kit.eval.score import (
 )
 from kit.paths import find_benchmarks_dir
 
-pytestmark = pytest.mark.skipif(find_benchmarks_dir(required=False) is None, reason="no benchmark folder")
+FULL = find_benchmarks_dir(required=False)
+needs_full = pytest.mark.skipif(FULL is None, reason="needs the full benchmark folder (../shared/benchmarks "
+                                                     "or $MTHINKER_BENCHMARKS)")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def benchmarks(tmp_path_factory):
+    """The full benchmark folder, or else the bundled PolyMath slice (real text, low level, 40 per language)."""
+    if FULL is not None:
+        yield FULL
+        return
+    folder = write_bundled_slice(tmp_path_factory.mktemp("benchmarks"))
+    previous = os.environ.get("MTHINKER_BENCHMARKS")
+    os.environ["MTHINKER_BENCHMARKS"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("MTHINKER_BENCHMARKS", None)
+    else:
+        os.environ["MTHINKER_BENCHMARKS"] = previous
 
 JA_THINK = "まず、問題文を注意深く読みます。歩く速さと喫茶店での時間を求める必要があります。"
 JA_ANSWER = "したがって、答えは次のとおりです。"
 
 
 @pytest.fixture(scope="module")
-def aime_ja():
-    problem = load_problems("mmath", langs=["ja"], limit=1)[0]
-    assert problem.id == 0 and problem.answer == "204" and problem.group == "AIME2024"
+def low_ja(benchmarks):
+    problem = load_problems("polymath", langs=["ja"], levels=["low"], limit=1)[0]
+    assert problem.id == "low-ja-0" and problem.answer == "18" and problem.group == "low"
     return problem
 
 
-@pytest.mark.parametrize("lid", ["fasttext", "langdetect"])
-def test_correct_consistent_japanese(aime_ja, lid):
-    text = f"{JA_THINK}</think>{JA_ANSWER} \\boxed{{204}}"
-    extracted, acc, think_lc, answer_lc = score_one("mmath", "ja", text, aime_ja.answer, lid)
-    assert (extracted, acc, think_lc, answer_lc) == ("204", True, True, True)
+@needs_full
+def test_mmath_rows():
+    problem = load_problems("mmath", langs=["ja"], limit=1)[0]
+    assert problem.id == 0 and problem.answer == "204" and problem.group == "AIME2024"
+    assert len(load_problems("mmath")) == 3740 and len(load_problems("polymath")) == 9000
 
 
 @pytest.mark.parametrize("lid", ["fasttext", "langdetect"])
-def test_english_thinking_for_japanese_question_is_inconsistent(aime_ja, lid):
+def test_correct_consistent_japanese(low_ja, lid):
+    text = f"{JA_THINK}</think>{JA_ANSWER} \\boxed{{18}}"
+    extracted, acc, think_lc, answer_lc = score_one("mmath", "ja", text, low_ja.answer, lid)
+    assert (extracted, acc, think_lc, answer_lc) == ("18", True, True, True)
+
+
+@pytest.mark.parametrize("lid", ["fasttext", "langdetect"])
+def test_english_thinking_for_japanese_question_is_inconsistent(low_ja, lid):
     text = ("Okay, so I need to find how long the walk takes, including the minutes spent in the coffee shop."
-            f"</think>{JA_ANSWER} \\boxed{{204}}")
-    _, acc, think_lc, answer_lc = score_one("mmath", "ja", text, aime_ja.answer, lid)
+            f"</think>{JA_ANSWER} \\boxed{{18}}")
+    _, acc, think_lc, answer_lc = score_one("mmath", "ja", text, low_ja.answer, lid)
     assert acc and not think_lc and answer_lc
 
 
-def test_wrong_answer_scores_zero(aime_ja):
-    _, acc, think_lc, _ = score_one("mmath", "ja", f"{JA_THINK}</think>\\boxed{{205}}", aime_ja.answer)
+def test_wrong_answer_scores_zero(low_ja):
+    _, acc, think_lc, _ = score_one("mmath", "ja", f"{JA_THINK}</think>\\boxed{{17}}", low_ja.answer)
     assert not acc and think_lc
 
 
-def test_missing_or_repeated_think_close_is_inconsistent(aime_ja):
-    for text in (f"{JA_THINK} \\boxed{{204}}", f"{JA_THINK}</think>x</think>{JA_ANSWER} \\boxed{{204}}"):
-        _, acc, think_lc, answer_lc = score_one("mmath", "ja", text, aime_ja.answer)
+def test_missing_or_repeated_think_close_is_inconsistent(low_ja):
+    for text in (f"{JA_THINK} \\boxed{{18}}", f"{JA_THINK}</think>x</think>{JA_ANSWER} \\boxed{{18}}"):
+        _, acc, think_lc, answer_lc = score_one("mmath", "ja", text, low_ja.answer)
         assert acc and not think_lc and not answer_lc  # MMATH: accuracy still read from the whole text
     # PolyMath stores the whole text as the answer: its answer check still runs (thinking fails)
     assert consistency("polymath", JA_THINK * 2, "ja") == (False, True)
@@ -76,8 +102,8 @@ def test_polymath_first_box_of_answer_part():
 
 @pytest.mark.parametrize("text", ["", "</think>", "\x00\x01\ufffd" * 50, "\\boxed{" * 1000, "$" * 5000,
                                   "\\(" * 2000 + "</think>" + "\\boxed{\\frac{" * 300])
-def test_garbage_scores_wrong_and_never_raises(aime_ja, text):
-    _, acc, think_lc, answer_lc = score_one("mmath", "ja", text, aime_ja.answer, "langdetect")
+def test_garbage_scores_wrong_and_never_raises(low_ja, text):
+    _, acc, think_lc, answer_lc = score_one("mmath", "ja", text, low_ja.answer, "langdetect")
     assert acc is False
     assert isinstance(think_lc, bool) and isinstance(answer_lc, bool)
 
@@ -110,11 +136,12 @@ def test_bad_prediction_files_name_the_line(tmp_path, rows, match):
 
 
 def test_unknown_ids_and_languages_name_the_line(tmp_path):
-    problems = load_problems("mmath", langs=["ja"])
-    path = _write(tmp_path / "p.jsonl", [_row(0), _row(99999)])
-    with pytest.raises(PredictionFileError, match=r"line 2: unknown mmath id 99999 for language ja"):
+    problems = load_problems("polymath", langs=["ja"], levels=["low"])
+    rows = [_row("low-ja-0", bench="polymath"), _row("low-ja-99999", bench="polymath")]
+    path = _write(tmp_path / "p.jsonl", rows)
+    with pytest.raises(PredictionFileError, match=r"line 2: unknown polymath id 'low-ja-99999' for language ja"):
         score_predictions(read_predictions(path), problems, path=str(path))
-    path = _write(tmp_path / "q.jsonl", [_row(0, lang="ko")])
+    path = _write(tmp_path / "q.jsonl", [_row("low-ko-0", lang="ko", bench="polymath")])
     with pytest.raises(PredictionFileError, match=r"line 1: language 'ko' is not among the loaded"):
         score_predictions(read_predictions(path), problems, path=str(path))
 
@@ -146,10 +173,11 @@ def test_full_language_scores_in_parallel_like_in_process(tmp_path):
     serial = score_predictions(preds, problems, workers=1)
     parallel = score_predictions(preds, problems, workers=2)
     assert serial == parallel
-    assert sum(s.acc for s in serial if s.sample == 0) >= 120  # gold answers written as gold verify
+    assert sum(s.acc for s in serial if s.sample == 0) >= len(problems) - 5  # golds written as golds verify
     assert not any(s.think_lc for s in serial if s.sample == 1)
 
 
+@needs_full
 def test_polymath_gold_is_read_as_inline_math():
     """PolyMath golds such as top-ja-50's "$2^{2^l}$ for $l=1,2,4,8$" only match read as $gold$ (its scorer)."""
     top = {p.id: p for p in load_problems("polymath", langs=["ja"], levels=["top"])}["top-ja-50"]
@@ -158,6 +186,7 @@ def test_polymath_gold_is_read_as_inline_math():
     assert score_one("polymath", "ja", text, top.answer)[1] is True
 
 
+@needs_full
 def test_synthetic_predictions_score_as_designed(tmp_path):
     """Every ja MMATH problem, four samples with known outcomes (kit.eval.synthetic), scored end to end."""
     from kit.eval.aggregate import aggregate

@@ -48,12 +48,12 @@ def _fail(message: str, flag: str | None = None):
     raise typer.BadParameter(message, param_hint=flag) if flag else typer.BadParameter(message)
 
 
-def _problems(bench, data, langs, levels, limit):
+def _problems(bench, data, langs, levels, limit, all_levels=True):
     from kit.eval.benchmarks import BenchmarkError, load_problems
     from kit.languages import UnknownLanguageError
 
     try:
-        return load_problems(bench.value, data, langs=langs, levels=levels, limit=limit)
+        return load_problems(bench.value, data, langs=langs, levels=levels, limit=limit, all_levels=all_levels)
     except UnknownLanguageError as exc:
         _fail(str(exc), "--langs")
     except (BenchmarkError, FileNotFoundError) as exc:
@@ -117,7 +117,7 @@ def _run_score(bench, data, preds, lid, id_langs, workers, details, out, report_
     if not predictions:
         _fail(f"{preds}: no predictions", "--preds")
     langs = sorted({p.lang for p in predictions})
-    problems = _problems(bench, data, langs, None, None)
+    problems = _problems(bench, data, langs, None, None, all_levels=False)
     try:
         ids = [lang.code for lang in parse_languages(id_langs)] if id_langs else None
     except ValueError as exc:

@@ -106,7 +106,8 @@ def _polymath_rows(rows, lang: str, level: str, where: str) -> list[Problem]:
     return problems
 
 
-def _load_local(bench: Bench, root: Path, langs: list[str], levels: list[str]) -> list[Problem]:
+def _load_local(bench: Bench, root: Path, langs: list[str], levels: list[str], all_levels: bool = True
+                ) -> list[Problem]:
     problems: list[Problem] = []
     for lang in langs:
         if bench is Bench.mmath:
@@ -123,7 +124,8 @@ def _load_local(bench: Bench, root: Path, langs: list[str], levels: list[str]) -
         else:
             import pandas as pd
 
-            for level in levels:
+            present = [lv for lv in levels if (root / "polymath" / lang / f"{lv}.parquet").is_file()]
+            for level in levels if all_levels or not present else present:
                 path = root / "polymath" / lang / f"{level}.parquet"
                 if not path.is_file():
                     raise BenchmarkError(f"{path} not found (PolyMath {lang}/{level})")
@@ -158,10 +160,12 @@ def _looks_like_hub_id(text: str) -> bool:
 
 
 def load_problems(bench: str | Bench, data: str | os.PathLike | None = None, *, langs=None, levels=None,
-                  limit: int | None = None) -> list[Problem]:
+                  limit: int | None = None, all_levels: bool = True) -> list[Problem]:
     """Problems of ``bench`` for ``langs`` (default: all of the benchmark's languages) and, for PolyMath,
     ``levels`` (default: all four). ``data``: a folder (default :func:`kit.paths.find_benchmarks_dir`) or a
-    Hub id. ``limit``: the first N problems per language (per level for PolyMath), for small runs."""
+    Hub id. ``limit``: the first N problems per language (per level for PolyMath), for small runs.
+    ``all_levels=False`` (the scorer) reads the level files a local folder has and skips absent ones; a
+    prediction for a problem of a missing level is then an unknown id."""
     from kit.paths import find_benchmarks_dir
 
     bench = Bench(bench.value if isinstance(bench, Enum) else str(bench).strip().lower())
@@ -172,7 +176,7 @@ def load_problems(bench: str | Bench, data: str | os.PathLike | None = None, *, 
         root = find_benchmarks_dir(data, required=False) if data is not None else find_benchmarks_dir()
         if root is None:
             raise BenchmarkError(f"--data {data}: no mmath/ or polymath/ folder inside")
-        problems = _load_local(bench, root, lang_codes, level_names)
+        problems = _load_local(bench, root, lang_codes, level_names, all_levels)
     elif Path(data).expanduser().exists():
         raise BenchmarkError(f"--data {data} is a file; pass the folder holding mmath/ and polymath/")
     elif not _looks_like_hub_id(str(data)):
@@ -188,6 +192,25 @@ def load_problems(bench: str | Bench, data: str | os.PathLike | None = None, *, 
                 kept.append(p)
         problems = kept
     return problems
+
+
+def write_bundled_slice(folder: str | os.PathLike) -> Path:
+    """Lay the bundled PolyMath slice (``examples/data/polymath_low_slice.jsonl``: the first 40 ``low``
+    problems of each of the 18 languages) out as a benchmark folder, ``polymath/<lang>/low.parquet``: real
+    benchmark text for offline runs and tests where the full folder is absent. Returns ``folder``."""
+    import pandas as pd
+
+    from kit.paths import EXAMPLES_DIR
+
+    source = EXAMPLES_DIR / "data" / "polymath_low_slice.jsonl"
+    rows = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
+    folder = Path(folder)
+    for lang in sorted({r["lang"] for r in rows}):
+        out = folder / "polymath" / lang
+        out.mkdir(parents=True, exist_ok=True)
+        part = [{"id": r["id"], "question": r["question"], "answer": r["answer"]} for r in rows if r["lang"] == lang]
+        pd.DataFrame(part).to_parquet(out / "low.parquet", index=False)
+    return folder
 
 
 def index_problems(problems: list[Problem]) -> dict[tuple[str, int | str], Problem]:
