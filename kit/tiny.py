@@ -33,10 +33,10 @@ CHAT_TEMPLATE = (
     "{% endfor %}{% if add_generation_prompt %}" + ASSISTANT + "<think>\n{% endif %}"
 )
 
-TINY_MODEL_CONFIG = dict(
-    hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-    num_key_value_heads=2, max_position_embeddings=2048, rope_theta=10000.0, tie_word_embeddings=True,
-)
+TINY_MODEL_CONFIG = {
+    "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+    "num_key_value_heads": 2, "max_position_embeddings": 2048, "rope_theta": 10000.0, "tie_word_embeddings": True,
+}
 
 
 def bundled_texts() -> list[str]:

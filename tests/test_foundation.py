@@ -5,8 +5,17 @@ import sys
 
 import pytest
 
-from kit.languages import (IN_DOMAIN, LANGUAGES, MMATH_LANGUAGES, OUT_OF_DOMAIN, POLYMATH_LANGUAGES,
-                           LangCode, UnknownLanguageError, get_language, parse_languages)
+from kit.languages import (
+    IN_DOMAIN,
+    LANGUAGES,
+    MMATH_LANGUAGES,
+    OUT_OF_DOMAIN,
+    POLYMATH_LANGUAGES,
+    LangCode,
+    UnknownLanguageError,
+    get_language,
+    parse_languages,
+)
 from kit.prompts import build_messages, user_message
 from kit.rewards.parsing import check_format, first_boxed, last_boxed, split_thinking
 

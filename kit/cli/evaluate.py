@@ -3,7 +3,6 @@
 They only parse flags and call :mod:`kit.eval`; heavy imports happen inside the commands.
 """
 # typer declares options as call defaults (its documented idiom), which is what B008 flags.
-# ruff: noqa: B008
 
 from __future__ import annotations
 
