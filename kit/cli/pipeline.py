@@ -1,5 +1,148 @@
-"""CLI commands (placeholder until this group lands)."""
+"""``mthinker sft | select | refs | pipeline | export | export-verl``: the stages around GRPO.
+
+    mthinker pipeline examples/configs/tiny.yaml --output runs/quickstart     # what `make quickstart` runs
+    mthinker sft --preset tiny --output runs/sft
+    mthinker select --preset tiny --model runs/sft/model --output runs/select
+    mthinker refs --preset tiny --model runs/sft/model --input runs/select --output runs/refs
+    mthinker export runs/quickstart/iter2/grpo/adapter --merged --output runs/merged
+    mthinker export-verl runs/refs/train.jsonl --output runs/verl
+
+Config handling (CONFIG / --preset / --set key=value) is shared with ``mthinker grpo``; commands only call
+:mod:`kit.train` and heavy imports stay inside them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import typer
 
+from kit.cli.train import ADAPTER_OPT, CONFIG_ARG, OUTPUT_OPT, PRESET_OPT, SET_OPT, load_cli_config, setup_logging
+
 app = typer.Typer()
+
+MODEL_OPT = typer.Option(None, "--model", help="Base model (Hub id, folder, or tiny); default: model.name.")
+VERBOSE_OPT = typer.Option(False, "--verbose", "-v", help="Debug log lines.")
+
+
+def _fail(exc: Exception) -> None:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2) from None
+
+
+def _check_dir(path: Path | None, flag: str) -> None:
+    if path is not None and not path.exists():
+        raise typer.BadParameter(f"not found: {path}", param_hint=flag)
+
+
+@app.command("sft")
+def sft(config: str | None = CONFIG_ARG, preset: str | None = PRESET_OPT, overrides: list[str] | None = SET_OPT,
+        output: Path | None = OUTPUT_OPT, adapter: Path | None = ADAPTER_OPT, verbose: bool = VERBOSE_OPT):
+    """Cold-start SFT (LoRA, or full with sft.full=true) on multilingual reasoning traces."""
+    setup_logging(verbose)
+    cfg = load_cli_config(config, preset, overrides, output)
+    _check_dir(adapter, "--adapter")
+    from kit.data.loaders import DataError
+    from kit.train.sft import run_sft
+
+    try:
+        result = run_sft(cfg, Path(cfg.output_dir), adapter=str(adapter) if adapter else None)
+    except (ValueError, DataError, FileNotFoundError, RuntimeError) as exc:
+        _fail(exc)
+    typer.echo(json.dumps(result.summary, indent=2))
+
+
+@app.command("select")
+def select(config: str | None = CONFIG_ARG, preset: str | None = PRESET_OPT, overrides: list[str] | None = SET_OPT,
+           output: Path | None = OUTPUT_OPT, model: str | None = MODEL_OPT, adapter: Path | None = ADAPTER_OPT,
+           verbose: bool = VERBOSE_OPT):
+    """Rejection sampling: keep questions with 0 < #(well-formed, consistent, correct) < n rollouts."""
+    setup_logging(verbose)
+    cfg = load_cli_config(config, preset, overrides, output)
+    _check_dir(adapter, "--adapter")
+    from kit.train.select import run_select
+
+    try:
+        result = run_select(cfg, Path(cfg.output_dir), model_name=model, adapter=str(adapter) if adapter else None)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        _fail(exc)
+    typer.echo(json.dumps(result.stats, indent=2))
+
+
+@app.command("refs")
+def refs(config: str | None = CONFIG_ARG, preset: str | None = PRESET_OPT, overrides: list[str] | None = SET_OPT,
+         input_dir: Path = typer.Option(..., "--input", "-i", help="The select stage's output folder."),
+         output: Path | None = OUTPUT_OPT, model: str | None = MODEL_OPT, adapter: Path | None = ADAPTER_OPT,
+         verbose: bool = VERBOSE_OPT):
+    """English references for CTA: escalating English rollouts until one is correct and in English."""
+    setup_logging(verbose)
+    cfg = load_cli_config(config, preset, overrides, output)
+    _check_dir(input_dir, "--input")
+    _check_dir(adapter, "--adapter")
+    from kit.train.refs import run_refs
+
+    try:
+        result = run_refs(cfg, input_dir, Path(cfg.output_dir), model_name=model,
+                          adapter=str(adapter) if adapter else None)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        _fail(exc)
+    typer.echo(json.dumps(result.stats, indent=2))
+
+
+@app.command("pipeline")
+def pipeline(config: str | None = CONFIG_ARG, preset: str | None = PRESET_OPT,
+             overrides: list[str] | None = SET_OPT, output: Path | None = OUTPUT_OPT,
+             as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+             verbose: bool = VERBOSE_OPT):
+    """SFT, then select + refs + GRPO per iteration, skipping finished stages; ends with a before/after table."""
+    setup_logging(verbose)
+    cfg = load_cli_config(config, preset, overrides, output)
+    from kit.train.pipeline import run_pipeline
+    from kit.train.summary import print_summary
+
+    try:
+        summary = run_pipeline(cfg, Path(cfg.output_dir))
+    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        print_summary(summary)
+
+
+@app.command("export")
+def export(adapter: Path = typer.Argument(..., help="A LoRA adapter folder (e.g. runs/x/iter2/grpo/adapter)."),
+           output: Path = typer.Option(..., "--output", "-o", help="Where to write."),
+           base: str | None = typer.Option(None, "--base", help="Base model (default: the adapter's own)."),
+           merged: bool = typer.Option(False, "--merged", help="Merge into 16-bit weights (non-quantized base)."),
+           gguf: str | None = typer.Option(None, "--gguf", help="GGUF quantization (e.g. q4_k_m); unsloth, GPU."),
+           push_to_hub: str | None = typer.Option(None, "--push-to-hub", help="Also upload to this Hub repo."),
+           verbose: bool = VERBOSE_OPT):
+    """Export adapters: a copy, merged 16-bit weights, GGUF (GPU), optionally pushed to the Hub."""
+    setup_logging(verbose)
+    _check_dir(adapter, "ADAPTER")
+    from kit.train.export import export_model
+
+    try:
+        written = export_model(adapter, output, base=base, merged=merged, gguf=gguf, push_to_hub=push_to_hub)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        _fail(exc)
+    for kind, path in written.items():
+        typer.echo(f"{kind}: {path}")
+
+
+@app.command("export-verl")
+def export_verl(data: Path = typer.Argument(..., help="RL data (refs output train.jsonl, or any kit.data source)."),
+                output: Path = typer.Option(..., "--output", "-o", help="Folder for train.parquet + README."),
+                verbose: bool = VERBOSE_OPT):
+    """Write RL data as verl parquet plus a README on using kit.rewards.verl.compute_score."""
+    setup_logging(verbose)
+    from kit.data.loaders import DataError
+    from kit.train.export import export_verl as run_export_verl
+
+    try:
+        path = run_export_verl(str(data), output)
+    except (ValueError, DataError, FileNotFoundError) as exc:
+        _fail(exc)
+    typer.echo(f"verl data: {path}")

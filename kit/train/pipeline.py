@@ -1,0 +1,181 @@
+"""The paper's iterative procedure (``mthinker pipeline CONFIG``), one folder per stage::
+
+    <output>/sft                cold-start SFT                    (skipped when pipeline.sft is false)
+    <output>/iter1/select       rejection sampling with the SFT model
+    <output>/iter1/refs         English references with the SFT model
+    <output>/iter1/grpo         GRPO from the SFT model
+    <output>/iter2/select       rejection sampling with the Iter1 model, on questions not selected before
+    <output>/iter2/refs         ... and so on for pipeline.iterations
+    <output>/eval/before.json   reward components of the SFT model on held-out questions
+    <output>/eval/after.json    ... of the final model
+    <output>/summary.json
+
+Every stage writes a ``DONE`` marker last; a stage whose marker exists is skipped, so rerunning the command
+after a crash or a kill continues where it stopped (an interrupted GRPO stage resumes from its checkpoint).
+Held-out questions (the last ``pipeline.eval_per_lang`` of each language in ``data.train``) are never
+trained or selected on.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PipelineSettings:
+    iterations: int = 2  # the paper: Iter1 and Iter2
+    sft: bool = True  # false: start from model.name as is (e.g. a released cold-start model)
+    eval_per_lang: int = 4  # held-out questions per language for the before/after table (0: no table)
+    eval_n: int = 4  # samples per held-out question
+    eval_max_new_tokens: int | None = None  # None = grpo.max_completion_length
+
+    def __post_init__(self):
+        if int(self.iterations) < 1:
+            raise ValueError(f"pipeline.iterations must be >= 1 (got {self.iterations}; the paper: 2)")
+        if int(self.eval_per_lang) < 0 or int(self.eval_n) < 1:
+            raise ValueError("pipeline.eval_per_lang must be >= 0 and pipeline.eval_n >= 1")
+
+
+@dataclass
+class Policy:
+    """The current model: a base (Hub id / folder / tiny) and an optional LoRA adapter on top."""
+
+    model_name: str
+    adapter: str | None = None
+
+
+def held_out(config) -> list[dict]:
+    from kit.data.loaders import load_rows
+
+    per_lang: dict[str, list[dict]] = {}
+    for row in load_rows(config.data.train, langs=list(config.data.langs)):
+        per_lang.setdefault(row["lang"], []).append(row)
+    k = config.pipeline.eval_per_lang
+    return [r for rows in per_lang.values() for r in (rows[-k:] if k else [])]
+
+
+def _done(path: Path) -> bool:
+    return (path / "DONE").is_file()
+
+
+def _stage_config(config, policy: Policy, **grpo_overrides):
+    cfg = copy.deepcopy(config)
+    cfg.model.name = policy.model_name
+    for key, value in grpo_overrides.items():
+        setattr(cfg.grpo, key, value)
+    return cfg
+
+
+def _kept_ids(select_dir: Path) -> set[str]:
+    from kit.data.loaders import read_records
+
+    ids = set()
+    for split in ("train", "test"):
+        path = select_dir / f"{split}.jsonl"
+        if path.is_file():
+            ids |= {str(rec["id"]) for _, rec in read_records(path)}
+    return ids
+
+
+def run_pipeline(config, output_dir: str | Path) -> dict:
+    """Run (or continue) the whole pipeline; returns the summary (also written to ``summary.json``)."""
+    from kit.train.config import save_config
+    from kit.train.summary import evaluate, grpo_reward_std
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, output_dir)
+    settings: PipelineSettings = config.pipeline
+    holdout = held_out(config)
+    holdout_ids = {r["id"] for r in holdout}
+    stages: list[dict] = []
+
+    # ---- cold-start SFT
+    policy = Policy(config.model.name)
+    if settings.sft:
+        sft_dir = output_dir / "sft"
+        if _done(sft_dir):
+            stages.append({"name": "sft", "result": f"skipped (done): {sft_dir}"})
+        else:
+            from kit.train.sft import run_sft
+
+            result = run_sft(config, sft_dir, exclude=holdout_ids)
+            stages.append({"name": "sft", "result": f"{result.summary['steps']} steps, loss "
+                           f"{result.summary['first_loss']:.3f} -> {result.summary['final_loss']:.3f}"})
+        policy = Policy(str(sft_dir / "model")) if config.sft.full else Policy(config.model.name,
+                                                                               str(sft_dir / "adapter"))
+    sft_policy = copy.copy(policy)
+
+    # ---- iterations: select, refs, GRPO
+    used = set(holdout_ids)
+    final_adapter = None
+    for it in range(1, settings.iterations + 1):
+        iter_dir = output_dir / f"iter{it}"
+        select_dir, refs_dir, grpo_dir = iter_dir / "select", iter_dir / "refs", iter_dir / "grpo"
+        if _done(select_dir):
+            stages.append({"name": f"iter{it}/select", "result": "skipped (done)"})
+        else:
+            from kit.train.select import run_select
+
+            result = run_select(config, select_dir, model_name=policy.model_name, adapter=policy.adapter,
+                                exclude=used)
+            stages.append({"name": f"iter{it}/select",
+                           "result": f"kept {result.stats['kept']} of {result.stats['questions']} questions"})
+        kept = _kept_ids(select_dir)
+        used |= kept
+        if not kept:
+            log.warning("iter%d: rejection sampling kept no question (every group all right or all wrong): "
+                        "no GRPO this iteration", it)
+            stages.append({"name": f"iter{it}/grpo", "result": "skipped: no question kept by select"})
+            continue
+        if _done(refs_dir):
+            stages.append({"name": f"iter{it}/refs", "result": "skipped (done)"})
+        else:
+            from kit.train.refs import run_refs
+
+            result = run_refs(config, select_dir, refs_dir, model_name=policy.model_name, adapter=policy.adapter)
+            stages.append({"name": f"iter{it}/refs", "result": f"{result.stats['with_reference']} of "
+                           f"{result.stats['questions']} with an English reference"})
+        if _done(grpo_dir):
+            stages.append({"name": f"iter{it}/grpo", "result": "skipped (done)"})
+        else:
+            from kit.train.grpo import latest_checkpoint, run_grpo
+
+            cfg = _stage_config(config, policy, train_data=str(refs_dir / "train.jsonl"))
+            result = run_grpo(cfg, output_dir=grpo_dir, resume=latest_checkpoint(grpo_dir) is not None,
+                              adapter=policy.adapter)
+            (grpo_dir / "DONE").write_text("ok\n")
+            std = grpo_reward_std(grpo_dir)
+            stages.append({"name": f"iter{it}/grpo", "result": f"{result.global_step} steps, mean within-group "
+                           f"reward std {std:.3f}" if std is not None else f"{result.global_step} steps"})
+        policy = Policy(policy.model_name, str(grpo_dir / "adapter"))
+        final_adapter = policy.adapter
+
+    # ---- before / after on held-out questions
+    summary: dict = {"stages": stages, "final_model": policy.model_name, "final_adapter": final_adapter,
+                     "sft_model": sft_policy.model_name, "sft_adapter": sft_policy.adapter,
+                     "eval_n": settings.eval_n, "held_out": len(holdout),
+                     "grpo_reward_std": {f"iter{i}": grpo_reward_std(output_dir / f"iter{i}" / "grpo")
+                                         for i in range(1, settings.iterations + 1)}}
+    if holdout:
+        tokens = settings.eval_max_new_tokens or config.grpo.max_completion_length
+        for name, pol in (("before", sft_policy), ("after", policy)):
+            path = output_dir / "eval" / f"{name}.json"
+            if path.is_file() and json.loads(path.read_text())["policy"] == [pol.model_name, pol.adapter]:
+                summary[name] = json.loads(path.read_text())
+                continue
+            log.info("evaluating the %s model on %d held-out questions", name, len(holdout))
+            result = evaluate(config, holdout, model_name=pol.model_name, adapter=pol.adapter, n=settings.eval_n,
+                              max_new_tokens=tokens)
+            result["policy"] = [pol.model_name, pol.adapter]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+            summary[name] = result
+    (output_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    return summary

@@ -1,0 +1,116 @@
+"""English references for CTA (``mthinker refs``).
+
+The current model answers the English version of each selected question with escalating rollouts (the
+paper: 1, then 8, 16, 32 for the questions still unresolved) until one is correct, well-formed and in
+English; one such answer is kept at random and its thinking becomes the row's ``en_reference``. No answer
+found (or no English question): ``en_reference`` stays empty and CTA scores 0 for that question.
+
+Writes ``train.jsonl`` (and ``test.jsonl`` when the select stage wrote one) with the ``en_reference`` column,
+``stats.json``, ``config.yaml`` and, last, ``DONE``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RefsSettings:
+    schedule: list[int] = field(default_factory=lambda: [1, 8, 16, 32])  # rollouts per round (the paper's)
+    temperature: float = 0.9
+    top_p: float = 0.95
+    max_new_tokens: int = 1024
+    batch_size: int = 8
+    seed: int = 0
+
+    def __post_init__(self):
+        if isinstance(self.schedule, int):
+            self.schedule = [self.schedule]
+        if not self.schedule or any(int(n) < 1 for n in self.schedule):
+            raise ValueError(f"refs.schedule must be a non-empty list of positive rollout counts "
+                             f"(got {self.schedule}; paper: [1, 8, 16, 32])")
+        if int(self.max_new_tokens) < 1 or int(self.batch_size) < 1:
+            raise ValueError("refs.max_new_tokens and refs.batch_size must be >= 1")
+        if not self.temperature > 0 or not 0 < self.top_p <= 1:
+            raise ValueError("refs.temperature must be > 0 and refs.top_p in (0, 1]")
+
+
+@dataclass
+class RefsResult:
+    output_dir: Path
+    train_path: Path
+    stats: dict
+
+
+def find_references(model, tokenizer, rows: list[dict], config) -> tuple[dict[str, str], list[int]]:
+    """``({row id: English thinking}, rows resolved per round)`` following ``config.refs.schedule``."""
+    from kit.rewards.parsing import split_thinking
+    from kit.train.select import is_good, rollouts, score
+
+    settings: RefsSettings = config.refs
+    rng = random.Random(settings.seed)
+    pending = [r for r in rows if (r.get("en_question") or "").strip()]
+    found: dict[str, str] = {}
+    per_round = []
+    for round_no, n in enumerate(settings.schedule):
+        if not pending:
+            break
+        log.info("refs round %d: %d English questions x %d rollouts", round_no + 1, len(pending), n)
+        texts = rollouts(model, tokenizer, [(r["en_question"], "en") for r in pending], n=int(n),
+                         temperature=settings.temperature, top_p=settings.top_p,
+                         max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size,
+                         seed=settings.seed + round_no)
+        still = []
+        for row, completions in zip(pending, texts):
+            breakdowns = score(completions, {**row, "en_reference": ""}, config, lang="en")
+            good = [c for c, b in zip(completions, breakdowns) if is_good(b)]
+            if good:
+                found[row["id"]] = split_thinking(rng.choice(good)).thinking
+            else:
+                still.append(row)
+        per_round.append(len(pending) - len(still))
+        pending = still
+    return found, per_round
+
+
+def run_refs(config, select_dir: str | Path, output_dir: str | Path, *, model_name: str | None = None,
+             adapter: str | None = None) -> RefsResult:
+    """Add ``en_reference`` to the select stage's rows in ``select_dir``; write them into ``output_dir``."""
+    from kit.data.loaders import read_records, write_rows
+    from kit.train.config import save_config
+    from kit.train.select import load_policy, write_marker
+
+    select_dir, output_dir = Path(select_dir), Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, output_dir)
+    splits = {}
+    for split in ("train", "test"):
+        path = select_dir / f"{split}.jsonl"
+        if path.is_file():
+            splits[split] = [rec for _, rec in read_records(path)]
+    if "train" not in splits:
+        raise FileNotFoundError(f"{select_dir / 'train.jsonl'} not found: run `mthinker select` first")
+    rows = [r for split in splits.values() for r in split]
+    found: dict[str, str] = {}
+    per_round: list[int] = []
+    if rows:
+        model, tokenizer = load_policy(config, model_name, adapter)
+        found, per_round = find_references(model, tokenizer, rows, config)
+    for split, split_rows in splits.items():
+        for row in split_rows:
+            row["en_reference"] = found.get(row["id"], row.get("en_reference") or "")
+        write_rows(split_rows, output_dir / f"{split}.jsonl")
+    stats = {"questions": len(rows), "with_reference": sum(bool(r["en_reference"]) for r in rows),
+             "resolved_per_round": dict(zip(map(str, config.refs.schedule), per_round)),
+             "model": model_name or config.model.name, "adapter": adapter}
+    (output_dir / "stats.json").write_text(json.dumps(stats, indent=2), encoding="utf-8")
+    write_marker(output_dir)
+    log.info("refs: %d of %d questions have an English reference (per round: %s)", stats["with_reference"],
+             len(rows), per_round)
+    return RefsResult(output_dir=output_dir, train_path=output_dir / "train.jsonl", stats=stats)

@@ -1,0 +1,171 @@
+"""Rejection sampling (``mthinker select``): keep the questions the current model sometimes gets right.
+
+For every question in the training languages the model samples ``n`` rollouts (the paper: 8, temperature
+0.9, top-p 0.95). A rollout is *good* when it is well-formed, language-consistent and correct (the
+components of :func:`kit.rewards.mthinker.score_completions`; nothing is re-implemented here). A question is
+kept when ``0 < #good < n``: GRPO learns nothing from a group that is all right or all wrong. At most
+``max_per_lang`` per language are kept; the first ``test_size`` kept go to a test split.
+
+Writes ``train.jsonl`` / ``test.jsonl`` (rows ``{id, question, answer, lang, en_question, en_reference,
+prompt, n_good}``, ``prompt`` = the chat messages the GRPO stage trains on), ``stats.json``, ``config.yaml``
+and, last, the ``DONE`` marker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DONE = "DONE"
+
+
+@dataclass
+class SelectSettings:
+    n: int = 8  # rollouts per question (the paper's)
+    temperature: float = 0.9
+    top_p: float = 0.95
+    max_new_tokens: int = 1024  # the real model needs far more for hard questions; raise on a big GPU
+    max_per_lang: int = 3000  # the paper's cap
+    test_size: int = 64  # the first kept questions that go to test.jsonl (the paper: 64)
+    limit_per_lang: int | None = None  # questions tried per language (None = all)
+    batch_size: int = 8  # prompts per generate() call
+    seed: int = 0
+
+    def __post_init__(self):
+        if int(self.n) < 2:
+            raise ValueError(f"select.n must be >= 2 so that 0 < #good < n can hold (got {self.n}; paper: 8)")
+        for key in ("max_new_tokens", "max_per_lang", "batch_size"):
+            if int(getattr(self, key)) < 1:
+                raise ValueError(f"select.{key} must be >= 1 (got {getattr(self, key)})")
+        if int(self.test_size) < 0:
+            raise ValueError(f"select.test_size must be >= 0 (got {self.test_size})")
+        if not self.temperature > 0 or not 0 < self.top_p <= 1:
+            raise ValueError("select.temperature must be > 0 and select.top_p in (0, 1] (paper: 0.9 and 0.95)")
+
+
+@dataclass
+class SelectResult:
+    output_dir: Path
+    train_path: Path
+    test_path: Path
+    stats: dict
+
+
+def is_good(breakdown) -> bool:
+    """Well-formed, language-consistent and correct."""
+    return breakdown.format >= 1 and breakdown.lc >= 1 and breakdown.accuracy >= 1
+
+
+def keep_question(goods: list[bool]) -> bool:
+    """The paper's rule: 0 < #good < n."""
+    return 0 < sum(map(bool, goods)) < len(goods)
+
+
+# ------------------------------------------------------------------------- shared by select/refs/summary
+
+
+def load_policy(config, model_name: str | None = None, adapter: str | None = None):
+    """The current model for sampling: ``model_name`` (default ``config.model.name``) + optional adapter."""
+    from kit.models import load_model
+
+    cfg = dataclasses.replace(config.model, name=model_name or config.model.name, gradient_checkpointing=False)
+    return load_model(cfg, adapter=adapter, trainable=False)
+
+
+def rollouts(model, tokenizer, questions: list[tuple[str, str]], *, n: int, temperature: float, top_p: float,
+             max_new_tokens: int, batch_size: int, seed: int | None, control: bool = False) -> list[list[str]]:
+    """``n`` completions for each ``(question, lang)``, prompts rendered by :mod:`kit.prompts`."""
+    from kit.generation import SamplingParams, sample
+    from kit.prompts import render_prompt
+
+    prompts = [render_prompt(tokenizer, q, lang, control=control) for q, lang in questions]
+    params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed)
+    return sample(model, tokenizer, prompts, params, batch_size=batch_size)
+
+
+def score(completions: list[str], row: dict, config, *, lang: str | None = None, answer: str | None = None,
+          judge=None):
+    from kit.rewards.mthinker import RewardConfig, score_completions
+
+    reward_cfg = config.reward if isinstance(config.reward, RewardConfig) else RewardConfig(**(config.reward or {}))
+    return score_completions(completions, lang=lang or row["lang"], answer=answer or row["answer"],
+                             en_question=row.get("en_question"), en_reference=row.get("en_reference"),
+                             config=reward_cfg, judge=judge)
+
+
+def question_pool(config, limit_per_lang: int | None, exclude: set[str] = frozenset()) -> list[dict]:
+    from kit.data.loaders import load_rows
+
+    rows = load_rows(config.data.train, langs=list(config.data.langs))
+    out, counts = [], {}
+    for row in rows:
+        if row["id"] in exclude:
+            continue
+        counts[row["lang"]] = counts.get(row["lang"], 0) + 1
+        if limit_per_lang and counts[row["lang"]] > limit_per_lang:
+            continue
+        out.append(row)
+    return out
+
+
+def write_marker(output_dir: Path) -> None:
+    (output_dir / DONE).write_text("ok\n")
+
+
+def is_done(output_dir: str | Path) -> bool:
+    return (Path(output_dir) / DONE).is_file()
+
+
+# ------------------------------------------------------------------------------------------- the stage
+
+
+def run_select(config, output_dir: str | Path, *, model_name: str | None = None, adapter: str | None = None,
+               exclude: set[str] = frozenset()) -> SelectResult:
+    """Rejection sampling with the model ``model_name`` (+ ``adapter``) on ``data.train`` minus ``exclude`` ids."""
+    from kit.data.loaders import write_rows
+    from kit.prompts import build_messages
+    from kit.train.config import save_config
+
+    settings: SelectSettings = config.select
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, output_dir)
+    pool = question_pool(config, settings.limit_per_lang, set(exclude))
+    if not pool:
+        raise ValueError(f"select: no questions left in {config.data.train} for data.langs={config.data.langs} "
+                         f"after excluding {len(exclude)} already used")
+    log.info("select: %d questions x %d rollouts (temperature %s, top_p %s)", len(pool), settings.n,
+             settings.temperature, settings.top_p)
+    model, tokenizer = load_policy(config, model_name, adapter)
+    texts = rollouts(model, tokenizer, [(r["question"], r["lang"]) for r in pool], n=settings.n,
+                     temperature=settings.temperature, top_p=settings.top_p, max_new_tokens=settings.max_new_tokens,
+                     batch_size=settings.batch_size, seed=settings.seed, control=config.data.control)
+    kept, stats = [], {}
+    for row, completions in zip(pool, texts):
+        goods = [is_good(b) for b in score(completions, row, config)]
+        lang_stats = stats.setdefault(row["lang"], {"tried": 0, "kept": 0, "all_good": 0, "none_good": 0})
+        lang_stats["tried"] += 1
+        n_good = sum(goods)
+        if n_good == len(goods):
+            lang_stats["all_good"] += 1
+        elif n_good == 0:
+            lang_stats["none_good"] += 1
+        if keep_question(goods) and lang_stats["kept"] < settings.max_per_lang:
+            lang_stats["kept"] += 1
+            kept.append({**row, "prompt": build_messages(row["question"], row["lang"], control=config.data.control),
+                         "n_good": n_good})
+    test, train = kept[: settings.test_size], kept[settings.test_size:]
+    train_path = write_rows(train, output_dir / "train.jsonl")
+    test_path = write_rows(test, output_dir / "test.jsonl")
+    summary = {"questions": len(pool), "n": settings.n, "kept": len(kept), "train": len(train), "test": len(test),
+               "per_lang": stats, "model": model_name or config.model.name, "adapter": adapter}
+    (output_dir / "stats.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    write_marker(output_dir)
+    log.info("select: kept %d of %d questions (%s)", len(kept), len(pool),
+             ", ".join(f"{k}={v['kept']}/{v['tried']}" for k, v in sorted(stats.items())))
+    return SelectResult(output_dir=output_dir, train_path=train_path, test_path=test_path, stats=summary)

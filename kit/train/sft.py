@@ -1,0 +1,203 @@
+"""Cold-start SFT with LoRA (TRL SFTTrainer): teach the model to think in the question's language.
+
+Each example is prompt + completion: the prompt is :func:`kit.prompts.render_prompt` (the model's chat
+template, ending with ``<think>\\n``), the completion is ``thinking</think>answer<eos>``; the loss covers the
+completion only. Traces come from ``sft.traces``: a file/folder/Hub id in the layouts of
+:mod:`kit.data.sft_data`, or ``synthetic`` (:mod:`kit.data.traces`, built from ``data.train``; only meant to
+teach the tiny random model the format).
+
+Writes into the output folder: ``config.yaml``, ``metrics.jsonl``, ``adapter/`` (LoRA + tokenizer),
+``summary.json`` and, last, the ``DONE`` marker the pipeline checks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DONE = "DONE"
+
+
+@dataclass
+class SFTSettings:
+    traces: str = "synthetic"  # file / folder / Hub id of traces, or "synthetic" (tiny model only)
+    # full: fine-tune every weight (the paper's choice) and save a new base model instead of an adapter; the
+    # tiny default needs it: its random, frozen embeddings leave a LoRA almost nothing to steer.
+    full: bool = False
+    english_traces: bool = True  # synthetic: also English traces, so the refs stage finds English answers
+    head_chars: int = 24  # synthetic: characters of the question restated in the thinking
+    limit_per_lang: int | None = None
+    max_length: int = 16384  # tokens of prompt + completion (the paper's cutoff); longer examples are dropped
+    num_train_epochs: float = 1.0  # the paper: 1 epoch
+    max_steps: int = -1  # > 0 overrides epochs
+    learning_rate: float = 1e-4  # LoRA: far above the paper's 1e-6 full fine-tuning rate
+    lr_scheduler_type: str = "cosine"  # the paper's
+    warmup_ratio: float = 0.0
+    per_device_train_batch_size: int = 4
+    gradient_accumulation_steps: int = 4
+    logging_steps: int = 10
+    save_steps: int = 500
+    seed: int = 0
+
+    def __post_init__(self):
+        for key in ("head_chars", "max_length", "per_device_train_batch_size", "gradient_accumulation_steps",
+                    "logging_steps", "save_steps"):
+            if int(getattr(self, key)) < 1:
+                raise ValueError(f"sft.{key} must be >= 1 (got {getattr(self, key)})")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ValueError(f"sft.max_steps must be -1 (use num_train_epochs) or >= 1 (got {self.max_steps})")
+        if self.num_train_epochs <= 0 or self.learning_rate <= 0:
+            raise ValueError("sft.num_train_epochs and sft.learning_rate must be > 0")
+        if not str(self.traces).strip():
+            raise ValueError("sft.traces is empty; give a traces file/folder/Hub id or 'synthetic'")
+
+
+@dataclass
+class SFTResult:
+    output_dir: Path
+    adapter_dir: Path
+    examples: int
+    summary: dict
+
+
+def load_sft_traces(config, exclude: set[str] = frozenset()) -> list[dict]:
+    """The traces of ``config.sft.traces`` for ``config.data.langs`` (``exclude``: question ids held out)."""
+    settings: SFTSettings = config.sft
+    langs = list(config.data.langs)
+    if settings.traces == "synthetic":
+        from kit.data.loaders import load_rows
+        from kit.data.traces import synthetic_traces
+
+        rows = [r for r in load_rows(config.data.train, langs=langs) if r["id"] not in exclude]
+        if settings.limit_per_lang:
+            kept, counts = [], {}
+            for row in rows:
+                counts[row["lang"]] = counts.get(row["lang"], 0) + 1
+                if counts[row["lang"]] <= settings.limit_per_lang:
+                    kept.append(row)
+            rows = kept
+        return synthetic_traces(rows, english=settings.english_traces, head_chars=settings.head_chars)
+    from kit.data.sft_data import load_traces
+
+    traces = load_traces(settings.traces, langs=langs + (["en"] if settings.english_traces else []),
+                         limit_per_lang=settings.limit_per_lang)
+    return [t for t in traces if t["id"] not in exclude]
+
+
+def tokenize_traces(traces: list[dict], tokenizer, max_length: int, control: bool = False):
+    """A pre-tokenized dataset: ``input_ids`` and ``completion_mask`` (1 on ``thinking</think>answer<eos>``).
+
+    Tokenized here rather than by TRL so the chat template's BOS is not doubled by ``add_special_tokens``.
+    """
+    from datasets import Dataset
+
+    from kit.prompts import render_prompt
+
+    examples, dropped = [], 0
+    for trace in traces:
+        prompt = render_prompt(tokenizer, trace["question"], trace["lang"], control=control)
+        completion = f"{trace['thinking']}</think>{trace['answer']}"
+        prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        if len(prompt_ids) + len(completion_ids) > max_length:
+            dropped += 1
+            continue
+        examples.append({"input_ids": prompt_ids + completion_ids,
+                         "completion_mask": [0] * len(prompt_ids) + [1] * len(completion_ids)})
+    if dropped:
+        log.warning("SFT: dropped %d of %d examples longer than sft.max_length=%d tokens",
+                    dropped, len(traces), max_length)
+    if not examples:
+        raise ValueError(f"no SFT example fits sft.max_length={max_length} tokens; raise it")
+    return Dataset.from_list(examples)
+
+
+def _load_full(model_cfg):
+    """The backbone in full precision, every weight trainable (``sft.full``)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from kit.models import load_tokenizer
+    from kit.tiny import resolve_model_name
+
+    dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(resolve_model_name(model_cfg.name), dtype=dtype)
+    if torch.cuda.is_available():
+        model = model.to("cuda")
+    return model, load_tokenizer(model_cfg.name)
+
+
+def run_sft(config, output_dir: str | Path, *, adapter: str | None = None,
+            exclude: set[str] = frozenset()) -> SFTResult:
+    """Cold-start SFT; see the module docstring for what is written where."""
+    import torch
+
+    from kit.models import describe_oom, is_oom_error, load_model
+    from kit.train.config import save_config
+
+    settings: SFTSettings = config.sft
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, output_dir)
+    traces = load_sft_traces(config, exclude)
+    log.info("SFT: %d traces (%s)", len(traces), settings.traces)
+
+    if settings.full:
+        model, tokenizer = _load_full(config.model)
+    else:
+        model, tokenizer = load_model(config.model, adapter=adapter, trainable=True)
+    from trl import SFTConfig, SFTTrainer
+
+    from kit.train.callbacks import MetricsLogger
+
+    dataset = tokenize_traces(traces, tokenizer, min(settings.max_length, config.model.max_seq_length),
+                              control=config.data.control)
+    use_cpu = not torch.cuda.is_available()
+    bf16 = (not use_cpu) and torch.cuda.is_bf16_supported()
+    args = SFTConfig(
+        output_dir=str(output_dir / "checkpoints"),
+        completion_only_loss=True,
+        max_length=None,  # tokenize_traces already dropped the long ones
+        num_train_epochs=settings.num_train_epochs,
+        max_steps=settings.max_steps,
+        learning_rate=settings.learning_rate,
+        lr_scheduler_type=settings.lr_scheduler_type,
+        warmup_steps=settings.warmup_ratio,
+        per_device_train_batch_size=settings.per_device_train_batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation_steps,
+        logging_steps=settings.logging_steps,
+        save_steps=settings.save_steps,
+        save_total_limit=1,
+        seed=settings.seed,
+        use_cpu=use_cpu,
+        bf16=bf16,
+        fp16=(not use_cpu) and not bf16,
+        optim="adamw_torch" if use_cpu else "paged_adamw_8bit",
+        report_to="none",
+        gradient_checkpointing=False,  # kit.models set it up already
+        dataset_kwargs={"skip_prepare_dataset": False},
+    )
+    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                         callbacks=[MetricsLogger(output_dir / "metrics.jsonl")])
+    try:
+        trainer.train()
+    except Exception as exc:
+        if torch.cuda.is_available() and is_oom_error(exc):
+            raise RuntimeError(describe_oom(exc, {**vars(settings), "max_seq_length": config.model.max_seq_length})
+                               ) from exc
+        raise
+    adapter_dir = output_dir / ("model" if settings.full else "adapter")
+    trainer.save_model(str(adapter_dir))
+    tokenizer.save_pretrained(str(adapter_dir))
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    summary = {"examples": len(dataset), "steps": trainer.state.global_step, "first_loss": losses[0] if losses else None,
+               "final_loss": losses[-1] if losses else None, "adapter": str(adapter_dir)}
+    (output_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    (output_dir / DONE).write_text("ok\n")
+    log.info("SFT: %d steps, loss %s -> %s; adapter in %s", summary["steps"], summary["first_loss"],
+             summary["final_loss"], adapter_dir)
+    return SFTResult(output_dir=output_dir, adapter_dir=adapter_dir, examples=len(dataset), summary=summary)
