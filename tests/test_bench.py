@@ -128,12 +128,13 @@ def test_bench_lid_names_the_bad_file(tmp_path):
 def test_bench_rewards_small_run(slice_benchmarks):
     result = runner.invoke(app, ["bench", "rewards", "--data", str(slice_benchmarks), "--langs", "ja,fr",
                                  "--per-lang", "2", "--group", "2", "--chars", "1500", "--step-time-s", "10",
+                                 "--repeats", "1",
                                  "--json"])
     data = _json_stdout(result)
     assert data["n_completions"] == 4 and data["mean_completion_chars"] > 1500
     ms = data["ms_per_completion"]
     for key in ("lc_fasttext", "lc_langdetect", "lc_ratio_fasttext", "accuracy_math_verify",
-                "mthinker_reward_fasttext", "mthinker_reward_langdetect"):
+                "mthinker_reward_fasttext", "mthinker_reward_langdetect", "cta_symbolic"):
         assert ms[key] > 0, key
     assert data["accuracy_check"] == 1.0  # the completions boxing the gold are the ones math-verify accepts
     for backend in ("fasttext", "langdetect"):

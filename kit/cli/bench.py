@@ -137,6 +137,7 @@ def rewards_command(
     per_lang: int = typer.Option(8, "--per-lang", min=1, help="Completions per language."),
     chars: int = typer.Option(4000, "--chars", min=200, help="Characters of each completion's thinking."),
     group: int = typer.Option(8, "--group", min=1, help="Completions per reward call (GRPO group)."),
+    repeats: int = typer.Option(3, "--repeats", min=1, help="Passes per figure; the fastest is kept."),
     step_time_s: float | None = typer.Option(None, "--step-time-s", min=0.0,
                                                 help="A GRPO step time to compute the reward's share of."),
     grpo_result: Annotated[Path | None, typer.Option(
@@ -156,7 +157,8 @@ def rewards_command(
     data_dir = _data_dir(data, required=data is not None)
     try:
         result = run_rewards_bench(data_dir, _langs(langs, "--langs"), per_lang=per_lang, chars=chars,
-                                   group=group, step_time_s=step_time_s, step_source=source)
+                                   group=group, step_time_s=step_time_s, step_source=source,
+                                   repeats=repeats)
     except ValueError as exc:
         _fail(str(exc))
     _emit(result, as_json, out, _rewards_table)
