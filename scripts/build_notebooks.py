@@ -67,7 +67,10 @@ os.environ["PATH"] = f"{{Path(sys.executable).parent}}{{os.pathsep}}{{os.environ
 def sh(command: str) -> None:
     """Run a shell command, printing its output as it comes; stop the notebook if it fails."""
     print(f"$ {{command}}", flush=True)
-    env = {{**os.environ, "COLUMNS": "110"}}  # rich tables: wide enough for a notebook cell
+    # ipykernel sets FORCE_COLOR for child processes; then rich redraws its progress bars with cursor
+    # codes a notebook cannot interpret (one output line per redraw). Plain output, tables 110 wide.
+    env = {{k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}}
+    env.update(COLUMNS="110", TERM="dumb")
     proc = subprocess.Popen(command, shell=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env)
     for line in proc.stdout:
