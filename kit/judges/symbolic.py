@@ -3,21 +3,31 @@
 It applies the paper's rubric mechanically. Key results of the English reference thinking are
 
 - every number (integers, decimals, fractions ``a/b`` and ``\\frac{a}{b}``, percentages, numbers with
-  thousands separators ``80,000`` / ``80 000``),
+  thousands separators in the usual locales: ``80,000``, ``80 000``, ``80.000``, decimal commas ``2,5``),
 - the right-hand side of every ``=`` inside math (``$..$``, ``\\(..\\)``, ``\\[..\\]``),
 - every ``\\boxed{}`` content,
 
-normalized to a canonical form: numbers as exact fractions (``0.5`` == ``1/2`` == ``\\frac{1}{2}``; a
-percentage counts as both of its readings, ``50%`` -> 50 and 1/2), expressions as LaTeX with spacing and
-``\\left``/``\\right``/``\\cdot`` variants removed. Digits of every script (Arabic-Indic,
-Bengali, Thai, full-width, ...) become ASCII first.
+normalized to a canonical form: numbers as exact fractions (``0.5`` == ``1/2`` == ``\\frac{1}{2}``),
+expressions as LaTeX with spacing and ``\\left``/``\\right``/``\\cdot`` variants removed. Digits of every
+script (Arabic-Indic, Bengali, Thai, full-width, ...) become ASCII first.
 
-    CTA = |key results of the reference that the target thinking also contains| / |key results of the reference|
+A digit glued to LaTeX structure (``x^2``, ``a_1``, ``\\sqrt{2}``, ``2\\sqrt{2}``) is part of an expression,
+not a result of its own. One key result may have several *readings*; it is matched when any of them occurs
+in the target thinking, and it counts once whatever its readings:
+
+- ``50%`` reads as 50 and as 1/2 (so ``25%`` is matched by ``0.25``);
+- separators differ across the kit's languages (de/es/it/pt/id/vi write ``80.000`` and ``2,5``; fr/ru write
+  ``80 000`` and ``2,5``; en/zh/ja write ``80,000`` and ``2.5``). The English reference is read in the English
+  convention (``80.000`` is the decimal 80: we do not guess a dot-thousands reading there, and ``1,2,3`` is
+  three numbers). The target thinking is read in both conventions, so there ``80.000`` means 80 *and* 80000
+  and ``1.250,75`` means 1250.75: generous on the target side, never inflating the reference's count.
+
+    CTA = |key results of the reference matched in the target thinking| / |key results of the reference|
 
 An expression that has no exact textual twin is compared with math-verify (:func:`kit.rewards.accuracy.verify`)
 against the target's expressions, at most ``max_verify_pairs`` comparisons per item, so the worst case stays
-bounded. A reference with no key result scores 0 (there is nothing to align with). ``80.000`` is read as
-the decimal 80 (the dot-as-thousands reading of some languages is ambiguous; we do not guess).
+bounded. A reference with no key result scores 0: there is nothing to align with, and a vacuous 1 would pay
+the CTA bonus to English thinking that never commits to a number.
 """
 
 from __future__ import annotations
@@ -31,13 +41,27 @@ from functools import lru_cache
 from kit.judges.base import CachedJudge, CTAItem
 
 MATH_SPANS = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$(.+?)\$", re.DOTALL)
-_NUMBER = re.compile(
-    # Boundaries are ASCII-only: CJK and Thai text glues numbers to letters ("16個", "๙ฟอง").
-    r"(?<![A-Za-z0-9_.])[-−]?(?:\d{1,3}(?:(?:,|[ \u00a0\u202f])\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+)?\s*%?"
-    r"(?![A-Za-z0-9_])"
+# Boundaries are ASCII-only: CJK and Thai text glues numbers to letters ("16個", "๙ฟอง").
+_SPACES = "[ \u00a0\u202f]"  # plain, no-break and narrow no-break spaces group thousands (fr, ru, ...)
+# A digit glued to LaTeX structure is part of an expression, not a result of its own: exponents and
+# subscripts (x^2, a_1), arguments (\sqrt{2}, ^{10}) and coefficients (2\sqrt{2}, 3\pi). Those expressions
+# count whole when they are an equation's right-hand side or a \boxed{} answer.
+_GLUED_BEFORE = r"(?<![A-Za-z0-9_^{\\])"
+_GLUED_AFTER = r"(?![A-Za-z0-9_^\\])"
+# Operators and spacing commands sit between numbers ("9 \cdot 2"): blanked before numbers are read.
+_OPERATORS = re.compile(r"\\(?:cdot|times|div|pm|mp|left|right|quad|qquad|[,;:!])(?![A-Za-z])")
+# English convention: "," or a space groups thousands, "." is the decimal point.
+_EN_NUMBER = re.compile(
+    rf"{_GLUED_BEFORE}(?<!\.)[-−]?(?:\d{{1,3}}(?:(?:,|{_SPACES})\d{{3}})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+)?\s*%?"
+    + _GLUED_AFTER
+)
+# Decimal-comma convention (de es fr it pt id ru vi): "." or a space groups thousands, "," is the decimal.
+_COMMA_NUMBER = re.compile(
+    rf"{_GLUED_BEFORE}(?<![.,])[-−]?(?:\d{{1,3}}(?:(?:\.|{_SPACES})\d{{3}})+|\d+)(?:,\d+)?(?:\s*/\s*\d+)?\s*%?"
+    + _GLUED_AFTER + r"(?![.,]\d)"
 )
 _FRAC = re.compile(r"\\[dt]?frac\s*\{\s*(-?\d+)\s*\}\s*\{\s*(\d+)\s*\}")
-_BOXED = re.compile(r"\\boxed\s*\{")
+_NUMERIC = re.compile(r"-?[\d.,/ %]+")
 _MAX_TEXT = 200_000  # thinking longer than this is clipped for extraction (bounded work per item)
 
 
@@ -48,20 +72,32 @@ def ascii_digits(text: str) -> str:
         if ch.isdigit() and not ch.isascii():
             value = unicodedata.digit(ch, None)
             out.append(str(value) if value is not None else ch)
-        elif ch in "٫":  # Arabic decimal separator
+        elif ch == "٫":  # Arabic decimal separator
             out.append(".")
-        elif ch in "٬":  # Arabic thousands separator
+        elif ch == "٬":  # Arabic thousands separator
             out.append(",")
         else:
             out.append(ch)
     return "".join(out)
 
 
-def _number_value(token: str) -> list[Fraction]:
+@lru_cache(maxsize=65536)  # tokens recur across a group's thinkings; Fraction(str) is the slow part
+def number_readings(token: str, decimal_comma: bool = False) -> frozenset[Fraction]:
+    """The values a number token can mean: one, or two for a percentage (``50%`` -> 50 and 1/2).
+
+    ``decimal_comma`` reads the token in the de/fr/pt convention (``80.000`` -> 80000, ``2,5`` -> 5/2).
+
+    Example:
+        >>> sorted(map(str, number_readings("80,000"))), sorted(map(str, number_readings("2,5", True)))
+        (['80000'], ['5/2'])
+    """
     token = token.replace("−", "-").strip()
     percent = token.endswith("%")
     token = token.rstrip("%").strip()
-    token = re.sub(r"(?<=\d)[, \u00a0\u202f](?=\d{3})", "", token)
+    grouping = r"[.\s\u00a0\u202f]" if decimal_comma else r"[,\s\u00a0\u202f]"
+    token = re.sub(rf"(?<=\d){grouping}(?=\d{{3}})", "", token)
+    if decimal_comma:
+        token = token.replace(",", ".")
     try:
         if "/" in token:
             num, den = token.split("/", 1)
@@ -69,8 +105,8 @@ def _number_value(token: str) -> list[Fraction]:
         else:
             value = Fraction(token)
     except (ValueError, ZeroDivisionError):
-        return []
-    return [value, value / 100] if percent else [value]
+        return frozenset()
+    return frozenset((value, value / 100)) if percent else frozenset((value,))
 
 
 def _canonical_expression(expr: str) -> str:
@@ -85,19 +121,27 @@ def _boxed_contents(text: str) -> list[str]:
     return _boxed_spans(text)
 
 
+def _fraction_of(match: re.Match) -> frozenset[Fraction]:
+    denominator = int(match.group(2))
+    return frozenset((Fraction(int(match.group(1)), denominator),)) if denominator else frozenset()
+
+
 @lru_cache(maxsize=4096)
-def key_results(text: str) -> tuple[frozenset, tuple[str, ...]]:
-    """(numeric values, non-numeric canonical expressions) found in ``text``."""
+def key_results(text: str, any_convention: bool = False) -> tuple[frozenset[frozenset[Fraction]], tuple[str, ...]]:
+    """(numeric key results, non-numeric canonical expressions) found in ``text``.
+
+    Each numeric key result is the frozenset of its readings (see :func:`number_readings`). The English
+    reference is read in the English convention; with ``any_convention`` (the target thinking) every number is
+    also read in the decimal-comma convention, so ``80.000`` there matches both 80000 and 80.
+    """
     text = ascii_digits((text or "")[:_MAX_TEXT])
-    numbers: set[Fraction] = set()
+    numbers: set[frozenset[Fraction]] = set()
     expressions: list[str] = []
-    for m in _FRAC.finditer(text):
-        try:
-            numbers.add(Fraction(int(m.group(1)), int(m.group(2))))
-        except ZeroDivisionError:
-            pass
-    for m in _NUMBER.finditer(_FRAC.sub(" ", text)):
-        numbers.update(_number_value(m.group(0)))
+    numbers.update(r for r in map(_fraction_of, _FRAC.finditer(text)) if r)
+    plain = _OPERATORS.sub(" ", _FRAC.sub(" ", text))
+    conventions = [(_EN_NUMBER, False)] + ([(_COMMA_NUMBER, True)] if any_convention else [])
+    for pattern, decimal_comma in conventions:
+        numbers.update(r for r in (number_readings(m.group(0), decimal_comma) for m in pattern.finditer(plain)) if r)
     candidates = _boxed_contents(text)
     for m in MATH_SPANS.finditer(text):
         span = next(g for g in m.groups() if g is not None)
@@ -108,12 +152,10 @@ def key_results(text: str) -> tuple[frozenset, tuple[str, ...]]:
         if not canon:
             continue
         frac = _FRAC.fullmatch(canon)
-        if frac and int(frac.group(2)):
-            values = [Fraction(int(frac.group(1)), int(frac.group(2)))]
-        else:
-            values = _number_value(canon) if re.fullmatch(r"-?[\d.,/ %]+", canon) else []
-        if values:
-            numbers.update(values)
+        readings = _fraction_of(frac) if frac else (
+            number_readings(canon) if _NUMERIC.fullmatch(canon) else frozenset())
+        if readings:
+            numbers.add(readings)
         elif canon not in expressions:
             expressions.append(canon)
     return frozenset(numbers), tuple(expressions)
@@ -144,8 +186,9 @@ class SymbolicJudge(CachedJudge):
         total = len(ref_numbers) + len(ref_exprs)
         if total == 0:
             return 0.0
-        tgt_numbers, tgt_exprs = key_results(thinking or "")
-        matched = len(ref_numbers & tgt_numbers)
+        tgt_numbers, tgt_exprs = key_results(thinking or "", any_convention=True)
+        target_values = frozenset().union(*tgt_numbers)
+        matched = sum(1 for readings in ref_numbers if not readings.isdisjoint(target_values))
         budget = self.max_verify_pairs
         target_set = set(tgt_exprs)
         for expr in ref_exprs:
@@ -166,4 +209,5 @@ class SymbolicJudge(CachedJudge):
 def _equivalent(a: str, b: str) -> bool:
     from kit.rewards.accuracy import verify
 
-    return verify(a, b, timeout_s=1.0)
+    # Inline-math delimiters: bare "2\\sqrt{2}" as a gold would be read by math-verify's number extraction as 2.
+    return verify(f"${a}$", b, timeout_s=1.0)

@@ -1,5 +1,5 @@
-"""CTA judges: symbolic case table on real benchmark text, the API judge against a real HTTP server on
-127.0.0.1 (good, garbage, out of range, slow, flaky, down), caching, config errors, the local judge."""
+"""The API judge against a real OpenAI-style HTTP server on 127.0.0.1 (good, garbage, out of range, slow,
+flaky, down), its cache (in memory and on disk), the secrecy of the key, and the shared judge prompt."""
 
 import json
 import logging
@@ -11,8 +11,7 @@ import pytest
 
 from kit.judges import JudgeConfig, build_judge
 from kit.judges.base import CTAItem
-from kit.judges.prompt import parse_score
-from kit.judges.symbolic import SymbolicJudge, ascii_digits, key_results
+from kit.judges.prompt import build_messages, parse_score
 
 EN_Q = ("Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her "
         "friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck "
@@ -20,59 +19,26 @@ EN_Q = ("Janet's ducks lay 16 eggs per day. She eats three for breakfast every m
 EN_REF = ("Janet starts with 16 eggs. She eats 3 and bakes with 4, so 16 - 3 - 4 = 9 eggs remain. "
           "Each sells for $2, so she makes 9 * 2 = 18 dollars. The answer is \\boxed{18}.")
 JA_ALL = "アヒルは16個の卵を産む。3個食べて4個使うので、16 - 3 - 4 = 9個残る。1個2ドルなので 9 × 2 = 18 ドル。"
-JA_HALF = "アヒルは16個の卵を産む。3個食べて4個使う。"
-JA_NONE = "卵をすべて市場で売ります。"
-TH_DIGITS = "เป็ดออกไข่ ๑๖ ฟอง กิน ๓ ใช้ ๔ เหลือ ๙ ฟอง ขายฟองละ ๒ ดอลลาร์ ได้ ๑๘ ดอลลาร์"
-
-
-@pytest.mark.parametrize("thinking,lang,expected", [
-    (JA_ALL, "ja", 1.0),
-    (TH_DIGITS, "th", 1.0),
-    (JA_HALF, "ja", 0.5),  # 16, 3, 4 of the six key results {16, 3, 4, 9, 2, 18}
-    (JA_NONE, "ja", 0.0),
-    ("", "ja", 0.0),
-])
-def test_symbolic_case_table(thinking, lang, expected):
-    numbers, expressions = key_results(EN_REF)
-    assert {int(n) for n in numbers} == {16, 3, 4, 9, 2, 18} and expressions == ()
-    assert SymbolicJudge().score([CTAItem(EN_Q, EN_REF, thinking, lang)]) == [pytest.approx(expected)]
-
-
-def test_symbolic_normalizes_notation_and_scripts():
-    assert ascii_digits("٣٤ ১২ ๑๒ ３４") == "34 12 12 34"
-    assert {int(n) for n in key_results("卵は16個、残り9個。")[0]} == {16, 9}
-    ref = r"Let $x = \frac{1}{2}$, then $y = x^2 + 1$, and 80,000 dollars is 25%."
-    target = "x = 0.5 なので $y=x^{2}+1$、80 000 ドルは 25 %。"
-    assert SymbolicJudge().score([CTAItem("", ref, target, "ja")]) == [1.0]
-    assert SymbolicJudge().score([CTAItem("", "no results here", "x", "ja")]) == [0.0]
-
-
-def test_symbolic_is_bounded_on_huge_and_junk_inputs():
-    judge = SymbolicJudge()
-    junk = "\\boxed{" * 5000 + "$" * 3000 + "1/0 " * 1000 + "\x00\udcff"
-    for score in judge.score([CTAItem("", EN_REF * 300, junk, "ja"), CTAItem("", junk, EN_REF, "fr")]):
-        assert 0.0 <= score <= 1.0
 
 
 @pytest.mark.parametrize("reply,expected", [
     ("<score>0.75</score>", 0.75), ("thinking... <score> 1 </score>", 1.0), ("<score>0</score>", 0.0),
-    ("<score>7</score>", None), ("<score>-0.1</score>", None), ("0.5", None), ("<score>nan</score>", None),
-    (None, None), ("<score>0.2</score> then <score>0.4</score>", 0.4),
+    ("<SCORE>.5</SCORE>", 0.5), ("<score>7</score>", None), ("<score>-0.1</score>", None), ("0.5", None),
+    ("<score>nan</score>", None), ("<score>inf</score>", None), ("", None), (None, None), (b"<score>1</score>", None),
+    ("<score>0.2</score> then <score>0.4</score>", 0.4),
 ])
 def test_parse_score(reply, expected):
     assert parse_score(reply) == expected
 
 
-def test_config_errors_name_the_field():
-    with pytest.raises(ValueError, match="judge.kind='gpt'"):
-        JudgeConfig(kind="gpt")
-    with pytest.raises(ValueError, match="judge.base_url"):
-        JudgeConfig(kind="api")
-    with pytest.raises(ValueError, match="judge.concurrency"):
-        JudgeConfig(concurrency=0)
-    with pytest.raises(ValueError, match="unknown judge option"):
-        build_judge("symbolic", temprature=0.1)
-    assert build_judge("none") is None
+def test_prompt_applies_the_rubric_to_both_thinkings():
+    messages = build_messages(CTAItem(EN_Q, EN_REF, JA_ALL, "ja"))
+    assert [m["role"] for m in messages] == ["system", "user"]
+    user = messages[1]["content"]
+    for part in (EN_Q, EN_REF, JA_ALL, "Japanese", "key intermediate results", "final answer", "<score>"):
+        assert part in user
+    long = build_messages(CTAItem(EN_Q, "A" * 50_000 + "END", "B" * 50_000, "xx"))[1]["content"]
+    assert len(long) < 30_000 and "END" in long and "[...]" in long  # clipped head+tail, the conclusion kept
 
 
 # ------------------------------------------------------------------ a real OpenAI-style server
@@ -155,7 +121,7 @@ def test_api_good_replies_cache_and_concurrency(server, monkeypatch, caplog):
     judge = _api_judge(server.url, concurrency=3)
     caplog.set_level(logging.DEBUG)
     assert judge.score(_items(12)) == [0.75] * 12
-    assert server.requests == 12 and server.max_in_flight <= 3
+    assert server.requests == 12 and 2 <= server.max_in_flight <= 3  # parallel, within the limit
     assert all(h == f"Bearer {secret}" for h in server.auth_headers)
     assert judge.score(_items(12)) == [0.75] * 12  # all from the cache
     assert server.requests == 12 and judge.stats.cache_hits == 12 and judge.stats.failures == 0
@@ -193,7 +159,9 @@ def test_api_down_server_lets_training_go_on(server, tmp_path):
     url = server.url
     server.close()
     judge = _api_judge(url, retries=1)
+    start = time.monotonic()
     assert judge.score(_items(4)) == [0.0] * 4
+    assert time.monotonic() - start < 5  # refused connections fail fast, retries included
     assert judge.stats.failures == 4 and "ConnectError" in judge.stats.errors[-1]
     # and the M-Thinker reward still computes, with CTA 0
     from kit.rewards.mthinker import RewardConfig, score_completions
@@ -219,15 +187,3 @@ def test_api_judge_works_inside_a_running_event_loop(server):
         return _api_judge(server.url).score(_items(2))
 
     assert asyncio.run(main()) == [0.75, 0.75]
-
-
-@pytest.mark.slow
-def test_local_judge_on_the_tiny_model(tiny_model_path):
-    """Random weights reply gibberish: every item scores 0 and is counted, through the real batched path."""
-    from kit.judges.local import LocalJudge
-    from kit.models import load_for_inference
-
-    model, tokenizer = load_for_inference(str(tiny_model_path), backend="transformers")
-    judge = LocalJudge(model, tokenizer, batch_size=2, max_new_tokens=8)
-    assert judge.score(_items(3)) == [0.0, 0.0, 0.0]
-    assert judge.stats.calls == 3 and judge.stats.failures == 3
