@@ -8,7 +8,7 @@ from statistics import mean
 
 import pytest
 
-from kit.judges import JudgeConfig, JudgeKind, build_judge
+from kit.judges import JudgeConfig, JudgeKind, build_judge, latex_eval
 from kit.judges.base import CTAItem
 from kit.judges.symbolic import SymbolicJudge, ascii_digits, key_results, number_readings
 
@@ -123,3 +123,27 @@ def test_config_errors_name_the_field():
     assert JudgeConfig(kind="API", base_url="http://x/v1", model="m").kind is JudgeKind.api
     assert build_judge("none") is None and build_judge(None) is None
     assert build_judge(JudgeConfig()).name == "symbolic"
+
+
+@pytest.mark.parametrize("a,b,expected", [
+    (r"2\sqrt{2}", r"\sqrt{8}", True), (r"x^2+2x+1", r"(x+1)^{2}", True), (r"\frac{\sqrt{6}}{4}", r"\sqrt{6}/4", True),
+    (r"3\pi", r"\pi*3", True), (r"\sqrt[3]{8}", "2", True), (r"\sin x", r"\sin(x)", True), (r"e^{x}", r"\exp(x)", True),
+    ("a+b", "a-b", False), (r"\sqrt{7}", "2.6457", False), ("x^2", "y^2", False),
+    (r"(-\infty,-1)\cup(6,+\infty)", "x", None), (r"9^{9^{9}}", "1", None), (r"\frac{1}{0}", "1", None),
+    (r"(-8)^{1/3}", "-2", None), ("{" * 200 + "1" + "}" * 200, "1", None), (r"\text{eggs}", "1", None),
+])
+def test_latex_evaluator_decides_or_defers(a, b, expected):
+    assert latex_eval.equivalent(a, b) is expected
+
+
+def test_expressions_matched_by_value_evaluation_and_math_verify():
+    judge = SymbolicJudge()
+    ref = r"So $n = 2^{10}$, $f(x) = x^2+2x+1$, $k = a+b$ and $\boxed{2\sqrt{2}}$."
+    # 1024 is 2^{10}; (x+1)^2 is x^2+2x+1; c-d is not a+b; \sqrt{8} is 2\sqrt{2}; "1" (of +1) is in the target
+    assert judge.score_one(ref, r"$n=1024$, $f(x)=(x+1)^2$, $k=c-d$, $\boxed{\sqrt{8}}$") == pytest.approx(4 / 5)
+    # intervals are beyond the evaluator: math-verify decides, within the per-item budget
+    ref = r"so $S = (-\infty,-1)\cup(6,+\infty)$"
+    assert judge.score_one(ref, r"donc $S=(6,\infty)\cup(-\infty,-1)$") == 1.0
+    assert judge.score_one(ref, r"donc $S=(5,\infty)$") < 1.0
+    stingy = SymbolicJudge(max_verify_pairs=0)
+    assert stingy.score_one(ref + " ", r"donc $S=(6,\infty)\cup(-\infty,-1)$") < 1.0  # no budget, no match

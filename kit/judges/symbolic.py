@@ -24,20 +24,27 @@ in the target thinking, and it counts once whatever its readings:
 
     CTA = |key results of the reference matched in the target thinking| / |key results of the reference|
 
-An expression that has no exact textual twin is compared with math-verify (:func:`kit.rewards.accuracy.verify`)
-against the target's expressions, at most ``max_verify_pairs`` comparisons per item, so the worst case stays
-bounded. A reference with no key result scores 0: there is nothing to align with, and a vacuous 1 would pay
-the CTA bonus to English thinking that never commits to a number.
+An expression with no exact textual twin is matched in three steps, cheapest first: a variable-free one
+by its value against the target's numbers (``2^{10}`` and ``1024``); then by evaluating both sides in floats
+at two fixed points (:mod:`kit.judges.latex_eval`: ``x^2+2x+1`` == ``(x+1)^2``, ``2\\sqrt{2}`` == ``\\sqrt{8}``,
+microseconds); what that evaluator cannot read (intervals, sets, ``\\infty``) goes to math-verify
+(:func:`kit.rewards.accuracy.verify`, 30-400 ms a pair), at most ``max_verify_pairs`` pairs and
+``verify_budget_s`` seconds per item, so the worst case stays bounded.
+
+A reference with no key result scores 0: there is nothing to align with, and a vacuous 1 would pay the CTA
+bonus to English thinking that never commits to a number.
 """
 
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 from collections.abc import Sequence
 from fractions import Fraction
 from functools import lru_cache
 
+from kit.judges import latex_eval
 from kit.judges.base import CachedJudge, CTAItem
 
 MATH_SPANS = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$(.+?)\$", re.DOTALL)
@@ -172,11 +179,12 @@ class SymbolicJudge(CachedJudge):
     """
 
     name = "symbolic"
-    identity = "symbolic-v1"
+    identity = "symbolic-v2"  # bump when extraction or matching changes: on-disk caches must not mix versions
 
-    def __init__(self, cache=None, max_verify_pairs: int = 16):
+    def __init__(self, cache=None, max_verify_pairs: int = 8, verify_budget_s: float = 0.5):
         super().__init__(cache)
-        self.max_verify_pairs = max_verify_pairs
+        self.max_verify_pairs = max_verify_pairs  # math-verify comparisons per item, at most
+        self.verify_budget_s = verify_budget_s  # and this much wall time per item for them
 
     def _score_uncached(self, items: Sequence[CTAItem]) -> list[float | None]:
         return [self.score_one(item.en_reference, item.thinking) for item in items]
@@ -189,20 +197,47 @@ class SymbolicJudge(CachedJudge):
         tgt_numbers, tgt_exprs = key_results(thinking or "", any_convention=True)
         target_values = frozenset().union(*tgt_numbers)
         matched = sum(1 for readings in ref_numbers if not readings.isdisjoint(target_values))
-        budget = self.max_verify_pairs
+        if ref_exprs:
+            matched += self._matched_expressions(ref_exprs, tgt_exprs, _floats(target_values))
+        return matched / total
+
+    def _matched_expressions(self, ref_exprs, tgt_exprs, target_floats: tuple[float, ...]) -> int:
+        """Exact text first, then our float evaluation, then math-verify (bounded) for what is left undecided."""
+        matched, undecided = 0, []
         target_set = set(tgt_exprs)
         for expr in ref_exprs:
             if expr in target_set:
                 matched += 1
                 continue
-            for other in tgt_exprs:
-                if budget <= 0:
-                    break
+            value = latex_eval.constant_value(expr)  # 2^{10} in the reference, 1024 in the target
+            if value is not None and any(latex_eval.close(value, v) for v in target_floats):
+                matched += 1
+                continue
+            verdicts = [(other, latex_eval.equivalent(expr, other)) for other in tgt_exprs]
+            if any(verdict for _, verdict in verdicts):
+                matched += 1
+            else:
+                undecided.append([other for other, verdict in verdicts if verdict is None])
+        budget, deadline = self.max_verify_pairs, time.monotonic() + self.verify_budget_s
+        for expr, others in zip([e for e in ref_exprs if e not in target_set], undecided):
+            for other in others:
+                if budget <= 0 or time.monotonic() > deadline:
+                    return matched
                 budget -= 1
                 if _equivalent(expr, other):
                     matched += 1
                     break
-        return matched / total
+        return matched
+
+
+def _floats(values) -> tuple[float, ...]:
+    out = []
+    for value in values:
+        try:
+            out.append(float(value))
+        except OverflowError:  # a 400-digit "number" in junk text
+            continue
+    return tuple(out)
 
 
 @lru_cache(maxsize=8192)
