@@ -7,6 +7,8 @@ from pathlib import Path
 from statistics import mean
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kit.judges import JudgeConfig, JudgeKind, build_judge, latex_eval
 from kit.judges.base import CTAItem
@@ -147,3 +149,18 @@ def test_expressions_matched_by_value_evaluation_and_math_verify():
     assert judge.score_one(ref, r"donc $S=(5,\infty)$") < 1.0
     stingy = SymbolicJudge(max_verify_pairs=0)
     assert stingy.score_one(ref + " ", r"donc $S=(6,\infty)\cup(-\infty,-1)$") < 1.0  # no budget, no match
+
+
+_PIECES = st.sampled_from(["1", "2", "16", "0", "3.5", "2,5", "80.000", "50%", "x", "e", "\\pi", "\\sqrt", "\\frac",
+                           "{", "}", "(", ")", "[", "]", "^", "_", "+", "-", "*", "/", "=", "$", "\\boxed{", "\\(",
+                           "\\)", " ", "個", "๙", "٣", "\\infty", "\\cdot", "-9^{9^{9}}", "\x00"])
+_LATEXISH = st.lists(_PIECES, max_size=40).map("".join)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(reference=st.one_of(_LATEXISH, st.text(max_size=200)), thinking=st.one_of(_LATEXISH, st.text(max_size=200)))
+def test_symbolic_never_raises_and_stays_in_range(reference, thinking):
+    judge = SymbolicJudge(max_verify_pairs=2, verify_budget_s=0.2)
+    (score,) = judge.score([CTAItem("", reference, thinking, "ja")])
+    assert 0.0 <= score <= 1.0 and judge.stats.failures == 0
+    assert latex_eval.equivalent(reference, thinking) in (True, False, None)
