@@ -34,10 +34,13 @@ class PipelineSettings:
     eval_per_lang: int = 4  # held-out questions per language for the before/after table (0: no table)
     eval_n: int = 4  # samples per held-out question
     eval_max_new_tokens: int | None = None  # None = grpo.max_completion_length
+    grpo_steps: int | None = None  # GRPO steps per iteration; None = grpo.max_steps
 
     def __post_init__(self):
         if int(self.iterations) < 1:
             raise ValueError(f"pipeline.iterations must be >= 1 (got {self.iterations}; the paper: 2)")
+        if self.grpo_steps is not None and int(self.grpo_steps) < 1:
+            raise ValueError(f"pipeline.grpo_steps must be >= 1 or null (got {self.grpo_steps})")
         if int(self.eval_per_lang) < 0 or int(self.eval_n) < 1:
             raise ValueError("pipeline.eval_per_lang must be >= 0 and pipeline.eval_n >= 1")
 
@@ -115,6 +118,7 @@ def run_pipeline(config, output_dir: str | Path) -> dict:
     # ---- iterations: select, refs, GRPO
     used = set(holdout_ids)
     final_adapter = None
+    trained: list[dict] = []  # the RL questions of the first iteration, for the "seen" before/after
     for it in range(1, settings.iterations + 1):
         iter_dir = output_dir / f"iter{it}"
         select_dir, refs_dir, grpo_dir = iter_dir / "select", iter_dir / "refs", iter_dir / "grpo"
@@ -129,6 +133,11 @@ def run_pipeline(config, output_dir: str | Path) -> dict:
                            "result": f"kept {result.stats['kept']} of {result.stats['questions']} questions"})
         kept = _kept_ids(select_dir)
         used |= kept
+        if it == 1:
+            from kit.data.loaders import read_records
+
+            path = select_dir / "train.jsonl"
+            trained = [rec for _, rec in read_records(path)] if path.is_file() else []
         if not kept:
             log.warning("iter%d: rejection sampling kept no question (every group all right or all wrong): "
                         "no GRPO this iteration", it)
@@ -147,7 +156,8 @@ def run_pipeline(config, output_dir: str | Path) -> dict:
         else:
             from kit.train.grpo import latest_checkpoint, run_grpo
 
-            cfg = _stage_config(config, policy, train_data=str(refs_dir / "train.jsonl"))
+            steps = {"max_steps": settings.grpo_steps} if settings.grpo_steps else {}
+            cfg = _stage_config(config, policy, train_data=str(refs_dir / "train.jsonl"), **steps)
             result = run_grpo(cfg, output_dir=grpo_dir, resume=latest_checkpoint(grpo_dir) is not None,
                               adapter=policy.adapter)
             (grpo_dir / "DONE").write_text("ok\n")
@@ -163,15 +173,17 @@ def run_pipeline(config, output_dir: str | Path) -> dict:
                      "eval_n": settings.eval_n, "held_out": len(holdout),
                      "grpo_reward_std": {f"iter{i}": grpo_reward_std(output_dir / f"iter{i}" / "grpo")
                                          for i in range(1, settings.iterations + 1)}}
-    if holdout:
-        tokens = settings.eval_max_new_tokens or config.grpo.max_completion_length
-        for name, pol in (("before", sft_policy), ("after", policy)):
+    tokens = settings.eval_max_new_tokens or config.grpo.max_completion_length
+    for split, rows in (("", holdout), ("trained_", trained if final_adapter else [])):
+        if not rows or not settings.eval_per_lang:
+            continue
+        for name, pol in ((f"{split}before", sft_policy), (f"{split}after", policy)):
             path = output_dir / "eval" / f"{name}.json"
             if path.is_file() and json.loads(path.read_text())["policy"] == [pol.model_name, pol.adapter]:
                 summary[name] = json.loads(path.read_text())
                 continue
-            log.info("evaluating the %s model on %d held-out questions", name, len(holdout))
-            result = evaluate(config, holdout, model_name=pol.model_name, adapter=pol.adapter, n=settings.eval_n,
+            log.info("evaluating %s on %d %s questions", name, len(rows), "RL" if split else "held-out")
+            result = evaluate(config, rows, model_name=pol.model_name, adapter=pol.adapter, n=settings.eval_n,
                               max_new_tokens=tokens)
             result["policy"] = [pol.model_name, pol.adapter]
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -58,17 +58,20 @@ def print_summary(summary: dict, console=None) -> None:
     from rich.table import Table
 
     console = console or Console()
-    before, after = summary.get("before") or {}, summary.get("after") or {}
-    table = Table(title=f"Reward components on {after.get('questions', before.get('questions', 0))} held-out "
-                        f"questions x {summary.get('eval_n', '?')} samples")
-    table.add_column("component")
-    table.add_column("before (SFT)", justify="right")
-    table.add_column("after (final)", justify="right")
-    table.add_column("change", justify="right")
-    for key in (*COMPONENTS, "group_reward_std"):
-        a, b = before.get(key), after.get(key)
-        table.add_row(key, _fmt(a), _fmt(b), f"{b - a:+.3f}" if a is not None and b is not None else "")
-    console.print(table)
+    for prefix, what in (("", "held-out"), ("trained_", "Iter1 RL")):
+        before, after = summary.get(f"{prefix}before") or {}, summary.get(f"{prefix}after") or {}
+        if not before and not after:
+            continue
+        table = Table(title=f"Reward components on {after.get('questions', before.get('questions', 0))} {what} "
+                            f"questions x {summary.get('eval_n', '?')} samples")
+        table.add_column("component")
+        table.add_column("before (SFT)", justify="right")
+        table.add_column("after (final)", justify="right")
+        table.add_column("change", justify="right")
+        for key in (*COMPONENTS, "group_reward_std"):
+            a, b = before.get(key), after.get(key)
+            table.add_row(key, _fmt(a), _fmt(b), f"{b - a:+.3f}" if a is not None and b is not None else "")
+        console.print(table)
     stages = Table(title="Stages")
     for column in ("stage", "result"):
         stages.add_column(column)
