@@ -68,6 +68,9 @@ class RecordingJudge:
     ("$\\frac{\\sqrt{6}}{4}$", "\\frac{\\sqrt6}{4}", True),  # MMATH gold written with $..$
     ("$[-\\frac{1}{4}, 0) \\cup (0, 2)$", "[-1/4,0)\\cup(0,2)", True),
     ("(1,2)", "(1,2)", True),  # PolyMath gold that math-verify only reads wrapped
+    ("2\\sqrt{2}", "2\\sqrt{2}", True),  # bare LaTeX gold: read wrapped in $..$ first
+    ("2\\sqrt{2}", "2", False),  # ... read as written, math-verify kept only the "2"
+    ("3\\pi", "3\\pi", True),
     ("18", "26", False),
     ("18", None, False),
     ("18", "", False),

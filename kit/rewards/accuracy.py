@@ -28,10 +28,17 @@ from kit.rewards.parsing import last_boxed
 MAX_ANSWER_CHARS = 2000
 
 
+def _is_bare_latex(gold: str) -> bool:
+    """LaTeX with no math delimiters, e.g. ``2\\sqrt{2}``: read as written, math-verify keeps only the "2"."""
+    delimited = "$" in gold or "\\boxed" in gold or "\\(" in gold or "\\[" in gold
+    return not delimited and any(mark in gold for mark in ("\\", "^", "{", "_"))
+
+
 def _parse_gold(gold: str, timeout: int | None):
     from math_verify import parse
 
-    for candidate in (gold, f"${gold}$", f"\\boxed{{{gold}}}"):
+    order = (f"${gold}$", gold) if _is_bare_latex(gold) else (gold, f"${gold}$")
+    for candidate in (*order, f"\\boxed{{{gold}}}"):
         parsed = parse(candidate, parsing_timeout=timeout)
         if parsed:
             return parsed
