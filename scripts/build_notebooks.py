@@ -150,10 +150,11 @@ The model is the kit's embedded **tiny Qwen2** (built locally in seconds, random
 reads PolyMath from the benchmark folder beside a checkout, or else from the Hugging Face Hub
 (`Qwen/PolyMath`).
 
-**Time and memory.** The tiny preset's own estimate for the whole pipeline is about 3-5 minutes on 2 CPU
-cores; measured in this repository (2 shared cores, see `docs/BENCHMARKS.md` for the machine): FULL_RUN.
-The CI parameters of `tests/test_notebooks.py` (2 languages, 2 questions each, 40 SFT steps, 1 GRPO
-step) run the whole notebook in CI_RUN. Peak RAM: PEAK_RAM. A Colab CPU runtime is comparable.
+**Time and memory.** The tiny preset's own estimate for the whole pipeline is 3-5 minutes on 2 CPU
+cores. Measured in this repository on 2 CPU cores shared with other jobs (so upper bounds): the full
+preset (2 iterations, 8 GRPO steps each) took FULL_RUN; the CI parameters of `tests/test_notebooks.py`
+(2 languages x 3 questions, 80 SFT steps, 1 GRPO step) run this whole notebook in about 2.5 minutes. With
+a GPU the same commands use it.
 
 **What to expect.** A tiny random model trained for a minute learns the *format* and some of the
 language, not mathematics: the numbers check that every stage runs and feeds the next; they are not a
@@ -185,8 +186,8 @@ interruption continues where it stopped. The same from a terminal: `make quickst
         md("""
 ## 2. The summary table
 
-Each reward component (mean over sampled completions of held-out questions) with the SFT model and with
-the final model. `reward` is -1 whenever the LC gate fails (thinking or answer not in the question's
+Each reward component (mean over sampled completions) with the SFT model and with the final model, on
+held-out questions and on the questions GRPO trained on. `reward` is -1 whenever the LC gate fails (thinking or answer not in the question's
 language); `group_reward_std` is the spread within a question's group, GRPO's learning signal.
 """),
         code('''
@@ -199,12 +200,15 @@ from kit.train.summary import COMPONENTS
 
 summary = json.loads((Path(OUTPUT) / "summary.json").read_text(encoding="utf-8"))
 display(pd.DataFrame(summary["stages"]).set_index("name"))
-if "before" in summary and "after" in summary:
-    rows = [*COMPONENTS, "group_reward_std"]
-    table = pd.DataFrame({"before (SFT)": [summary["before"][k] for k in rows],
-                          "after (final)": [summary["after"][k] for k in rows]}, index=rows)
-    table["change"] = table["after (final)"] - table["before (SFT)"]
-    display(table.round(3))
+rows = [*COMPONENTS, "group_reward_std"]
+# held-out questions (never trained on), then the Iter1 RL questions GRPO trained on
+for prefix, title in (("", "held-out questions"), ("trained_", "questions GRPO trained on")):
+    if f"{prefix}before" in summary and f"{prefix}after" in summary:
+        before, after = summary[f"{prefix}before"], summary[f"{prefix}after"]
+        table = pd.DataFrame({"before (SFT)": [before[k] for k in rows],
+                              "after (final)": [after[k] for k in rows]}, index=rows)
+        table["change"] = table["after (final)"] - table["before (SFT)"]
+        display(Markdown(f"**{title}** ({before['questions']} x {summary['eval_n']} samples)"), table.round(3))
 print("final model:", summary["final_model"])
 print("final adapter:", summary["final_adapter"] or "none (no GRPO iteration had data)")
 '''),
@@ -298,6 +302,7 @@ BASE_MODEL = "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
 COLD_START_MODEL = "XueZhang-bjtu/1.5B-cold-start-SFT"
 SFT_TRACES = "XueZhang-bjtu/M-Thinker-SFT-data"
 SFT_MAX_STEPS = 100
+SFT_MAX_LENGTH = 4096                    # tokens per trace; longer ones are dropped (the paper: 16384)
 
 # Questions for select/refs/GRPO: the paper's translated questions, or the bundled PolyMath slice.
 QUESTIONS = "XueZhang-bjtu/Light-R1-SFTData-question-translated-76K"  # or "examples/data/polymath_low_slice.jsonl"
@@ -314,6 +319,7 @@ JUDGE_MODEL = "Qwen/Qwen2.5-7B-Instruct"  # the served model's name
 MAX_STEPS = 20                           # GRPO steps this session (the preset: 200)
 FAST_INFERENCE = False                   # True: vLLM rollouts through unsloth (pip install vllm first)
 HUB_REPO = None                          # e.g. "your-name/m-thinker-1.5b-lora" to push the adapter
+QUICK_EVAL_MAX_TOKENS = 4096             # the quick PolyMath look at the end (2 languages x 5 questions)
 EXTRA_OVERRIDES = []                     # any other key=value, e.g. ["grpo.learning_rate=5e-5"]
 '''),
         code('''
@@ -364,7 +370,10 @@ question's language at all. `COLD_START = "released"` loads the authors' cold-st
 """),
         code('''
 if COLD_START == "train":
-    stage("sft", out / "sft", extra=[f"sft.traces={SFT_TRACES}", f"sft.max_steps={SFT_MAX_STEPS}"])
+    # one example per step, 16 accumulated: a T4 cannot hold the paper's 16k-token batches (not measured)
+    stage("sft", out / "sft", extra=[f"sft.traces={SFT_TRACES}", f"sft.max_steps={SFT_MAX_STEPS}",
+                                     f"sft.max_length={SFT_MAX_LENGTH}", "sft.per_device_train_batch_size=1",
+                                     "sft.gradient_accumulation_steps=16"])
     adapter = out / "sft" / "adapter"
 print("starting policy:", model, "+", adapter or "no adapter")
 '''),
@@ -379,10 +388,13 @@ and in English: the reference the CTA reward compares the non-English thinking w
         code('''
 select_dir, refs_dir = out / "iter1" / "select", out / "iter1" / "refs"
 stage("select", select_dir)
+selected = json.loads((select_dir / "stats.json").read_text(encoding="utf-8"))
+print("select:", {k: selected[k] for k in ("questions", "kept", "per_lang") if k in selected})
+if not selected.get("kept"):
+    raise RuntimeError("select kept no question (every group all right or all wrong): GRPO would learn "
+                       "nothing. Try more questions (SELECT_LIMIT_PER_LANG), longer completions "
+                       "(SELECT_MAX_NEW_TOKENS) or a cold-start model; then delete the select folder and rerun.")
 stage("refs", refs_dir, flags=f"--input {shlex.quote(str(select_dir))}")
-for folder in (select_dir, refs_dir):
-    if (folder / "stats.json").is_file():
-        print(folder.name, json.loads((folder / "stats.json").read_text(encoding="utf-8")))
 '''),
         md("""
 ## 3. GRPO with LC and CTA
@@ -410,9 +422,13 @@ and resuming.
 final_adapter = grpo_dir / "adapter"
 push = f"--push-to-hub {HUB_REPO}" if HUB_REPO else ""
 sh(f"mthinker export {final_adapter} --output {out / 'export'} {push}")
-quick = "--langs ja,fr --levels low --limit 5 --n 1 --max-tokens 4096"
-sh(f"mthinker eval --bench polymath {quick} {'--4bit' if PRESET != 'tiny' else ''} "
-   f"--model {shlex.quote(model)} --adapter {final_adapter} --output {out / 'eval_quick'}")
+from kit.eval.benchmarks import HUB_IDS
+from kit.paths import find_benchmarks_dir
+
+data = find_benchmarks_dir(required=False) or HUB_IDS["polymath"]  # beside a checkout, else the Hub
+quick = f"--data {data} --langs ja,fr --levels low --limit 5 --n 1 --max-tokens {QUICK_EVAL_MAX_TOKENS}"
+sh(f"mthinker eval --bench polymath {quick} --4bit --model {shlex.quote(model)} --adapter {final_adapter} "
+   f"--output {out / 'eval_quick'}")
 '''),
         md("""
 For the full evaluation on MMATH and PolyMath and the comparison with the paper's rows, open
@@ -507,7 +523,8 @@ for bench in BENCHES:
 
 `mthinker compare metrics.json --paper ROW` sets the run beside a row of the paper's tables
 (`mthinker compare --list-paper` lists them). The plot shows LC&Acc per language for this run, the
-paper's M-Thinker row and the paper's untrained backbone.
+paper's M-Thinker row and the paper's untrained backbone. The averages of this run cover its own
+languages; the paper's cover all of theirs.
 """),
         code('''
 import matplotlib.pyplot as plt
@@ -530,7 +547,7 @@ for ax, bench in zip(axes[0], BENCHES):
         heights = [(values.get(column) or {}).get("lc_acc") or 0.0 for column in run]
         ax.bar([x + i * width for x in range(len(run))], heights, width, label=label)
     ax.set_xticks([x + 0.4 - width / 2 for x in range(len(run))], list(run), rotation=45)
-    ax.set_title(f"{bench}: LC&Acc")
+    ax.set_title(f"{bench}: LC&Acc (%)")
     ax.legend(fontsize=8)
 fig.tight_layout()
 plt.show()

@@ -17,10 +17,11 @@ REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
 NAMES = ["01_quickstart.ipynb", "02_grpo_colab_t4.ipynb", "03_eval.ipynb", "04_demo.ipynb"]
 
-# 01 in CI: two languages, two questions each, a short SFT, one GRPO step (the full tiny preset: minutes).
+# 01 in CI: two languages, three questions each (memorized by 80 SFT steps, so that select keeps some),
+# one iteration with one GRPO step: about 1.5 minutes of CPU (the full tiny preset: several minutes).
 QUICKSTART_CI_OVERRIDES = [
-    "data.langs=[ja,fr]", "sft.limit_per_lang=2", "sft.max_steps=40", "sft.per_device_train_batch_size=8",
-    "sft.logging_steps=10", "select.limit_per_lang=2", "pipeline.iterations=1", "grpo.max_steps=1",
+    "data.langs=[ja,fr]", "sft.limit_per_lang=3", "sft.max_steps=80", "sft.per_device_train_batch_size=8",
+    "sft.logging_steps=20", "select.limit_per_lang=3", "pipeline.iterations=1", "pipeline.grpo_steps=1",
     "pipeline.eval_per_lang=1", "pipeline.eval_n=2",
 ]
 
@@ -55,6 +56,8 @@ def test_notebook_is_valid_stripped_and_colab_ready(name):
     assert parameters_cell(nb) is not first_code
     text = "\n".join(c.source for c in nb.cells).lower()
     assert "estimate" in text or "measured" in text, f"{name}: no time/memory figures"
+    for placeholder in ("FULL_RUN", "TODO", "TBD", "XXX"):
+        assert placeholder.lower() not in text, f"{name}: placeholder {placeholder} left in the text"
     for cell in nb.cells:  # every code cell at least compiles (IPython magics are not used)
         if cell.cell_type == "code":
             compile(cell.source, f"{name}:{cell.id}", "exec")
@@ -100,7 +103,9 @@ def test_quickstart_runs_headless(tiny_cache, tmp_path):
     )
     execute(nb, REPO)
     summary = json.loads((output / "summary.json").read_text())
-    assert [s["name"] for s in summary["stages"]][:2] == ["sft", "iter1/select"]
+    assert [s["name"] for s in summary["stages"]] == ["sft", "iter1/select", "iter1/refs", "iter1/grpo"], (
+        f"every stage ran (select must keep a question for GRPO to run): {summary['stages']}")
+    assert (Path(summary["final_adapter"]) / "adapter_config.json").is_file()
     assert {"before", "after"} <= set(summary)
     for label in ("before", "after"):
         metrics = json.loads((output / f"bench_{label}" / "metrics.json").read_text())
