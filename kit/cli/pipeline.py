@@ -18,7 +18,15 @@ from pathlib import Path
 
 import typer
 
-from kit.cli.train import ADAPTER_OPT, CONFIG_ARG, OUTPUT_OPT, PRESET_OPT, SET_OPT, load_cli_config, setup_logging
+from kit.cli.train import (
+    ADAPTER_OPT,
+    CONFIG_ARG,
+    OUTPUT_OPT,
+    PRESET_OPT,
+    SET_OPT,
+    load_cli_config,
+    setup_logging,
+)
 
 app = typer.Typer()
 

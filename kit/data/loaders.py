@@ -237,11 +237,10 @@ def load_benchmark_folder(root: Path) -> list[dict]:
     for bench in ("mmath", "polymath"):
         if not (root / bench).is_dir():
             continue
-        problems = load_problems(bench, root, langs=[p.name if p.is_dir() else p.stem
-                                                     for p in sorted((root / bench).iterdir())
-                                                     if (p.is_dir() or p.suffix == ".json") and
-                                                     (p.name if p.is_dir() else p.stem) in LANGUAGES],
-                                 levels=None if bench == "polymath" else None)
+        # mmath/<lang>.json or polymath/<lang>/: the languages present in the folder
+        present = [p.name if p.is_dir() else p.stem for p in sorted((root / bench).iterdir())
+                   if p.is_dir() or p.suffix == ".json"]
+        problems = load_problems(bench, root, langs=[code for code in present if code in LANGUAGES])
         english = {(p.group, str(p.id).replace("-en-", "-")): p.question for p in problems if p.lang == "en"}
         for p in problems:
             key = (p.group, str(p.id).replace(f"-{p.lang}-", "-"))
