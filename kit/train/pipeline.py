@@ -133,11 +133,7 @@ def run_pipeline(config, output_dir: str | Path) -> dict:
                            "result": f"kept {result.stats['kept']} of {result.stats['questions']} questions"})
         kept = _kept_ids(select_dir)
         used |= kept
-        if it == 1:
-            from kit.data.loaders import read_records
 
-            path = select_dir / "train.jsonl"
-            trained = [rec for _, rec in read_records(path)] if path.is_file() else []
         if not kept:
             log.warning("iter%d: rejection sampling kept no question (every group all right or all wrong): "
                         "no GRPO this iteration", it)
@@ -164,6 +160,10 @@ def run_pipeline(config, output_dir: str | Path) -> dict:
             std = grpo_reward_std(grpo_dir)
             stages.append({"name": f"iter{it}/grpo", "result": f"{result.global_step} steps, mean within-group "
                            f"reward std {std:.3f}" if std is not None else f"{result.global_step} steps"})
+        if it == 1:  # the RL rows with their English references, so the table measures CTA too
+            from kit.data.loaders import read_records
+
+            trained = [rec for _, rec in read_records(refs_dir / "train.jsonl")]
         policy = Policy(policy.model_name, str(grpo_dir / "adapter"))
         final_adapter = policy.adapter
 
@@ -174,6 +174,9 @@ def run_pipeline(config, output_dir: str | Path) -> dict:
                      "grpo_reward_std": {f"iter{i}": grpo_reward_std(output_dir / f"iter{i}" / "grpo")
                                          for i in range(1, settings.iterations + 1)}}
     tokens = settings.eval_max_new_tokens or config.grpo.max_completion_length
+    from kit.train.grpo import build_judge
+
+    judge = build_judge(config) if trained else None
     for split, rows in (("", holdout), ("trained_", trained if final_adapter else [])):
         if not rows or not settings.eval_per_lang:
             continue
@@ -184,7 +187,7 @@ def run_pipeline(config, output_dir: str | Path) -> dict:
                 continue
             log.info("evaluating %s on %d %s questions", name, len(rows), "RL" if split else "held-out")
             result = evaluate(config, rows, model_name=pol.model_name, adapter=pol.adapter, n=settings.eval_n,
-                              max_new_tokens=tokens)
+                              max_new_tokens=tokens, judge=judge)
             result["policy"] = [pol.model_name, pol.adapter]
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -1,7 +1,7 @@
 """Before/after evaluation of the pipeline: reward components on held-out questions, and the final table.
 
 The same reward functions as training (:func:`kit.train.select.score` -> :mod:`kit.rewards`) score ``n``
-sampled completions per held-out question, once with the SFT model and once with the final adapters.
+sampled completions per question (CTA with the run's judge where a row has an English reference), once with the SFT model and once with the final adapters.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ COMPONENTS = ("reward", "format", "accuracy", "lc", "lc_ratio", "cta")
 
 
 def evaluate(config, rows: list[dict], *, model_name: str | None, adapter: str | None, n: int,
-             max_new_tokens: int, seed: int = 0, batch_size: int = 16) -> dict:
+             max_new_tokens: int, seed: int = 0, batch_size: int = 16, judge=None) -> dict:
     """Mean of each reward component over ``n`` samples per row, and the mean within-question reward std."""
     from kit.train.select import load_policy, rollouts, score
 
@@ -25,7 +25,7 @@ def evaluate(config, rows: list[dict], *, model_name: str | None, adapter: str |
     sums = dict.fromkeys(COMPONENTS, 0.0)
     stds, count = [], 0
     for row, completions in zip(rows, texts):
-        breakdowns = score(completions, row, config)
+        breakdowns = score(completions, row, config, judge=judge)
         stds.append(statistics.pstdev([b.reward for b in breakdowns]))
         for b in breakdowns:
             count += 1
