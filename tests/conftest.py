@@ -31,3 +31,24 @@ def tiny_model_path(tiny_cache) -> Path:
     from kit.tiny import ensure_tiny_model
 
     return ensure_tiny_model()
+
+
+@pytest.fixture(scope="module")
+def benchmarks(tmp_path_factory) -> Path:
+    """The shared benchmark folder, or else the bundled PolyMath slice laid out as one (real text, low level,
+    40 problems per language), exported as MTHINKER_BENCHMARKS for the module that asks for it."""
+    from kit.eval.benchmarks import write_bundled_slice
+    from kit.paths import find_benchmarks_dir
+
+    full = find_benchmarks_dir(required=False)
+    if full is not None:
+        yield full
+        return
+    folder = write_bundled_slice(tmp_path_factory.mktemp("benchmarks"))
+    previous = os.environ.get("MTHINKER_BENCHMARKS")
+    os.environ["MTHINKER_BENCHMARKS"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("MTHINKER_BENCHMARKS", None)
+    else:
+        os.environ["MTHINKER_BENCHMARKS"] = previous

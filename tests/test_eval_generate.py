@@ -2,36 +2,19 @@
 end to end with the tiny model (generate -> score -> eval -> compare)."""
 
 import json
-import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from kit.eval.baselines import Baseline, prefill_for, render
-from kit.eval.benchmarks import load_problems, write_bundled_slice
+from kit.eval.benchmarks import load_problems
 from kit.eval.engines import OpenAIEngine
 from kit.eval.generate import generate_predictions
 from kit.eval.score import PredictionFileError
 from kit.generation import SamplingParams
-from kit.paths import find_benchmarks_dir
 
-
-@pytest.fixture(autouse=True, scope="module")
-def benchmarks(tmp_path_factory):
-    """The full benchmark folder, or else the bundled PolyMath slice (the tests below use PolyMath low only)."""
-    full = find_benchmarks_dir(required=False)
-    if full is not None:
-        yield full
-        return
-    folder = write_bundled_slice(tmp_path_factory.mktemp("benchmarks"))
-    previous = os.environ.get("MTHINKER_BENCHMARKS")
-    os.environ["MTHINKER_BENCHMARKS"] = str(folder)
-    yield folder
-    if previous is None:
-        os.environ.pop("MTHINKER_BENCHMARKS", None)
-    else:
-        os.environ["MTHINKER_BENCHMARKS"] = previous
+pytestmark = pytest.mark.usefixtures("benchmarks")  # full benchmarks, or the bundled slice (conftest)
 
 
 class _Server:

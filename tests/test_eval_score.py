@@ -1,11 +1,10 @@
 """Scoring on real benchmark rows (the shipped MMATH/PolyMath files), both LID backends, and bad input."""
 
 import json
-import os
 
 import pytest
 
-from kit.eval.benchmarks import BenchmarkError, load_problems, write_bundled_slice
+from kit.eval.benchmarks import BenchmarkError, load_problems
 from kit.eval.score import (
     PredictionFileError,
     consistency,
@@ -21,20 +20,7 @@ needs_full = pytest.mark.skipif(FULL is None, reason="needs the full benchmark f
                                                      "or $MTHINKER_BENCHMARKS)")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def benchmarks(tmp_path_factory):
-    """The full benchmark folder, or else the bundled PolyMath slice (real text, low level, 40 per language)."""
-    if FULL is not None:
-        yield FULL
-        return
-    folder = write_bundled_slice(tmp_path_factory.mktemp("benchmarks"))
-    previous = os.environ.get("MTHINKER_BENCHMARKS")
-    os.environ["MTHINKER_BENCHMARKS"] = str(folder)
-    yield folder
-    if previous is None:
-        os.environ.pop("MTHINKER_BENCHMARKS", None)
-    else:
-        os.environ["MTHINKER_BENCHMARKS"] = previous
+pytestmark = pytest.mark.usefixtures("benchmarks")  # full benchmarks, or the bundled slice (conftest)
 
 JA_THINK = "まず、問題文を注意深く読みます。歩く速さと喫茶店での時間を求める必要があります。"
 JA_ANSWER = "したがって、答えは次のとおりです。"
