@@ -68,6 +68,21 @@ def normalize_trace(rec: dict, where: str, lang: str | None = None) -> dict:
             "thinking": parsed.thinking, "answer": parsed.answer}
 
 
+def _hub_records(source: str, langs: list[str] | None, split: str) -> list[tuple[str, dict, str | None]]:
+    """Hub (online only). The released data is one JSONL file per language (``<lang>-....jsonl``) whose
+    records may not name their language, so each language's files are loaded on their own."""
+    from datasets import load_dataset
+
+    if not langs:
+        dataset = load_dataset(source, split=split)
+        return [(f"{source} row {i}", _plain(r), None) for i, r in enumerate(dataset)]
+    records = []
+    for lang in langs:
+        dataset = load_dataset(source, data_files={split: f"{lang}-*.jsonl"}, split=split)
+        records += [(f"{source} {lang} row {i}", _plain(r), lang) for i, r in enumerate(dataset)]
+    return records
+
+
 def load_traces(source: str | Path, *, langs: list[str] | None = None, limit_per_lang: int | None = None,
                 split: str = "train") -> list[dict]:
     """Traces from a JSONL/JSON/parquet file, a folder of such files, or a Hub dataset id."""
@@ -82,11 +97,7 @@ def load_traces(source: str | Path, *, langs: list[str] | None = None, limit_per
     elif path.exists():
         records = [(w, r, lang_from_path(path)) for w, r in read_records(path)]
     elif "/" in str(source):
-        from datasets import load_dataset
-
-        # Hub (online only): the released data is one JSONL file per language, <lang>-....jsonl
-        dataset = load_dataset(str(source), split=split)
-        records = [(f"{source} row {i}", _plain(r), None) for i, r in enumerate(dataset)]
+        records = _hub_records(str(source), langs, split)
     else:
         raise DataError(f"{source}: not a file, a folder or a Hub dataset id")
     wanted = set(langs) if langs else None
