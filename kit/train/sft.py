@@ -183,6 +183,9 @@ def run_sft(config, output_dir: str | Path, *, adapter: str | None = None,
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                          callbacks=[MetricsLogger(output_dir / "metrics.jsonl")])
+    from kit.train.grpo import _quiet_progress
+
+    _quiet_progress(trainer)  # a progress bar and MetricsLogger's readable lines, not raw log dicts
     try:
         trainer.train()
     except Exception as exc:
