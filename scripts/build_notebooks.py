@@ -6,41 +6,79 @@ Every notebook: an "Open in Colab" badge, a first cell that installs the kit and
 parameters cell (tagged ``parameters``, papermill-style; the tests replace its source to run small), and
 time/memory figures taken from the preset YAML comments, marked as estimates where this repository has not
 measured them (it has no GPU; see docs/BENCHMARKS.md).
+
+The GitHub repository in the badges and in the set-up cell's clone is one setting: ``--repo owner/name`` (or
+``$MTHINKER_REPO``); without it the build keeps the repository the committed notebooks name. The default is a
+placeholder that the set-up cell refuses to clone, with a message saying to set ``GITHUB_REPO``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-# Where the repository lives on GitHub: the one place to change for a fork (badges and the Colab clone).
-GITHUB_REPO = "YOUR_GITHUB_USER/mthinker-kit"
-REPO_URL = f"https://github.com/{GITHUB_REPO}"
+# Where the repository lives on GitHub (badges and the Colab clone) is one setting: --repo owner/name, else
+# $MTHINKER_REPO, else the repository the committed notebooks name, else this placeholder, which the set-up
+# cell refuses to clone (the kit's final home is not known here; see main()).
+PLACEHOLDER_REPO = "YOUR_GITHUB_USER/mthinker-kit"
+REPO_ENV = "MTHINKER_REPO"
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+_REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_REPO_LINE = re.compile(r'^GITHUB_REPO = "([^"]+)"', re.MULTILINE)
 
 
-def badge(name: str) -> str:
-    url = f"https://colab.research.google.com/github/{GITHUB_REPO}/blob/main/notebooks/{name}"
-    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
+def committed_repo(folder: Path = NOTEBOOKS_DIR) -> str | None:
+    """The repository the committed notebooks were built for (the set-up cell's GITHUB_REPO line)."""
+    path = folder / "01_quickstart.ipynb"
+    if not path.is_file():
+        return None
+    match = _REPO_LINE.search("\n".join(c.source for c in nbformat.read(path, as_version=4).cells))
+    return match.group(1) if match else None
 
 
-def setup_cell(extras: str, gpu_note: str) -> str:
+def resolve_repo(flag: str | None) -> str:
+    repo = flag or os.environ.get(REPO_ENV) or committed_repo() or PLACEHOLDER_REPO
+    if not _REPO_PATTERN.match(repo):
+        source = "--repo" if flag else REPO_ENV if os.environ.get(REPO_ENV) else "notebooks/01_quickstart.ipynb"
+        raise ValueError(f"{source}: {repo!r} is not a GitHub repository as owner/name (e.g. alice/mthinker-kit)")
+    return repo
+
+
+def badge(name: str, repo: str) -> str:
+    url = f"https://colab.research.google.com/github/{repo}/blob/main/notebooks/{name}"
+    return (
+        f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})\n\n"
+        "*From a fork:* set `GITHUB_REPO` at the top of the set-up cell to your repository (`owner/name`), or "
+        "rebuild the notebooks with `python scripts/build_notebooks.py --repo owner/name` (badges included)."
+    )
+
+
+def setup_cell(extras: str, gpu_note: str, repo: str) -> str:
     """The first code cell of every notebook: find or clone the checkout, install, report the hardware."""
+    guard = "" if repo != PLACEHOLDER_REPO else f'''
+    if GITHUB_REPO == "{PLACEHOLDER_REPO}":
+        raise RuntimeError("GITHUB_REPO is still the placeholder {PLACEHOLDER_REPO!r}: set it at the top of "
+                           "this cell to the GitHub repository (owner/name) that holds mthinker-kit, e.g. your "
+                           "fork, then run the cell again.")'''
     return f'''# Set-up: install the kit and report the hardware.
 # Inside a checkout (local Jupyter, CI) the kit is used from there; in Colab the repository is cloned,
 # because the notebooks use its examples/ folder (presets and the bundled data), then installed editable.
+GITHUB_REPO = "{repo}"  # owner/name of the repository Colab clones: your fork, or the upstream one
+EXTRAS = "{extras}"
+
 import os
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
-REPO_URL = "{REPO_URL}"  # your fork
-EXTRAS = "{extras}"
+REPO_URL = f"https://github.com/{{GITHUB_REPO}}"
 
 
 def find_checkout():
@@ -51,7 +89,7 @@ def find_checkout():
 
 
 ROOT = find_checkout()
-if ROOT is None:
+if ROOT is None:{guard}
     subprocess.run(["git", "clone", "--depth", "1", REPO_URL, "mthinker-kit"], check=True)
     ROOT = Path("mthinker-kit").resolve()
 os.chdir(ROOT)
@@ -127,13 +165,13 @@ def code(text: str) -> nbformat.NotebookNode:
 
 # ---------------------------------------------------------------- 01: the tiny pipeline, anywhere
 
-def quickstart() -> nbformat.NotebookNode:
+def quickstart(repo: str = PLACEHOLDER_REPO) -> nbformat.NotebookNode:
     name = "01_quickstart.ipynb"
     return notebook(name, gpu=False, cells=[
         md(f"""
 # M-Thinker quickstart: the whole pipeline on a tiny model, on any CPU
 
-{badge(name)}
+{badge(name, repo)}
 
 This notebook runs the M-Thinker procedure end to end, then evaluates the result with the paper's metrics:
 
@@ -161,7 +199,7 @@ a GPU the same commands use it.
 language, not mathematics: the numbers check that every stage runs and feeds the next; they are not a
 result. For the real model see `02_grpo_colab_t4.ipynb`.
 """),
-        code(setup_cell("app", "the tiny pipeline runs on CPU.")),
+        code(setup_cell("app", "the tiny pipeline runs on CPU.", repo)),
         params('''
 CONFIG = "examples/configs/tiny.yaml"  # the tiny CPU preset (a YAML file or a preset name)
 OUTPUT = "runs/quickstart"             # every stage writes its own folder here; rerunning skips finished ones
@@ -253,13 +291,13 @@ display(Image(filename=str(Path(OUTPUT) / "bench_after" / "report.png")))
 
 # ---------------------------------------------------------------- 02: the 1.5B model on a Colab T4
 
-def grpo_t4() -> nbformat.NotebookNode:
+def grpo_t4(repo: str = PLACEHOLDER_REPO) -> nbformat.NotebookNode:
     name = "02_grpo_colab_t4.ipynb"
     return notebook(name, gpu=True, cells=[
         md(f"""
 # M-Thinker GRPO on a free Colab T4: DeepSeek-R1-Distill-Qwen-1.5B in 4-bit + LoRA
 
-{badge(name)}
+{badge(name, repo)}
 
 **Runtime > Change runtime type > T4 GPU** first. This notebook installs the kit with unsloth, starts from a
 cold-start model, runs rejection sampling (**select**), finds English references (**refs**), trains with
@@ -285,7 +323,8 @@ The T4 has no bf16: the kit computes in fp16 there automatically. The Hub ids be
 authors' released data) are the paper's; this repository's tests cannot reach the Hub, so their download
 path is not exercised here.
 """),
-        code(setup_cell("gpu,app", "this notebook needs a GPU (Runtime > Change runtime type > T4 GPU).")),
+        code(setup_cell("gpu,app", "this notebook needs a GPU (Runtime > Change runtime type > T4 GPU).",
+                        repo)),
         md("""
 If the install replaced PyTorch (unsloth pins its own versions), use **Runtime > Restart session** and run
 the notebook again from the top; the second run skips the install.
@@ -440,13 +479,13 @@ For the full evaluation on MMATH and PolyMath and the comparison with the paper'
 
 # ---------------------------------------------------------------- 03: evaluation beside the paper
 
-def eval_notebook() -> nbformat.NotebookNode:
+def eval_notebook(repo: str = PLACEHOLDER_REPO) -> nbformat.NotebookNode:
     name = "03_eval.ipynb"
     return notebook(name, gpu=True, cells=[
         md(f"""
 # Evaluate on MMATH and PolyMath, beside the paper's rows
 
-{badge(name)}
+{badge(name, repo)}
 
 Generates `N` samples per problem, scores them with the paper's metrics (LC: thinking and answer both in
 the question's language; Acc: math-verify against the gold answer, on PolyMath difficulty-weighted;
@@ -454,7 +493,12 @@ LC&Acc: both), writes `metrics.json`, `report.md` and `report.png` per benchmark
 rows of the paper's tables. `TINY = True` runs the same cells with the embedded tiny model on 2 languages
 x 2 problems with few tokens (what CI executes).
 
-**Time: estimates, not measured in this repository** (no GPU here; see `docs/BENCHMARKS.md`). The paper's
+**Time: not measured in this repository** (no GPU here; see `docs/BENCHMARKS.md`). The defaults below
+mean 10 languages x 10 problems x 4 samples = 400 MMATH generations plus 10 languages x 4 levels x 10
+problems x 4 samples = 1,600 PolyMath ones: **2,000 generations of up to 8,192 new tokens, at most 16.4
+million tokens**. How many hours that takes depends on your GPU and engine and has not been measured here;
+to know before committing a session, run once with `LIMIT = 1` (a tenth of the work) and multiply its time
+by ten (an upper bound: completions that finish early cost less). The paper's
 full setting is 4 samples of up to 32,768 tokens for 3,740 MMATH and 9,000 PolyMath problems: far beyond a
 T4 session with transformers generation. Use `LIMIT` (first N problems per language and level), a smaller
 `MAX_TOKENS`, `ENGINE = "vllm"` on a bigger GPU, or `ENGINE = "openai"` against a served model.
@@ -465,7 +509,8 @@ batch. Memory: the 1.5B model in 4-bit takes ~2 GB of GPU memory for weights plu
 For numbers comparable with the paper, score with `LID = "langdetect"` (the authors' checker); the default
 fastText is faster and at least as accurate (see `docs/BENCHMARKS.md`).
 """),
-        code(setup_cell("app", "generation runs on CPU (fine for TINY = True, far too slow otherwise).")),
+        code(setup_cell("app", "generation runs on CPU (fine for TINY = True, far too slow otherwise).",
+                        repo)),
         params('''
 TINY = False                                   # True: the tiny CPU variant (CI)
 MODEL = "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"  # or XueZhang-bjtu/M-Thinker-1.5B-Iter2, a local folder
@@ -558,13 +603,13 @@ plt.show()
 
 # ---------------------------------------------------------------- 04: the Gradio demo
 
-def demo() -> nbformat.NotebookNode:
+def demo(repo: str = PLACEHOLDER_REPO) -> nbformat.NotebookNode:
     name = "04_demo.ipynb"
     return notebook(name, gpu=True, cells=[
         md(f"""
 # The M-Thinker demo: streaming reasoning with live language-consistency indicators
 
-{badge(name)}
+{badge(name, repo)}
 
 Ask a maths question in any language: the thinking streams in, each paragraph marked with the language
 it is written in, with an alert when it switches away from the question's language, and a final verdict
@@ -576,7 +621,7 @@ anywhere; its weights are random, so it streams gibberish) and DeepSeek-R1-Disti
 one (~2 GB of GPU memory for the weights, a ~3.5 GB download the first time). The same from a terminal:
 `python app.py --preset tiny --share` or `mthinker app --share`.
 """),
-        code(setup_cell("gpu,app", "the demo uses the tiny model (PRESET auto).")),
+        code(setup_cell("gpu,app", "the demo uses the tiny model (PRESET auto).", repo)),
         params('''
 PRESET = "auto"        # auto | tiny | paper
 MODEL = None           # a Hub id or local folder (overrides PRESET), e.g. XueZhang-bjtu/M-Thinker-1.5B-Iter2
@@ -597,12 +642,12 @@ print("public:", getattr(app, "share_url", None) or "(SHARE is off)")
     ])
 
 
-def build_all() -> dict[str, nbformat.NotebookNode]:
+def build_all(repo: str = PLACEHOLDER_REPO) -> dict[str, nbformat.NotebookNode]:
     return {
-        "01_quickstart.ipynb": quickstart(),
-        "02_grpo_colab_t4.ipynb": grpo_t4(),
-        "03_eval.ipynb": eval_notebook(),
-        "04_demo.ipynb": demo(),
+        "01_quickstart.ipynb": quickstart(repo),
+        "02_grpo_colab_t4.ipynb": grpo_t4(repo),
+        "03_eval.ipynb": eval_notebook(repo),
+        "04_demo.ipynb": demo(repo),
     }
 
 
@@ -614,11 +659,19 @@ def render(nb: nbformat.NotebookNode) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if notebooks/ differs from the build")
+    parser.add_argument("--repo", default=None,
+                        help=f"GitHub owner/name for the badges and the Colab clone (else ${REPO_ENV}, else the "
+                             f"one the committed notebooks name, else {PLACEHOLDER_REPO})")
+    parser.add_argument("--out", type=Path, default=NOTEBOOKS_DIR, help="where to write (default: notebooks/)")
     args = parser.parse_args(argv)
-    NOTEBOOKS_DIR.mkdir(exist_ok=True)
+    try:
+        repo = resolve_repo(args.repo)
+    except ValueError as exc:
+        parser.error(str(exc))
+    args.out.mkdir(parents=True, exist_ok=True)
     stale = []
-    for name, nb in build_all().items():
-        path = NOTEBOOKS_DIR / name
+    for name, nb in build_all(repo).items():
+        path = args.out / name
         text = render(nb)
         if args.check:
             if not path.is_file() or path.read_text(encoding="utf-8") != text:
@@ -629,6 +682,9 @@ def main(argv: list[str] | None = None) -> int:
     if stale:
         print(f"out of date: {', '.join(stale)}; run python scripts/build_notebooks.py", file=sys.stderr)
         return 1
+    if repo == PLACEHOLDER_REPO:
+        print(f"GitHub repository: the placeholder {PLACEHOLDER_REPO} (Colab refuses to clone it); "
+              f"set it with --repo owner/name or ${REPO_ENV}", file=sys.stderr)
     return 0
 
 

@@ -1,14 +1,13 @@
 """The demo's `solve` API through gradio_client, on an app launched in-process (tiny model, no network),
-and the OpenAI-compatible source against a real streaming HTTP server on 127.0.0.1."""
+and the OpenAI-compatible source against a real streaming HTTP server on 127.0.0.1 (`kit.app.replay`)."""
 
-import json
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from test_app_indicators import JA_ANSWER, JA_SWITCHING
 
+from kit.app.replay import ReplayServer
 from kit.app.session import (
     GenerationSettings,
     InputError,
@@ -46,55 +45,12 @@ def launch(**config):
 # ---------------------------------------------------------------------------------------------- a chat server
 
 
-class ChatServer:
-    """A minimal OpenAI-compatible server: streams `reasoning` as reasoning_content deltas, then `answer`
-    as content deltas, as vLLM's reasoning parser does. Records the request bodies it received."""
-
-    def __init__(self, reasoning: str, answer: str, status: int = 200, cut_after: int | None = None):
-        self.requests: list[dict] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append({"path": self.path, "body": body})
-                if status != 200:
-                    self.send_response(status)
-                    self.end_headers()
-                    self.wfile.write(b'{"error": "model overloaded"}')
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.end_headers()
-                chunks = [("reasoning_content", reasoning[i : i + 9]) for i in range(0, len(reasoning), 9)]
-                chunks += [("content", answer[i : i + 5]) for i in range(0, len(answer), 5)]
-                for n, (key, text) in enumerate(chunks):
-                    if cut_after is not None and n == cut_after:
-                        self.wfile.write(b"data: {not json\n\n")
-                        return
-                    event = {"choices": [{"index": 0, "delta": {key: text}}]}
-                    self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
-                    self.wfile.flush()
-                self.wfile.write(b"data: [DONE]\n\n")
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def chat_server():
     servers = []
 
-    def start(**kwargs) -> ChatServer:
-        servers.append(ChatServer(**kwargs))
+    def start(**kwargs) -> ReplayServer:
+        servers.append(ReplayServer(**kwargs))
         return servers[-1]
 
     yield start
@@ -237,35 +193,102 @@ def test_stop_event_halts_the_local_model(tiny_model_path):
     assert last.verdict is not None and not last.verdict.well_formed
 
 
-@pytest.mark.slow
-def test_compare_mode_streams_base_and_adapter_side_by_side(tiny_model_path, tmp_path):
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
+def _final_completions(sources, settings) -> list[str]:
     from kit.app.ui import _stream_sessions
 
-    model = get_peft_model(
-        AutoModelForCausalLM.from_pretrained(tiny_model_path),
-        LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"),
-    )
-    model.save_pretrained(tmp_path / "adapter")
-    sources = [
-        LocalModelSource("tiny", label="base"),
-        LocalModelSource("tiny", adapter=str(tmp_path / "adapter")),
-    ]
-    seen = list(
-        _stream_sessions(
-            sources,
-            QUESTION_JA,
-            "auto",
-            GenerationSettings(max_new_tokens=24),
-            None,
-            "fasttext",
-            threading.Event(),
-        )
-    )
-    final = seen[-1]
+    final = list(_stream_sessions(sources, QUESTION_JA, "auto", settings, None, "fasttext", threading.Event()))[-1]
     assert all(u is not None and u.done and u.error is None for u in final), [
         (u and (u.done, u.error)) for u in final
     ]
     assert all(u.target_lang == "ja" and u.verdict is not None for u in final)
+    return [u.completion for u in final]
+
+
+@pytest.mark.slow
+def test_compare_mode_loads_the_model_once_and_switches_the_adapter_off_for_the_base(
+    tiny_model_path, tmp_path, monkeypatch
+):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    import kit.models
+    from kit.app.launch import AppConfig, build_sources
+
+    # init_lora_weights=False: a non-zero LoRA, so the adapter really changes what the model writes
+    lora = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM", init_lora_weights=False)
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_path), lora).save_pretrained(
+        tmp_path / "adapter"
+    )
+    greedy = GenerationSettings(temperature=0.0, max_new_tokens=24)
+    base_alone = _final_completions([LocalModelSource("tiny")], greedy)[0]
+    adapter_alone = _final_completions([LocalModelSource("tiny", adapter=str(tmp_path / "adapter"))], greedy)[0]
+    assert base_alone != adapter_alone
+
+    loads = []
+    real_load = kit.models.load_for_inference
+    monkeypatch.setattr(kit.models, "load_for_inference", lambda *a, **k: loads.append(a) or real_load(*a, **k))
+    sources = build_sources(AppConfig(preset="tiny", adapter=str(tmp_path / "adapter")))
+    # the two sides run at once from two threads; each must see its own state of the adapter
+    adapter_side, base_side = _final_completions([sources.main, sources.base], greedy)
+    assert len(loads) == 1, "compare mode loaded the backbone twice"
+    assert (adapter_side, base_side) == (adapter_alone, base_alone)
+    # the adapter is on again afterwards
+    assert _final_completions([sources.main], greedy)[0] == adapter_alone
+
+
+# ---------------------------------------------------------------------------------------------- page wiring
+
+
+def test_every_generating_event_shares_one_concurrency_limit_and_the_queue_is_bounded():
+    from kit.app.launch import AppConfig, create_demo
+    from kit.app.ui import GENERATE
+
+    demo = create_demo(AppConfig(preset="tiny", concurrency=3, max_queue=5))
+    generating = [f for f in demo.fns.values() if getattr(f.fn, "__name__", "") in ("think", "solve")]
+    # the Think button, the Enter key and the solve API
+    assert sorted(f.fn.__name__ for f in generating) == ["solve", "think", "think"]
+    assert {f.concurrency_id for f in generating} == {GENERATE}
+    assert {f.concurrency_limit for f in generating} == {"default"}  # resolves to the queue's default
+    assert demo._queue.default_concurrency_limit == 3 and demo._queue.max_size == 5
+    others = [f for f in demo.fns.values() if f not in generating]
+    assert all(f.concurrency_id != GENERATE for f in others)
+
+
+def test_examples_label_names_the_benchmarks_it_loaded(monkeypatch):
+    import kit.app.examples
+    from kit.app.launch import AppConfig, create_demo
+
+    def example_labels(demo) -> list[str]:
+        return [
+            c["props"].get("label")
+            for c in demo.config["components"]
+            if str(c["props"].get("label") or "").startswith("Examples from")
+        ]
+
+    monkeypatch.setattr(kit.app.examples, "find_benchmarks_dir", lambda *a, **k: None)  # a fresh clone
+    assert example_labels(create_demo(AppConfig(preset="tiny"))) == ["Examples from PolyMath"]
+
+
+def test_browser_tests_fail_instead_of_skipping_when_the_browser_is_required(tmp_path):
+    """CI sets MTHINKER_REQUIRE_BROWSER=1: there, no Chromium must be a failure, never a silent skip."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = Path(__file__).parent
+    env = {**os.environ, "MTHINKER_CHROMIUM": str(tmp_path / "no-such-chromium")}
+
+    def run(required: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "too_long",
+             str(tests / "test_app_browser.py")],
+            env={**env, "MTHINKER_REQUIRE_BROWSER": required}, cwd=tests.parent, capture_output=True,
+            text=True, timeout=300, check=False,
+        )
+
+    required = run("1")
+    assert required.returncode != 0 and "1 error" in required.stdout, required.stdout[-2000:]
+    assert "MTHINKER_REQUIRE_BROWSER=1 but no chromium binary" in required.stdout
+    optional = run("0")
+    assert optional.returncode == 0 and "1 skipped" in optional.stdout, optional.stdout[-2000:]

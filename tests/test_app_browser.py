@@ -1,20 +1,36 @@
 """A real headless Chromium drives the demo page: type a question, watch the indicators stream, wait for
-the verdict badge, stop a long generation. Skipped only when no Chromium is installed (`make chromium`)."""
+the verdict badge, stop a long generation. Without a Chromium binary (`make chromium`) these tests skip, or
+fail when MTHINKER_REQUIRE_BROWSER=1 (CI sets it in .ci/run, so they can never skip silently there)."""
 
+import os
 import socket
 
 import pytest
 
 from kit.app.chromium import BrowserError, Chromium, find_chromium
+from kit.app.replay import DRIFT_GOLD, DRIFT_QUESTION, ReplayServer
+
+REQUIRE_BROWSER_ENV = "MTHINKER_REQUIRE_BROWSER"
+NO_BROWSER = "no chromium binary: run `make chromium` (apt, as root) or set MTHINKER_CHROMIUM"
+
+
+def browser_required() -> bool:
+    return os.environ.get(REQUIRE_BROWSER_ENV, "").strip() not in ("", "0")
+
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(
-        find_chromium() is None,
-        reason="no chromium binary: run `make chromium` (apt, as root) or set MTHINKER_CHROMIUM",
-    ),
+    pytest.mark.skipif(find_chromium() is None and not browser_required(), reason=NO_BROWSER),
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def chromium_present():
+    """Module-scoped and autouse, so it runs before the app fixtures: a clear failure, not a skip."""
+    if find_chromium() is None:
+        pytest.fail(f"{REQUIRE_BROWSER_ENV}=1 but {NO_BROWSER}", pytrace=False)
+
 
 QUESTION = "三角形の底辺が 6、高さが 4 のとき、面積はいくつですか？"
 VERDICT = "document.querySelector('#verdict [data-state=final]')"
@@ -61,6 +77,51 @@ def test_question_streams_to_a_verdict_badge(page, tmp_path):
     thinking = page.evaluate("document.querySelector('#main-thinking textarea').value")
     assert 0 < len(thinking) < 1500, "max new tokens (48) was not applied"
     assert page.evaluate("document.querySelector('#status').innerText").strip() == "Done."
+
+
+def test_indicators_update_while_the_model_streams_before_the_verdict(tmp_path):
+    """A served model (a replay server on 127.0.0.1) streams a Japanese thinking that drifts into English,
+    slowly: the thinking's language, the share and then the switch alert must show while the verdict badge
+    is still pending, i.e. live, not when the stream has ended."""
+    pending = "document.querySelector('#verdict [data-state=pending]') !== null"
+    with ReplayServer(delay_s=0.05, reasoning_chars=5, answer_chars=5) as server, socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        from kit.app.launch import AppConfig, launch_demo
+
+        demo, url = launch_demo(AppConfig(api_base=server.url, port=port), block=False)
+        try:
+            with Chromium(timeout_s=60) as page:
+                page.open(url, ready="document.querySelector('#question textarea') !== null")
+                page.fill("#question textarea", DRIFT_QUESTION)
+                page.fill("#gold input, #gold textarea", DRIFT_GOLD)
+                page.wait_for("document.querySelector('#input-lang [data-lang]')?.dataset.lang === 'ja'")
+                page.click("#submit")
+                # one expression, so both hold at the same moment: a language detected, verdict not yet there
+                seen = page.wait_for(
+                    f"({pending}) && document.querySelector('#indicators #thinking-lang [data-lang]')"
+                    "?.dataset.lang === 'ja' && document.querySelector('#indicators #target-share')?.innerText"
+                )
+                assert seen.endswith("%")
+                alert = page.wait_for(
+                    f"({pending}) && document.querySelector('#indicators .switch-alert')?.innerText"
+                )
+                assert "paragraph 3" in alert and "ja → en" in alert
+                mid = page.evaluate(
+                    "[...document.querySelectorAll('#thinking-chips .chip-line .lang-badge')]"
+                    ".map(b => b.dataset.lang)"
+                )
+                assert mid[:3] == ["ja", "ja", "en"]
+                verdict = page.wait_for(f"{VERDICT}?.textContent")
+                assert "Not language consistent in ja" in verdict and "thinking ✗" in verdict
+                assert "correct ✓" in page.evaluate("document.querySelector('#verdict').innerText")
+                answer = page.evaluate(
+                    "[...document.querySelectorAll('#answer-chips .lang-badge')].map(b => b.dataset.lang)"
+                )
+                assert answer == ["ja"]
+        finally:
+            demo.close()
 
 
 def test_stop_button_halts_generation_and_shows_the_partial_verdict(page):

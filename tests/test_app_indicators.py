@@ -141,6 +141,18 @@ def test_html_escapes_model_text_and_marks_the_switch():
     assert 'data-state="pending"' in fragments.verdict_html(None, "ja")
 
 
+def test_answer_paragraphs_get_their_own_chips_once_the_answer_starts():
+    tracker = LiveTracker("ja")
+    thinking_only = fragments.indicators_html(tracker.update(JA_SWITCHING))
+    assert 'id="thinking-chips"' in thinking_only and 'id="answer-chips"' not in thinking_only
+    english = "So she makes $\\boxed{18}$ dollars every single day at the market."
+    page = fragments.indicators_html(tracker.update(JA_SWITCHING + "</think>" + JA_ANSWER + "\n\n" + english))
+    answer_part = page[page.index('id="answer-chips"') :]
+    assert answer_part.count('class="chip-line') == 2
+    assert '<span class="lang-badge on-target" data-lang="ja"' in answer_part
+    assert '<span class="lang-badge off-target" data-lang="en"' in answer_part
+
+
 def test_examples_come_from_the_benchmarks_or_the_bundled_slice(tmp_path):
     from kit.app.examples import bundled_examples, load_examples
     from kit.paths import find_benchmarks_dir

@@ -68,6 +68,41 @@ def test_builder_names_the_owner_once():
     assert source.count("YOUR_GITHUB_USER") == 1
 
 
+def build(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "scripts/build_notebooks.py", *args], cwd=REPO, capture_output=True,
+                          text=True, check=False, env={**os.environ, **(env or {})})
+
+
+def test_building_for_a_repository_puts_it_in_every_badge_and_clone(tmp_path):
+    by_flag = build("--repo", "alice/mthinker-fork", "--out", str(tmp_path / "flag"))
+    by_env = build("--out", str(tmp_path / "env"), env={"MTHINKER_REPO": "alice/mthinker-fork"})
+    assert by_flag.returncode == 0 and by_env.returncode == 0, by_flag.stderr + by_env.stderr
+    for name in NAMES:
+        text = (tmp_path / "flag" / name).read_text(encoding="utf-8")
+        assert text == (tmp_path / "env" / name).read_text(encoding="utf-8")
+        nb = nbformat.reads(text, as_version=4)
+        assert f"colab.research.google.com/github/alice/mthinker-fork/blob/main/notebooks/{name}" in nb.cells[0].source
+        first_code = next(c for c in nb.cells if c.cell_type == "code")
+        assert 'GITHUB_REPO = "alice/mthinker-fork"' in first_code.source
+        assert "YOUR_GITHUB_USER" not in text, f"{name}: the placeholder is left somewhere"
+    bad = build("--repo", "not a repo", "--out", str(tmp_path / "bad"))
+    assert bad.returncode == 2 and "--repo" in bad.stderr and "owner/name" in bad.stderr
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_default_notebooks_stop_before_cloning_the_placeholder(name, tmp_path):
+    """Outside a checkout (Colab), the set-up cell of a placeholder build refuses to clone and says what to set."""
+    first_code = next(c for c in load(name).cells if c.cell_type == "code")
+    assert 'GITHUB_REPO = "YOUR_GITHUB_USER/mthinker-kit"' in first_code.source
+    script = tmp_path / "setup_cell.py"
+    script.write_text(first_code.source, encoding="utf-8")
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode != 0
+    assert "GITHUB_REPO is still the placeholder" in result.stderr and "set it at the top of" in result.stderr
+    assert not (tmp_path / "mthinker-kit").exists()  # nothing was cloned
+
+
 def execute(nb: nbformat.NotebookNode, workdir: Path, timeout: int = 600) -> nbformat.NotebookNode:
     from nbclient import NotebookClient
 

@@ -33,6 +33,11 @@ class Example:
     source: str  # "MMATH AIME2024 #3", "PolyMath low-ja-0"
 
     @property
+    def benchmark(self) -> str:
+        """ "MMATH" or "PolyMath": the first word of ``source``."""
+        return self.source.split()[0]
+
+    @property
     def label(self) -> str:
         return f"[{self.lang}] {self.source}"
 

@@ -25,6 +25,7 @@ CSS = """
 .switch-alert{margin:6px 0;padding:6px 10px;border-left:5px solid #dc2626;background:#fef2f2;color:#7f1d1d;
   font-weight:600}
 .chips{max-height:260px;overflow-y:auto;font-size:0.88em}
+.chips-title{font-weight:600;color:#374151;margin-top:6px}
 .chip-line{padding:2px 0;border-bottom:1px dotted #e5e7eb}
 .chip-line.switch-here{background:#fef2f2}
 .verdict-badge{display:inline-block;padding:6px 14px;border-radius:8px;font-weight:700;font-size:1.05em}
@@ -104,7 +105,16 @@ def indicators_html(view: LiveView, *, elapsed_s: float = 0.0, streaming: bool =
     if view.chips:
         switch_index = switch.paragraph if switch else None
         lines = "".join(_chip_line(i, c, target, switch_index) for i, c in enumerate(view.chips))
-        parts.append(f'<div class="chips" title="one line per paragraph of the thinking">{lines}</div>')
+        parts.append(
+            '<div class="chips" id="thinking-chips" title="one line per paragraph of the thinking">'
+            f'<div class="chips-title">Thinking, paragraph by paragraph</div>{lines}</div>'
+        )
+    if view.in_answer and view.answer_chips:
+        lines = "".join(_chip_line(i, c, target, None) for i, c in enumerate(view.answer_chips))
+        parts.append(
+            '<div class="chips" id="answer-chips" title="one line per paragraph of the answer">'
+            f'<div class="chips-title">Answer, paragraph by paragraph</div>{lines}</div>'
+        )
     return "".join(parts)
 
 

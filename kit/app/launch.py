@@ -35,7 +35,7 @@ class AppConfig:
     port: int = 7860
     share: bool = False
     lid: str = "fasttext"
-    concurrency: int = 2  # generations running at once; more wait in the queue
+    concurrency: int = 2  # requests generating at once (page and solve API together); more queue
     max_queue: int = 16
 
     def __post_init__(self):
@@ -79,7 +79,8 @@ class AppConfig:
 
 
 def build_sources(cfg: AppConfig):
-    from kit.app.session import LocalModelSource, OpenAISource
+    from kit.app.local import LocalModelSource
+    from kit.app.session import OpenAISource
     from kit.app.ui import DemoSources
 
     if cfg.api_base:
@@ -99,12 +100,15 @@ def build_sources(cfg: AppConfig):
         main = LocalModelSource(
             name, adapter=cfg.adapter, backend=cfg.backend, label=f"trained: {name} + adapter"
         )
-        base = LocalModelSource(name, backend=cfg.backend, label=f"base: {name}")
+        # One model in memory: the base side is the same model with the adapter switched off.
+        base = main.without_adapter(label=f"base: {name} (adapter off)")
         return DemoSources(
             main=main,
             base=base,
             lid_backend=cfg.lid,
-            description=f"Model: `{name}` with adapter `{cfg.adapter}`{note}.",
+            description=f"Model: `{name}` with adapter `{cfg.adapter}`{note}. Compare mode runs the base "
+            "side with the adapter switched off on the same loaded model, so the two sides stream one "
+            "after the other.",
         )
     return DemoSources(
         main=LocalModelSource(name, backend=cfg.backend),

@@ -4,9 +4,9 @@ A *source* turns (question, language, sampling settings, stop event) into text d
 (``thinking </think> answer``). :func:`run_session` drives a source, feeds the live indicators
 (`kit.app.indicators`) and ends with the kit's LC verdict; the page and the ``solve`` API both consume it.
 
-Local models load through `kit.models` (4-bit through unsloth or bitsandbytes on a GPU, full precision on
-CPU) and stream through `kit.generation.stream`, whose stopping criterion watches the stop event, so the
-stop button halts the model itself. Prompts come from `kit.prompts`.
+Local models (`kit.app.local`) load through `kit.models` (4-bit through unsloth or bitsandbytes on a GPU,
+full precision on CPU) and stream through `kit.generation.stream`, whose stopping criterion watches the stop
+event, so the stop button halts the model itself. Prompts come from `kit.prompts`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from kit.app.indicators import LiveTracker, LiveView, Verdict, final_verdict
+from kit.app.local import LocalModelSource  # noqa: F401 - the local source, re-exported beside OpenAISource
 from kit.lid import detect, strip_latex
 from kit.rewards.parsing import THINK_CLOSE, last_boxed
 
@@ -60,58 +61,6 @@ class Source(Protocol):
     def stream(
         self, question: str, lang: str, settings: GenerationSettings, stop_event: threading.Event
     ) -> Iterator[str]: ...
-
-
-# ---------------------------------------------------------------------------------------------- local model
-
-# One load at a time in the whole process: transformers builds models under a global meta-device context, so
-# two threads loading at once (compare mode's first request) corrupt each other ("Cannot copy out of meta").
-_LOAD_LOCK = threading.Lock()
-
-
-class LocalModelSource:
-    """A model loaded in this process (lazily, once, shared by every visitor)."""
-
-    def __init__(
-        self,
-        model: str = "tiny",
-        adapter: str | None = None,
-        backend: str = "auto",
-        load_in_4bit: bool | None = None,
-        label: str | None = None,
-    ):
-        self.model_name, self.adapter, self.backend = model, adapter, backend
-        self.load_in_4bit = load_in_4bit
-        self.label = label or (f"{model} + {adapter}" if adapter else model)
-        self._loaded = None
-
-    def load(self):
-        """Load on first use; the tiny model stays in full precision (4-bit needs a GPU to pay off)."""
-        with _LOAD_LOCK:
-            if self._loaded is None:
-                import torch
-
-                from kit.models import load_for_inference
-                from kit.tiny import TINY_ALIASES
-
-                four_bit = self.load_in_4bit
-                if four_bit is None:
-                    four_bit = torch.cuda.is_available() and self.model_name not in TINY_ALIASES
-                self._loaded = load_for_inference(
-                    self.model_name, adapter=self.adapter, backend=self.backend, load_in_4bit=four_bit
-                )
-            return self._loaded
-
-    def stream(self, question, lang, settings, stop_event):
-        from kit.generation import SamplingParams, stream
-        from kit.prompts import render_prompt
-
-        model, tokenizer = self.load()
-        prompt = render_prompt(tokenizer, question, lang)
-        params = SamplingParams(
-            temperature=settings.temperature, top_p=settings.top_p, max_new_tokens=settings.max_new_tokens
-        )
-        yield from stream(model, tokenizer, prompt, params, stop_event=stop_event)
 
 
 # ---------------------------------------------------------------------------------------------- API server

@@ -27,6 +27,11 @@ from kit.languages import LANGUAGES
 
 log = logging.getLogger(__name__)
 
+# Every event that generates (the page's Think button and Enter key, the `solve` API) is in this one
+# concurrency group, so `--concurrency` bounds the requests generating at once over the whole app, not per
+# event. A compare-mode request is one request running two generations, one after the other (kit.app.local).
+GENERATE = "generate"
+
 
 class Run:
     """One press of "Think": a session per source (two in compare mode), each in its own thread.
@@ -247,7 +252,7 @@ def build_demo(sources: DemoSources):
                 examples=[[e.question, "auto", e.answer] for e in examples],
                 inputs=[question, target, gold],
                 example_labels=[e.label for e in examples],
-                label="Examples from PolyMath and MMATH",
+                label="Examples from " + " and ".join(sorted({e.benchmark for e in examples})),
             )
 
         main_outputs, base_outputs = panels[0][1], panels[1][1]
@@ -317,9 +322,11 @@ def build_demo(sources: DemoSources):
         )
         inputs = [question, target, temperature, max_new_tokens, gold, lid_backend, compare]
         outputs = [status, *main_outputs, *base_outputs]
-        run_event = submit.click(think, inputs, outputs, api_visibility="private", show_progress="minimal")
+        run_event = submit.click(
+            think, inputs, outputs, api_visibility="private", show_progress="minimal", concurrency_id=GENERATE
+        )
         submit_event = question.submit(
-            think, inputs, outputs, api_visibility="private", show_progress="minimal"
+            think, inputs, outputs, api_visibility="private", show_progress="minimal", concurrency_id=GENERATE
         )
         # Stop halts the generation threads (their stop event), cancels the streaming event (or a queued
         # one) and draws the final state itself, verdict included.
@@ -345,5 +352,5 @@ def build_demo(sources: DemoSources):
                 raise gr.Error(f"the model failed: {last.error}")
             return solve_result(last)
 
-        gr.api(solve, api_name="solve")
+        gr.api(solve, api_name="solve", concurrency_id=GENERATE)
     return demo

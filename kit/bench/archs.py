@@ -92,12 +92,15 @@ def _fingerprint(arch: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
-def ensure_random_checkpoint(name: str, *, seed: int = 0, root: Path | None = None) -> Path:
+def ensure_random_checkpoint(name: str, *, seed: int = 0, root: Path | None = None,
+                             isolate: bool = False) -> Path:
     """A Hugging Face folder with ``name``'s architecture, random weights (bf16) and the tiny tokenizer.
 
     Built once into the kit's cache (``$MTHINKER_CACHE/bench-archs``) and reused: 3.5 GB for the 1.5B
     architecture, 15 GB for the 7B one. It is initialized on the GPU when it fits there (seconds instead of
     minutes), then the GPU memory is released; ``bench grpo`` resets the peak counters after this.
+    ``isolate=True`` builds it in a child process, so the build's memory never enters this process's peak
+    resident set (``bench grpo`` on CPU, whose peak memory is ``ru_maxrss``, which cannot be reset).
     """
     if name == TINY_ARCH:
         from kit.tiny import ensure_tiny_model
@@ -106,10 +109,28 @@ def ensure_random_checkpoint(name: str, *, seed: int = 0, root: Path | None = No
     arch = load_arch(name)
     root = Path(root) if root else cache_dir() / "bench-archs"
     path = root / f"{name}-{_fingerprint(arch)}"
-    marker = path / "BENCH_CHECKPOINT"
-    if marker.is_file():
+    if (path / "BENCH_CHECKPOINT").is_file():
         return path
+    if isolate:
+        _build_in_child(name, arch, path, seed)
+    else:
+        _build_checkpoint(name, arch, path, seed)
+    return path
 
+
+def _build_in_child(name: str, arch: dict, path: Path, seed: int) -> None:
+    import subprocess
+    import sys
+
+    job = json.dumps({"name": name, "arch": arch, "path": str(path), "seed": seed})
+    result = subprocess.run([sys.executable, "-m", "kit.bench.archs"], input=job, capture_output=True,
+                            text=True, check=False)
+    if result.returncode != 0 or not (path / "BENCH_CHECKPOINT").is_file():
+        raise RuntimeError(f"building the random {name} checkpoint in a child process failed "
+                           f"(exit {result.returncode}): {result.stderr[-2000:]}")
+
+
+def _build_checkpoint(name: str, arch: dict, path: Path, seed: int) -> None:
     import torch
     from transformers import Qwen2ForCausalLM
 
@@ -143,7 +164,6 @@ def ensure_random_checkpoint(name: str, *, seed: int = 0, root: Path | None = No
     if path.exists():
         shutil.rmtree(path)
     tmp.rename(path)  # atomic: a half-written folder is never mistaken for a checkpoint
-    return path
 
 
 def suppressed_token_ids(model_vocab_size: int, tokenizer) -> list[int]:
@@ -158,3 +178,10 @@ def suppressed_token_ids(model_vocab_size: int, tokenizer) -> list[int]:
         if special is not None:
             ids.add(int(special))
     return sorted(ids)
+
+
+if __name__ == "__main__":  # the child of ensure_random_checkpoint(isolate=True): one build job on stdin
+    import sys
+
+    _job = json.loads(sys.stdin.read())
+    _build_checkpoint(_job["name"], _job["arch"], Path(_job["path"]), int(_job["seed"]))

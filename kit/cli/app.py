@@ -48,7 +48,12 @@ def serve(
     lid: Annotated[
         LIDBackend, typer.Option("--lid", help="Default language identifier for indicators and verdict.")
     ] = LIDBackend.fasttext,
-    concurrency: int = typer.Option(2, "--concurrency", help="Generations running at once; others queue."),
+    concurrency: int = typer.Option(
+        2,
+        "--concurrency",
+        help="Requests generating at once, page and solve API together (a compare-mode request runs "
+        "two generations, one after the other); others queue.",
+    ),
     max_queue: int = typer.Option(
         16, "--max-queue", help="Queued requests beyond which new ones are refused."
     ),

@@ -116,8 +116,7 @@ def _grpo_table(r: dict) -> None:
     table.add_row("completion tokens/s (whole step)", f"{r['step_tokens_per_s']:.1f}")
     for key, label in (("gen_tokens_per_s", "generated tokens/s"),
                        ("train_tokens_per_s", "trained tokens/s")):
-        table.add_row(label, "not captured (generate() was not timed)" if r[key] is None
-                      else f"{r[key]:.1f}")
+        table.add_row(label, f"{r[key]:.1f}")
     table.add_row("reward time per step (s)",
                   f"{r['reward_time_s']:.4f} ({r['reward_share']:.2%} of the step)")
     table.add_row("group x completion tokens", f"{r['group']} x {r['completion_len']} "
