@@ -27,6 +27,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import threading
+import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -107,12 +108,24 @@ def strip_latex(text: str) -> str:
     return _INLINE_MATH.sub("", "".join(pieces))
 
 
-_NON_LETTERS = re.compile(r"[\W\d_]+")
+_MARK_CANDIDATES = re.compile(r"[^\w\s\x00-\x7f]")
 
 
 def count_letters(text: str) -> int:
-    """Letters in any script (digits, punctuation, symbols and spaces excluded)."""
-    return len(_NON_LETTERS.sub("", text))
+    """Letters in any script: characters of the Unicode categories L* (letters) and M* (marks), so the vowel
+    signs and viramas of Indic and Thai scripts count ("తెలుగు" is 6, not 3); digits, punctuation, symbols
+    and spaces do not.
+
+    Example:
+        >>> count_letters("తెలుగు"), count_letters("বাংলা"), count_letters("x = 12, ok!")
+        (6, 5, 3)
+    """
+    letters = sum(map(str.isalpha, text))  # isalpha is exactly the L* categories
+    if text.isascii():
+        return letters
+    # Marks are neither word characters nor ASCII: only those candidates need a category lookup (this keeps
+    # the count as fast as a regex on CJK and Latin text).
+    return letters + sum(1 for ch in _MARK_CANDIDATES.findall(text) if unicodedata.category(ch)[0] == "M")
 
 
 # ---------------------------------------------------------------------------------------------- fastText

@@ -81,8 +81,35 @@ def test_reward_table():
         assert word in result.output
 
 
+def test_reward_table_runs_the_lc_check_once(monkeypatch):
+    """The table's LC note comes from the reward's own check: thinking and answer detected once each."""
+    from kit.rewards import language
+
+    calls = []
+    real = language.is_consistent
+    monkeypatch.setattr(language, "is_consistent", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    result = run("reward", "--completion", COMPLETIONS / "ja_english_thinking.txt", "--lang", "ja",
+                 "--answer", "18", "--judge", "none")
+    assert result.exit_code == 0, result.output
+    assert "thinking not ja, answer ok" in result.output and calls == ["ja", "ja"]
+
+
+def test_cli_reuses_the_library_enums_and_stays_light():
+    import subprocess
+    import sys
+
+    from kit.cli import core
+    from kit.judges import JudgeKind
+    from kit.rewards import RewardVariant
+
+    assert core.JudgeKind is JudgeKind and core.RewardVariant is RewardVariant
+    heavy = ("torch", "transformers", "math_verify", "fasttext", "sympy", "httpx", "langdetect", "gradio")
+    code = f"import sys, kit.cli.main; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_reward_with_symbolic_judge():
-    pytest.importorskip("kit.judges.symbolic", reason="the symbolic judge (kit/judges) has not landed yet")
     result = run("reward", "--completion", COMPLETIONS / "ja_correct.txt", "--lang", "ja", "--answer", "18",
                  "--en-reference", COMPLETIONS / "en_reference.txt", "--judge", "symbolic", "--json")
     assert result.exit_code == 0, result.output

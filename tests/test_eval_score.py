@@ -202,3 +202,24 @@ def test_whitespace_counts_toward_the_short_text_rule(lid):
     passes as short, the same answer padded past 15 characters goes to the detector (and is not Japanese)."""
     assert consistency("mmath", f"{JA_THINK}</think>\n\\boxed{{18}}\n", "ja", lid) == (True, True)
     assert consistency("mmath", f"{JA_THINK}</think>\n\n\\boxed{{18}}      \n", "ja", lid) == (True, False)
+
+
+@pytest.mark.parametrize("bench, answer_part, acc", [
+    ("mmath", "答えは \\boxed{ } です。the answer is 18", False),  # a blank last box is the answer: no fallback
+    ("mmath", "答えは \\boxed{18} です。", True),
+    ("polymath", "\\boxed {1212\\boxed{18}", True),  # an unclosed box does not end PolyMath's scan
+    ("polymath", "答えは \\fbox{18} です。", False),  # nor does PolyMath read \fbox
+])
+def test_extraction_follows_the_authors_scanners(low_ja, bench, answer_part, acc):
+    assert score_one(bench, "ja", f"{JA_THINK}</think>{answer_part}", low_ja.answer)[1] is acc
+
+
+def test_training_reward_and_scorer_agree_on_padded_answers(low_ja):
+    """The reward's LC is the scorer's: an answer padded past 15 characters by blank lines is checked."""
+    from kit.rewards import RewardConfig, score_completions
+
+    text = f"{JA_THINK}</think>\n\nThe answer: 18\n"  # 14 characters stripped, 17 as written
+    assert score_one("mmath", "ja", text, low_ja.answer, "langdetect")[2:] == (True, False)
+    [row] = score_completions([text], lang="ja", answer="18",
+                              config=RewardConfig(min_response_chars=0, lid_backend="langdetect"))
+    assert row.lc == 0.0 and row.reward == -1.0

@@ -71,6 +71,18 @@ class JudgeServer:
                     server.fail_first -= 1
                 try:
                     time.sleep(0.05 if server.mode != "slow" else 2.0)
+                    if server.mode == "trickle" and not fail:  # headers at once, then one byte every 50 ms
+                        payload = json.dumps({"choices": [{"message": {"role": "assistant",
+                                                                       "content": "<score>0.5</score>"}}]}).encode()
+                        self.send_response(200)
+                        self.send_header("Content-Type", "application/json")
+                        self.send_header("Content-Length", str(len(payload)))
+                        self.end_headers()
+                        for i in range(len(payload)):
+                            self.wfile.write(payload[i:i + 1])
+                            self.wfile.flush()
+                            time.sleep(0.05)
+                        return
                     if fail:
                         self.send_response(500)
                         self.end_headers()
@@ -88,7 +100,11 @@ class JudgeServer:
                     with server.lock:
                         server.in_flight -= 1
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):  # a client that gave up: expected in these tests
+                pass
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -146,6 +162,40 @@ def test_api_slow_server_times_out_after_retries(server):
     start = time.monotonic()
     assert judge.score(_items(2)) == [0.0, 0.0]
     assert time.monotonic() - start < 5 and judge.stats.failures == 2 and server.requests == 4
+
+
+def test_api_timeout_bounds_the_whole_request(server):
+    """A reply trickled one byte every 50 ms never idles past httpx's per-read timeout, yet takes seconds:
+    the timeout covers the whole request, so it fails, scores 0 and is counted."""
+    server.mode = "trickle"
+    judge = _api_judge(server.url, timeout_s=0.3, retries=1)
+    start = time.monotonic()
+    assert judge.score(_items(2)) == [0.0, 0.0]
+    assert time.monotonic() - start < 2.0  # (1 + retries) * 0.3 s and the backoff; the full reply takes ~3 s
+    assert judge.stats.failures == 2 and server.requests == 4
+    assert "no complete reply within 0.3s" in judge.stats.errors[-1]
+    server.mode = "good"
+    assert _api_judge(server.url, timeout_s=5).score(_items(1)) == [0.75]  # the same server, answering well
+
+
+def test_api_backoff_doubles_between_retries(server, monkeypatch):
+    import asyncio
+
+    real_sleep, slept = asyncio.sleep, []
+
+    async def recording_sleep(delay, *args, **kwargs):
+        slept.append(delay)
+        await real_sleep(0)
+
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
+    server.fail_first = 3  # three HTTP 500s, then a good reply
+    judge = _api_judge(server.url, concurrency=1, retries=3, backoff_s=0.25)
+    assert judge.score(_items(1)) == [0.75]
+    assert server.requests == 4 and slept == [0.25, 0.5, 1.0]  # 1x, 2x, 4x the base delay
+    slept.clear()
+    server.fail_first = 5  # more failures than retries: the item scores 0 after the last retry, no sleep after it
+    assert _api_judge(server.url, concurrency=1, retries=2, backoff_s=0.25).score(_items(2)[1:]) == [0.0]
+    assert slept == [0.25, 0.5]
 
 
 def test_api_retries_server_errors(server):

@@ -2,6 +2,7 @@
 scripts, notations and number conventions, its bounds on junk, and the judge config/factory."""
 
 import json
+import re
 from fractions import Fraction
 from pathlib import Path
 from statistics import mean
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from kit.judges import JudgeConfig, JudgeKind, build_judge, latex_eval
 from kit.judges.base import CTAItem
-from kit.judges.symbolic import SymbolicJudge, ascii_digits, key_results, number_readings
+from kit.judges.symbolic import SymbolicJudge, ascii_digits, key_results, math_spans, number_readings
 
 SLICE = Path(__file__).resolve().parents[1] / "examples" / "data" / "polymath_low_slice.jsonl"
 
@@ -149,6 +150,61 @@ def test_expressions_matched_by_value_evaluation_and_math_verify():
     assert judge.score_one(ref, r"donc $S=(5,\infty)$") < 1.0
     stingy = SymbolicJudge(max_verify_pairs=0)
     assert stingy.score_one(ref + " ", r"donc $S=(6,\infty)\cup(-\infty,-1)$") < 1.0  # no budget, no match
+
+
+def test_many_distinct_expressions_are_matched_linearly():
+    """800 distinct equations a side: every expression is evaluated once, not once per pair (7 s before,
+    tens of milliseconds now on one core; ``mthinker bench`` times the judge, this test checks the result)."""
+    ref = " ".join(f"$y_{{{i}}} = {i}x^{{2}}+{i + 1}z$" for i in range(800))
+    same = " ".join(f"$y_{{{i}}}={i + 1}z+x^{{2}}\\cdot {i}$" for i in reversed(range(800)))  # reordered terms
+    other = " ".join(f"$y_{{{i}}} = {i}w^{{3}}+{i + 7}q$" for i in range(800))
+    judge = SymbolicJudge(max_verify_pairs=0)
+    assert key_results(ref)[0] == frozenset() and len(key_results(ref)[1]) == 800  # numbers glued to LaTeX
+    assert judge.score_one(ref, same) == 1.0
+    half = " ".join(f"$y={i}x^{{2}}+{i + 1}z$" if i % 2 else f"$y={i}x^{{3}}$" for i in range(800))
+    assert judge.score_one(ref, half) == 0.5
+    assert judge.score_one(ref, other) == 0.0
+
+
+_SPAN_REGEX = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$(.+?)\$", re.DOTALL)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["$", "$$", "\\[", "\\]", "\\(", "\\)", "\\", "[", ")", "a", "=", "\n"]),
+                max_size=25).map("".join))
+def test_math_spans_are_the_regex_spans(text):
+    assert math_spans(text) == [next(g for g in m.groups() if g is not None) for m in _SPAN_REGEX.finditer(text)]
+
+
+def test_math_spans_on_unclosed_openings():
+    """The regex rescans to the end for every unclosed opening (4 s for 20,000 of them); the scan does not."""
+    text = "\\[" * 100_000 + "$x = 1$" + "\\(" * 100_000
+    assert math_spans(text) == ["x = 1"]
+
+
+def _pairwise_matches(ref_exprs, tgt_exprs, target_floats):
+    """The float stage as a plain double loop over every pair (what the judge did before), for comparison."""
+    count = 0
+    for expr in ref_exprs:
+        value = latex_eval.constant_value(expr)
+        if expr in tgt_exprs or (value is not None and any(latex_eval.close(value, v) for v in target_floats)) \
+                or any(latex_eval.equivalent(expr, other) for other in tgt_exprs):
+            count += 1
+    return count
+
+
+_EXPR = st.builds("{}{}{}".format, st.sampled_from(["", "2", "x", "(x+1)", "\\sqrt{8}", "2\\sqrt{2}", "y", "\\pi"]),
+                  st.sampled_from(["", "+", "-", "*", "^", "/"]),
+                  st.sampled_from(["", "1", "x", "2x", "y^{2}", "\\frac{1}{2}", "(x-1)", "\\infty", "0"]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(ref=st.lists(_EXPR, max_size=12, unique=True), tgt=st.lists(_EXPR, max_size=12, unique=True),
+       numbers=st.lists(st.integers(-5, 2000), max_size=6))
+def test_indexed_matching_agrees_with_every_pair(ref, tgt, numbers):
+    floats = tuple(float(n) for n in numbers)
+    judge = SymbolicJudge(max_verify_pairs=0)  # the float stage alone: math-verify is the same code either way
+    assert judge._matched_expressions(tuple(ref), tuple(tgt), floats) == _pairwise_matches(ref, tgt, floats)
 
 
 _PIECES = st.sampled_from(["1", "2", "16", "0", "3.5", "2,5", "80.000", "50%", "x", "e", "\\pi", "\\sqrt", "\\frac",

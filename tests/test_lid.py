@@ -14,6 +14,7 @@ from kit.lid import (
     Detection,
     LIDBackend,
     analyze_segments,
+    count_letters,
     detect,
     detect_many,
     fasttext_model_path,
@@ -190,6 +191,30 @@ def test_analyze_sentences_cjk_and_thai():
     assert len(th) == 2
     en = split_segments("First add. Then multiply! Done? yes", "sentence")
     assert len(en) == 4
+
+
+@pytest.mark.parametrize("text, letters", [
+    ("తెలుగు", 6),  # Telugu: vowel signs and the virama are marks (Mn/Mc), each one counts
+    ("বাংলা", 5),  # Bengali
+    ("ภาษาไทย", 7),  # Thai: the above/below vowels are Mn
+    ("हिन्दी", 6),  # Devanagari (hi-like): matra, anusvara... marks
+    ("e\u0301", 2),  # e + combining acute (NFD): a letter and a mark
+    ("x = 12, ok! ¾ ² _", 3),  # digits, numeric symbols, punctuation, underscore and spaces do not count
+    ("", 0),
+])
+def test_count_letters_counts_letters_and_marks(text, letters):
+    assert count_letters(text) == letters
+
+
+def test_letter_weights_of_indic_segments(slice_rows):
+    """A Telugu paragraph weighs every character of its words in the target share (marks included)."""
+    te = next(r["question"] for r in slice_rows if r["lang"] == "te")
+    telugu = " ".join(re.findall("[\u0c00-\u0c65\u0c70-\u0c7f]+", te))  # the Telugu words, digits left out
+    english = "This paragraph is written in English on purpose."
+    analysis = analyze_segments(telugu + "\n\n" + english, "te")
+    assert [seg.lang for seg in analysis.segments] == ["te", "en"]
+    te_letters, en_letters = len(telugu.replace(" ", "")), sum(map(str.isalpha, english))
+    assert analysis.target_share == pytest.approx(te_letters / (te_letters + en_letters))
 
 
 def test_analyze_empty_and_bad_unit():

@@ -381,8 +381,7 @@ def test_grpo_trainer_logs_each_component(tiny_model_path, tmp_path):
 # ---------------------------------------------------------------------------------------------- real judge
 
 def test_with_the_symbolic_judge():
-    symbolic = pytest.importorskip("kit.judges.symbolic", reason="kit/judges has not landed yet")
-    from kit.judges import build_judge
+    from kit.judges import build_judge, symbolic
 
     judge = build_judge("symbolic")
     assert isinstance(judge, symbolic.SymbolicJudge)
@@ -399,7 +398,6 @@ def test_with_the_symbolic_judge():
 
 
 def test_verl_default_judge_is_symbolic(verl_env, monkeypatch):
-    pytest.importorskip("kit.judges.symbolic", reason="kit/judges has not landed yet")
     monkeypatch.delenv("MTHINKER_VERL_JUDGE")
     verl_env.reset()
     extra = {"en_question": EN_QUESTION, "en_answer": "<think>\n" + EN_REFERENCE + "</think>\n18"}
@@ -409,7 +407,6 @@ def test_verl_default_judge_is_symbolic(verl_env, monkeypatch):
 
 def test_verl_api_judge_from_env_with_the_server_down(verl_env, monkeypatch):
     """Judge options come from MTHINKER_JUDGE_* (numbers parsed); a dead endpoint costs CTA, not training."""
-    pytest.importorskip("kit.judges.api", reason="kit/judges has not landed yet")
     import socket
 
     with socket.socket() as s:  # a port nobody listens on

@@ -8,29 +8,17 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
 from pathlib import Path
 
 import typer
 
+# The library's own enums: these modules import nothing heavy (math-verify, fastText, httpx and the judges'
+# backends load inside functions), so --help stays light.
+from kit.judges import JudgeKind
 from kit.lid import LIDBackend, SegmentUnit
+from kit.rewards.mthinker import RewardVariant
 
 app = typer.Typer()
-
-
-class JudgeKind(str, Enum):
-    symbolic = "symbolic"
-    api = "api"
-    local = "local"
-    none = "none"
-
-
-class Variant(str, Enum):  # mirrors kit.rewards.mthinker.RewardVariant (kept here so --help stays light)
-    mthinker = "mthinker"
-    naive = "naive"
-    slc = "slc"
-    no_cta = "no_cta"
-    no_lc = "no_lc"
 
 
 def _read_text(path: Path, flag: str) -> str:
@@ -123,7 +111,8 @@ def reward_command(
     en_reference: Path | None = typer.Option(None, "--en-reference",
                                                 help="File with the English reference thinking (enables CTA)."),
     en_question: str | None = typer.Option(None, "--en-question", help="The English question (for the judge)."),
-    variant: Variant = typer.Option(Variant.mthinker, "--variant", help="Reward variant (paper ablations)."),
+    variant: RewardVariant = typer.Option(RewardVariant.mthinker, "--variant",
+                                          help="Reward variant (paper ablations)."),
     lid: LIDBackend = typer.Option(LIDBackend.fasttext, "--lid", help="Language identification backend."),
     min_chars: int = typer.Option(1000, "--min-chars", min=0, help="Format rule: minimum response length."),
     dense_lc: bool = typer.Option(False, "--dense-lc", help="Grade the language term by lc_ratio."),
@@ -157,19 +146,26 @@ def reward_command(
     _print_breakdown(text, lang, answer, breakdown, config, cta_judge is not None)
 
 
+def _lc_note(lang: str, breakdown, config) -> str:
+    """Which piece passed LC, from the check the reward already ran (no second detection)."""
+    pieces = breakdown.lc_pieces
+    if pieces is None:
+        return f"{'ok' if breakdown.lc else 'not ' + lang} ({config.lid_backend.value})"
+    return (f"thinking {'ok' if pieces.think else 'not ' + lang}, answer {'ok' if pieces.answer else 'not ' + lang}"
+            f" ({config.lid_backend.value})")
+
+
 def _print_breakdown(text: str, lang: str, answer: str, breakdown, config, judged: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from kit.rewards import language_consistency, last_boxed, split_thinking
+    from kit.rewards import last_boxed, split_thinking
 
     parsed = split_thinking(text)
-    lc = language_consistency(text, lang, config.lid_backend)
     notes = {
         "format": f"{parsed.n_think_close} </think>, {len(text)} chars (need exactly 1 and > {config.min_response_chars})",
         "accuracy": f"last \\boxed{{}} = {last_boxed(text)!r}, gold = {answer!r}",
-        "lc": f"thinking {'ok' if lc.think else 'not ' + lang}, answer {'ok' if lc.answer else 'not ' + lang}"
-              f" ({config.lid_backend.value})",
+        "lc": _lc_note(lang, breakdown, config),
         "lc_ratio": "share of thinking letters in " + lang,
         "cta": "judged" if judged and breakdown.format and breakdown.accuracy
         and (breakdown.lc or config.variant.value == "no_lc")

@@ -2,22 +2,24 @@
 
 Per prediction (one line of ``preds.jsonl``):
 
-- **split**: at ``</think>``; anything but exactly one ``</think>`` leaves the thinking inconsistent.
-- **answer extracted**: MMATH: :func:`kit.rewards.parsing.mmath_final_answer` of the whole completion (last
-  ``\\boxed{``, else the last number after "final answer"/"answer is"). PolyMath: the first ``\\boxed{}`` of
-  the answer part with spaces removed (the whole completion when it has no single ``</think>``), as
-  PolyMath's ``extract_boxed_content`` does.
+- **split**: at ``</think>`` (:func:`kit.rewards.parsing.split_raw`, the pieces as they stand); anything but
+  exactly one ``</think>`` leaves the thinking inconsistent.
+- **answer extracted**: MMATH: :func:`kit.rewards.parsing.mmath_final_answer` of the whole completion (the
+  last ``\\boxed``, else the last number after "final answer"/"answer is"). PolyMath:
+  :func:`kit.rewards.parsing.polymath_final_answer`, the first closed ``boxed{`` of the answer part with spaces
+  removed (the whole completion when it has no single ``</think>``). Both are ports of the authors' scanners.
 - **acc**: :func:`kit.rewards.accuracy.verify` (math-verify) of the gold against the extracted answer; the
   gold is read as written for MMATH and as ``$gold$`` for PolyMath, as each scorer does.
-- **think_lc / answer_lc**: :func:`kit.lid.is_consistent` of the thinking and the answer as they stand in
-  the completion (not stripped: the authors' scripts check the raw pieces, and whitespace counts toward the
-  15-character threshold and adds langdetect n-grams). Without a single ``</think>`` the thinking is
-  inconsistent; the answer is inconsistent on MMATH and, on PolyMath, is the whole completion (the PolyMath
-  generation script stores it as the answer), so only ``answer_lc`` can differ between the two benchmarks.
+- **think_lc / answer_lc**: :func:`kit.rewards.language.language_consistency`, the training reward's own LC
+  function: the paper's check of the thinking and the answer as they stand in the completion (whitespace
+  counts toward the 15-character threshold). Without a single ``</think>`` the thinking is inconsistent; the
+  answer is inconsistent on MMATH and, on PolyMath, is the whole completion (the PolyMath generation script
+  stores it as the answer), so only ``answer_lc`` can differ between the two benchmarks.
 - **lc** = think_lc and answer_lc; **lc_acc** = lc and acc.
 
 Scoring runs in worker processes (math-verify and langdetect are the slow parts; each worker's main thread
-can use math-verify's signal-based timeout). Equal (gold, extracted) pairs are verified once per worker.
+can use the signal-based deadline of :func:`kit.rewards.accuracy.verify`). Equal (gold, extracted) pairs are
+verified once per worker.
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from kit.eval.benchmarks import Bench, Problem, index_problems
-from kit.lid import is_consistent
 from kit.rewards.accuracy import verify
-from kit.rewards.parsing import THINK_CLOSE, first_boxed, mmath_final_answer, split_thinking
+from kit.rewards.language import language_consistency
+from kit.rewards.parsing import mmath_final_answer, polymath_final_answer
 
 REQUIRED_FIELDS = ("bench", "lang", "id", "sample", "prediction")
 
@@ -166,21 +168,13 @@ def match_problems(predictions: list[Prediction], problems: list[Problem], path:
 
 def extract_answer(bench: str, text: str) -> str | None:
     """The answer each benchmark's scorer compares with the gold (see the module docstring)."""
-    if bench == Bench.mmath.value:
-        return mmath_final_answer(text)
-    parsed = split_thinking(text)
-    answer_part = text.split(THINK_CLOSE, 1)[1] if parsed.has_single_think_close else text
-    return first_boxed(answer_part.replace(" ", ""))
+    return mmath_final_answer(text) if bench == Bench.mmath.value else polymath_final_answer(text)
 
 
 def consistency(bench: str, text: str, lang: str, lid: str = "fasttext") -> tuple[bool, bool]:
-    """(think_lc, answer_lc) on the raw pieces of the completion (see the module docstring)."""
-    if split_thinking(text).has_single_think_close:
-        thinking, answer = text.split(THINK_CLOSE, 1)
-        return is_consistent(thinking, lang, lid), is_consistent(answer, lang, lid)
-    if bench == Bench.polymath.value:
-        return False, is_consistent(text, lang, lid)
-    return False, False
+    """(think_lc, answer_lc): the training reward's LC check (see the module docstring)."""
+    result = language_consistency(text, lang, lid, whole_text_as_answer=bench == Bench.polymath.value)
+    return result.think, result.answer
 
 
 @lru_cache(maxsize=65536)
@@ -204,17 +198,8 @@ def score_one(bench: str, lang: str, text: str, gold: str, lid: str = "fasttext"
         return None, False, False, False
 
 
-def _quiet_math_verify() -> None:
-    # math-verify logs every parse timeout with the whole expression; a timeout already scores 0 and is
-    # counted in the details, so thousands of multi-line warnings would only bury the report.
-    import logging
-
-    logging.getLogger("math_verify").setLevel(logging.ERROR)
-
-
 def _score_chunk(args) -> list[tuple[str | None, bool, bool, bool]]:
     items, lid, timeout_s = args
-    _quiet_math_verify()
     return [score_one(b, lang, text, gold, lid, timeout_s) for b, lang, text, gold in items]
 
 

@@ -1,9 +1,13 @@
 """CTA judge behind any OpenAI-compatible chat endpoint (vLLM, SGLang, a hosted API).
 
-Async with a concurrency limit, a timeout per request and retries with exponential backoff on timeouts,
-connection errors, 429 and 5xx. An unparsable or out-of-range reply scores 0 and is counted in
-``stats.failures``; a dead server scores 0 for the batch and training goes on. The API key is read from
-an environment variable at request time and is never logged, stored in reprs or put in error messages.
+Async with a concurrency limit, a wall-clock timeout per request and retries with exponential backoff
+(``backoff_s``, then 2x, 4x, ...) on timeouts, connection errors, 429 and 5xx. The timeout bounds each whole
+attempt (connect, send, the full reply), not each read: a server that trickles its reply byte by byte
+times out like a silent one. One item therefore costs at most ``(retries + 1) * timeout_s`` plus the
+backoff sleeps, and a batch at most ``ceil(items / concurrency)`` times that. An unparsable or out-of-range
+reply scores 0 and is counted in ``stats.failures``; a dead server scores 0 for the batch and training goes
+on. The API key is read from an environment variable at request time and is never logged, stored in reprs
+or put in error messages.
 """
 
 from __future__ import annotations
@@ -70,7 +74,9 @@ class APIJudge(CachedJudge):
         for attempt in range(self.retries + 1):
             retry = False
             try:
-                response = await client.post(self.url, json=body, headers=self._headers())
+                # httpx's timeout applies to each read; wait_for bounds the whole attempt.
+                response = await asyncio.wait_for(client.post(self.url, json=body, headers=self._headers()),
+                                                  self.timeout_s)
                 if response.status_code in RETRY_STATUSES:
                     retry = True
                     self._record_error(f"HTTP {response.status_code} from {self.url}")
@@ -83,9 +89,11 @@ class APIJudge(CachedJudge):
                     if score is None:
                         self._record_error(f"unparsable judge reply: {str(reply)[:80]!r}")
                     return score
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
+            except (httpx.TimeoutException, httpx.TransportError, asyncio.TimeoutError) as exc:
                 retry = True
-                self._record_error(f"{type(exc).__name__} talking to {self.url}")
+                what = f"no complete reply within {self.timeout_s:g}s" if isinstance(exc, asyncio.TimeoutError) \
+                    else type(exc).__name__
+                self._record_error(f"{what} talking to {self.url}")
             except (ValueError, KeyError, IndexError, TypeError) as exc:
                 self._record_error(f"malformed response from {self.url}: {type(exc).__name__}")
                 return None

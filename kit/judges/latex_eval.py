@@ -203,6 +203,19 @@ def close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
 
 
+def values(expr: str) -> tuple[float | None, float | None]:
+    """``expr`` at each of the two fixed points (None where undecided). A variable's value depends only on its
+    name, so these two numbers are all :func:`equivalent` ever compares: evaluating each expression once and
+    comparing the pairs with :func:`close` gives its verdicts without re-evaluating per pair."""
+    out: list[float | None] = []
+    for point in (0, 1):
+        try:
+            out.append(evaluate(expr, point))
+        except Undecided:
+            out.append(None)
+    return out[0], out[1]
+
+
 def equivalent(a: str, b: str) -> bool | None:
     """True/False when both expressions evaluate at both points; None (undecided) otherwise."""
     try:

@@ -12,11 +12,11 @@ Example:
 from kit.rewards.accuracy import accuracy_score, verify
 from kit.rewards.language import LCResult, language_consistency, lc_ratio
 from kit.rewards.mthinker import RewardBreakdown, RewardConfig, RewardVariant, combine, score_completions
-from kit.rewards.parsing import check_format, first_boxed, last_boxed, split_thinking
+from kit.rewards.parsing import check_format, first_boxed, last_boxed, split_raw, split_thinking
 from kit.rewards.trl import build_reward_functions
 
 __all__ = [
     "LCResult", "RewardBreakdown", "RewardConfig", "RewardVariant", "accuracy_score",
     "build_reward_functions", "check_format", "combine", "first_boxed", "language_consistency",
-    "last_boxed", "lc_ratio", "score_completions", "split_thinking", "verify",
+    "last_boxed", "lc_ratio", "score_completions", "split_raw", "split_thinking", "verify",
 ]

@@ -4,10 +4,13 @@
                  and is_consistent(thinking, lang) and is_consistent(answer, lang)
 
 with :func:`kit.lid.is_consistent` (the paper's check: LaTeX removed, 15 characters or fewer pass, then the
-detector must agree with the target). An output without exactly one ``</think>`` is inconsistent, as in
-the M-Thinker scorers. One deliberate difference: the scorers check the raw pieces around ``</think>``, we
-check them with surrounding whitespace stripped (:func:`kit.rewards.parsing.split_thinking`), so blank lines
-never push a short answer over the 15-character threshold.
+detector must agree with the target) applied to the two pieces exactly as they stand around ``</think>``
+(:func:`kit.rewards.parsing.split_raw`): nothing stripped, so whitespace counts toward the 15 characters, as
+in the M-Thinker scorers' ``whether_cons``. :func:`language_consistency` is the one LC function of the kit:
+the training reward, both benchmark scorers (:mod:`kit.eval.score`) and the demo all call it, so a
+completion is consistent in training exactly when it is consistent in evaluation. An output without exactly
+one ``</think>`` has an inconsistent thinking; its answer is inconsistent too, except for the PolyMath
+scorer, whose generation script stores the whole output as the answer (``whole_text_as_answer``).
 
     lc_ratio = share of the thinking's letters (outside LaTeX) in paragraphs detected as ``lang``, 0..1
 
@@ -25,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kit.lid import analyze_segments, is_consistent
-from kit.rewards.parsing import split_thinking
+from kit.rewards.parsing import _as_text, split_raw, split_thinking
 
 
 @dataclass(frozen=True)
@@ -38,14 +41,17 @@ class LCResult:
         return self.think and self.answer
 
 
-def language_consistency(completion, lang: str, backend="fasttext") -> LCResult:
-    """Check thinking and answer separately; never raises (a detector failure counts as inconsistent)."""
+def language_consistency(completion, lang: str, backend="fasttext", *, whole_text_as_answer: bool = False
+                         ) -> LCResult:
+    """Check the raw thinking and answer pieces separately; never raises (a detector failure counts as
+    inconsistent). ``whole_text_as_answer``: without a single ``</think>``, check the whole output as the
+    answer (the PolyMath scorer) instead of failing it (training, MMATH)."""
     try:
-        parsed = split_thinking(completion)
-        if not parsed.has_single_think_close:
-            return LCResult(think=False, answer=False)
-        return LCResult(think=is_consistent(parsed.thinking, lang, backend),
-                        answer=is_consistent(parsed.answer, lang, backend))
+        thinking, answer = split_raw(completion)
+        if thinking is None:
+            whole = whole_text_as_answer and is_consistent(_as_text(completion), lang, backend)
+            return LCResult(think=False, answer=bool(whole))
+        return LCResult(think=is_consistent(thinking, lang, backend), answer=is_consistent(answer, lang, backend))
     except Exception:  # noqa: BLE001 - a reward never raises; a detector failure is inconsistent
         return LCResult(think=False, answer=False)
 

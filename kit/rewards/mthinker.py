@@ -36,14 +36,14 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
 
 from kit.judges.base import CTAItem
 from kit.lid import LIDBackend
 from kit.rewards.accuracy import accuracy_score
-from kit.rewards.language import language_consistency, lc_ratio
+from kit.rewards.language import LCResult, language_consistency, lc_ratio
 from kit.rewards.parsing import PAPER_MIN_RESPONSE_CHARS, check_format, split_thinking
 
 log = logging.getLogger(__name__)
@@ -119,9 +119,12 @@ class RewardBreakdown:
     lc_ratio: float
     cta: float
     reward: float
+    # which piece passed the LC check (for explanations such as `mthinker reward`'s table); not a component
+    lc_pieces: LCResult | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, float]:
-        return asdict(self)
+        """The six components (what TRL logs and ``mthinker reward --json`` prints)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "lc_pieces"}
 
 
 def _column(value: Any, n: int, name: str) -> list:
@@ -203,13 +206,13 @@ def score_completions(completions: Sequence, *, lang, answer, en_question=None, 
         lg = _text(lg)
         format_ok = check_format(text, config.min_response_chars)
         accuracy = accuracy_score(text, _text(gold), timeout_s=config.accuracy_timeout_s)
-        lc = language_consistency(text, lg, config.lid_backend).consistent
+        pieces = language_consistency(text, lg, config.lid_backend)
         share = lc_ratio(text, lg, config.lid_backend)
-        rows.append((text, lg, format_ok, accuracy, lc, share))
+        rows.append((text, lg, format_ok, accuracy, pieces.consistent, share, pieces))
 
     cta = [0.0] * n
     if judge is not None and config.uses_cta:
-        need = [i for i, (_, _, format_ok, accuracy, lc, _) in enumerate(rows)
+        need = [i for i, (_, _, format_ok, accuracy, lc, _, _) in enumerate(rows)
                 if format_ok and accuracy >= 1.0 and _text(references[i]).strip()
                 and (lc or config.variant is RewardVariant.no_lc)]
         if need:
@@ -219,9 +222,9 @@ def score_completions(completions: Sequence, *, lang, answer, en_question=None, 
                 cta[i] = score
 
     out = []
-    for (_, _, format_ok, accuracy, lc, share), c in zip(rows, cta):
+    for (_, _, format_ok, accuracy, lc, share, pieces), c in zip(rows, cta):
         reward = combine(config.variant, format_ok=format_ok, accuracy=accuracy, lc=lc, lc_share=share,
                          cta=c, cta_weight=config.cta_weight, dense_lc=config.dense_lc)
         out.append(RewardBreakdown(format=float(format_ok), accuracy=float(accuracy), lc=float(lc),
-                                   lc_ratio=float(share), cta=float(c), reward=float(reward)))
+                                   lc_ratio=float(share), cta=float(c), reward=float(reward), lc_pieces=pieces))
     return out

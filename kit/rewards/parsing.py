@@ -40,9 +40,27 @@ def _as_text(completion) -> str:
     return "" if completion is None else str(completion)
 
 
+def split_raw(completion) -> tuple[str, str] | tuple[None, None]:
+    """The pieces before and after a single ``</think>`` exactly as they stand (no tag, no whitespace removed),
+    or ``(None, None)`` without exactly one ``</think>``: the split of the M-Thinker scorers and generation
+    scripts (``text.split("</think>")`` kept only when it gives two pieces). The LC check and the PolyMath
+    answer extraction read these raw pieces, as the paper's scripts do.
+
+    Example:
+        >>> split_raw("<think>\\nx</think>\\n\\nA\\n"), split_raw("a</think>b</think>")
+        (('<think>\\nx', '\\n\\nA\\n'), (None, None))
+    """
+    text = _as_text(completion)
+    if text.count(THINK_CLOSE) != 1:
+        return None, None
+    thinking, answer = text.split(THINK_CLOSE, 1)
+    return thinking, answer
+
+
 def split_thinking(completion) -> ParsedCompletion:
-    """Split at ``</think>``. With no or several closing tags, the whole text counts as thinking and the
-    answer is empty (the format check fails in those cases anyway).
+    """Split at ``</think>`` for display, references and the CTA judge: the opening ``<think>`` tag and
+    surrounding whitespace removed (the LC check uses :func:`split_raw` instead). With no or several closing
+    tags, the whole text counts as thinking and the answer is empty (the format check fails then anyway).
 
     Example:
         >>> p = split_thinking("まず 2+2=4。</think>答えは \\\\boxed{4}")
@@ -50,10 +68,9 @@ def split_thinking(completion) -> ParsedCompletion:
         ('まず 2+2=4。', '答えは \\\\boxed{4}', 1)
     """
     text = _as_text(completion)
-    n = text.count(THINK_CLOSE)
-    if n != 1:
-        return ParsedCompletion(thinking=_strip_open(text), answer="", n_think_close=n)
-    thinking, answer = text.split(THINK_CLOSE, 1)
+    thinking, answer = split_raw(text)
+    if thinking is None:
+        return ParsedCompletion(thinking=_strip_open(text), answer="", n_think_close=text.count(THINK_CLOSE))
     return ParsedCompletion(thinking=_strip_open(thinking).strip(), answer=answer.strip(), n_think_close=1)
 
 
@@ -62,49 +79,67 @@ def _strip_open(text: str) -> str:
     return stripped[len(THINK_OPEN):] if stripped.startswith(THINK_OPEN) else text
 
 
-_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
+# Box openings, each matched up to and including its "{". The kit's own readers accept \boxed and \fbox with
+# optional spaces before the brace; the authors' scorers each have their own opening (see below).
+_KIT_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_MMATH_BOX = re.compile(r"\\boxed\{")  # MMATH: remove_boxed() accepts nothing else
+_POLYMATH_BOX = re.compile(r"boxed\{")  # PolyMath: re.compile(r'boxed{') on the text with spaces removed
+_BRACES = re.compile(r"[{}]")
 
 
-def _boxed_spans(text: str) -> list[str]:
-    """Contents of every ``\\boxed{...}`` (nested braces balanced), in order; unbalanced ones are skipped.
+def _closing_braces(text: str) -> dict[int, int]:
+    """Position of each ``{`` that is closed -> position of its ``}``: one stack pass over the braces.
 
-    Linear in the text length: each opening is scanned once up to its matching brace.
+    The scorers scan forward from an opening, counting ``{`` up and ``}`` down until the count returns to 0;
+    that is exactly the stack partner, so every opening of a text is resolved in linear time.
     """
-    out: list[str] = []
-    pos = 0
-    while True:
-        m = _BOXED.search(text, pos)
-        if m is None:
-            return out
-        depth, i = 1, m.end()
-        while i < len(text) and depth:
-            c = text[i]
-            if c == "{":
-                depth += 1
-            elif c == "}":
-                depth -= 1
-            i += 1
-        if depth:  # unbalanced to the end of the text: nothing further can close either
-            return out
-        out.append(text[m.end(): i - 1].strip())
-        pos = i
+    partner: dict[int, int] = {}
+    stack: list[int] = []
+    for m in _BRACES.finditer(text):
+        if m.group() == "{":
+            stack.append(m.start())
+        elif stack:
+            partner[stack.pop()] = m.start()
+    return partner
+
+
+def boxed_contents(text, opening: re.Pattern = _KIT_BOX) -> list[str]:
+    """The content of every closed box, in the order the boxes open, nested ones included; a box whose
+    brace never closes is skipped and the scan goes on (as the PolyMath scorer's does). Contents are raw.
+
+    This is the kit's one box scanner: the rewards, both benchmark scorers and the symbolic judge read boxes
+    through it. Linear in the text length.
+
+    Example:
+        >>> boxed_contents(r"\\boxed {1212\\boxed{x}"), boxed_contents(r"\\boxed{a\\boxed{b}}")
+        (['x'], ['a\\\\boxed{b}', 'b'])
+    """
+    text = _as_text(text)
+    openings = [m.end() for m in opening.finditer(text)]
+    if not openings:
+        return []
+    partner = _closing_braces(text)
+    return [text[o:partner[o - 1]] for o in openings if o - 1 in partner]
 
 
 def last_boxed(text) -> str | None:
-    """The content of the last ``\\boxed{}`` with balanced braces, or None.
+    """The content of the box that opens last among those that close (whitespace stripped), or None.
+
+    When the last ``\\boxed{`` of the text closes, this is what the M-Thinker scorers' ``rfind`` scan reads;
+    an unclosed last box (a truncated completion) falls back to the closed one before it.
 
     Example:
-        >>> last_boxed(r"so \\boxed{1} then \\boxed{\\frac{1}{2}}")
-        '\\\\frac{1}{2}'
+        >>> last_boxed(r"so \\boxed{1} then \\boxed{\\frac{1}{2}}"), last_boxed(r"\\boxed{ oops \\boxed{4}")
+        ('\\\\frac{1}{2}', '4')
     """
-    spans = _boxed_spans(_as_text(text))
-    return spans[-1] if spans else None
+    spans = boxed_contents(text)
+    return spans[-1].strip() if spans else None
 
 
 def first_boxed(text) -> str | None:
-    """The content of the first ``\\boxed{}`` with balanced braces, or None (PolyMath's scorer)."""
-    spans = _boxed_spans(_as_text(text))
-    return spans[0] if spans else None
+    """The content of the first box that closes (whitespace stripped), or None."""
+    spans = boxed_contents(text)
+    return spans[0].strip() if spans else None
 
 
 def check_format(completion, min_response_chars: int = PAPER_MIN_RESPONSE_CHARS) -> bool:
@@ -120,40 +155,40 @@ def check_format(completion, min_response_chars: int = PAPER_MIN_RESPONSE_CHARS)
     return text.count(THINK_CLOSE) == 1 and len(text) > min_response_chars
 
 
-# ---------------------------------------------------------------------------------------------- MMATH answer
+# ---------------------------------------------------------------------------------------------- benchmark answers
 
-# The MMATH scorer's fallback when a completion has no usable \boxed{}: take the text after the last answer
-# phrase ("final answer", "answer is", ...; each phrase in turn narrows the text, as the scorer does) and
-# return its last number. Sign, thousands separators and a trailing dot are normalized away.
+# The MMATH scorer's fallback when a completion has no usable \boxed{}: the text after the answer phrases
+# ("final answer", "answer is", ...) and then its last number, with the scorer's own number pattern.
 _ANSWER_PHRASES = ("final answer", "answer is", "answer:", "answer is:", "final answer:", "final answer is")
-_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?!\d)")
+_LAST_DIGIT = re.compile(r"([+-])?(?=([0-9]|\.[0-9]))(0|([1-9](\d{0,2}(,\d{3})*)|\d*))?(\.\d*)?(?=\D|$)")
+_DOUBLE_BRACED = re.compile(r"^\{(.*)\}$")
 
 
 def last_number_after_answer_phrase(text) -> str | None:
-    """The last number of the text following the answer phrases (or of the whole text), or None.
+    """The MMATH scorer's ``math_postprocess_v2`` fallback: the last number of the text after the answer
+    phrases (each phrase found case-insensitively, split on case-sensitively, as the scorer does), with
+    thousands commas, "+" and a trailing dot removed; None where the scorer returns the string "None".
 
     Example:
         >>> last_number_after_answer_phrase("so 3 apples. The final answer is 1,234.")
         '1234'
     """
     text = _as_text(text)
-    tail = text
+    tail = text.lower()
     for phrase in _ANSWER_PHRASES:
-        if phrase in tail.lower():
-            # The reference scorer finds the phrase case-insensitively but splits case-sensitively; an
-            # all-lowercase phrase that is only present capitalized leaves the text whole.
-            tail = tail.split(phrase)[-1].strip()
-    numbers = [m.group() for m in _NUMBER.finditer(tail) if any(c.isdigit() for c in m.group())]
-    if not numbers:
+        if phrase in tail:
+            tail = text.split(phrase)[-1].strip()
+    matches = list(_LAST_DIGIT.finditer(tail))
+    if not matches:
         return None
-    number = numbers[-1].replace(",", "").replace("+", "").strip().strip(".")
-    return number or None
+    return matches[-1].group().replace(",", "").replace("+", "").strip().strip(".") or None
 
 
 def mmath_final_answer(text) -> str | None:
-    """The MMATH scorer's extracted answer: the content of the last ``\\boxed{`` of the whole completion
-    (outer ``{..}`` of a doubly braced answer removed); when that last box is unclosed, empty or absent, the
-    last number after an answer phrase (:func:`last_number_after_answer_phrase`).
+    """The MMATH scorer's extracted answer (``math_postprocess_v2``): the content of the last ``\\boxed`` of
+    the whole completion when it is a ``\\boxed{`` that closes (outer braces of a doubly braced answer
+    removed, whitespace kept: a blank box is an answer, and a wrong one); when that box is unclosed, empty or
+    absent, the last number after an answer phrase (:func:`last_number_after_answer_phrase`).
 
     Example:
         >>> mmath_final_answer(r"x \\boxed{3} ... \\boxed{{7}}"), mmath_final_answer("the answer is 12")
@@ -161,11 +196,25 @@ def mmath_final_answer(text) -> str | None:
     """
     text = _as_text(text)
     start = text.rfind("\\boxed")
-    if start >= 0 and text.startswith("\\boxed{", start):
-        content = first_boxed(text[start:])  # the box opening at `start`, or None when unbalanced
-        if content is not None:
-            double = re.match(r"^\{(.*)\}$", content)
-            content = double.group(1) if double else content
-        if content:
-            return content
-    return last_number_after_answer_phrase(text)
+    content = None
+    if start >= 0:
+        boxes = boxed_contents(text[start:], _MMATH_BOX)  # no other \boxed after `start`: one box or none
+        if boxes:
+            double = _DOUBLE_BRACED.match(boxes[0])
+            content = double.group(1) if double else boxes[0]
+    return content if content else last_number_after_answer_phrase(text)
+
+
+def polymath_final_answer(completion) -> str | None:
+    """The PolyMath scorer's extracted answer (``extract_boxed_content(answer_pred)[0]``): the answer piece
+    after a single ``</think>`` (the whole completion otherwise, as the generation script stores it), spaces
+    removed, then the first ``boxed{`` whose brace closes; None when none does.
+
+    Example:
+        >>> polymath_final_answer(r"\\boxed{9}</think> so \\boxed{1 8} or \\boxed{20}")
+        '18'
+    """
+    text = _as_text(completion)
+    _, answer = split_raw(text)
+    boxes = boxed_contents((text if answer is None else answer).replace(" ", ""), _POLYMATH_BOX)
+    return boxes[0] if boxes else None
