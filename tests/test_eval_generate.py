@@ -3,13 +3,14 @@ end to end with the tiny model (generate -> score -> eval -> compare)."""
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from kit.eval.baselines import Baseline, prefill_for, render
 from kit.eval.benchmarks import load_problems
-from kit.eval.engines import OpenAIEngine
+from kit.eval.engines import EngineError, OpenAIEngine, keeps_think_close, make_engine
 from kit.eval.generate import generate_predictions
 from kit.eval.score import PredictionFileError
 from kit.generation import SamplingParams
@@ -18,10 +19,12 @@ pytestmark = pytest.mark.usefixtures("benchmarks")  # full benchmarks, or the bu
 
 
 class _Server:
-    """A minimal OpenAI-compatible server: records each request body and answers with ``n`` choices."""
+    """A minimal OpenAI-compatible server: records each request body and answers with ``n`` choices, or with
+    ``fail(body) -> (status, text)`` when that returns something (after ``fail_delay_s``)."""
 
-    def __init__(self, chat_reasoning=False):
+    def __init__(self, chat_reasoning=False, fail=None, fail_delay_s=0.0):
         self.bodies = []
+        self.fail, self.fail_delay_s = fail, fail_delay_s
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -32,6 +35,15 @@ class _Server:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.bodies.append((self.path, body))
                 k = len(outer.bodies)
+                failure = outer.fail(body) if outer.fail else None
+                if failure:
+                    time.sleep(outer.fail_delay_s)
+                    data = failure[1].encode()
+                    self.send_response(failure[0])
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 if self.path.endswith("/completions") and "prompt" in body:
                     choices = [{"text": f"まず考えます。</think>答え \\boxed{{18}} r{k}c{j}"} for j in range(body["n"])]
                 else:
@@ -181,3 +193,99 @@ def test_cli_generate_score_eval_compare_with_tiny_model(tmp_path, tiny_model_pa
     result = runner.invoke(app, ["score", "--bench", "polymath", "--preds", str(bad), "--out", str(metrics)],
                            env={"COLUMNS": "400", "TERMINAL_WIDTH": "400"})  # one line: the message is not wrapped
     assert result.exit_code == 2 and "bad.jsonl line 5: missing field(s)" in result.output, result.output
+
+
+def _asks_for(question):
+    """A server ``fail`` rule: HTTP 400 for the request of the problem with ``question``."""
+    return lambda body: (400, "model [vllm] refused [/x] this prompt") if question in json.dumps(
+        body, ensure_ascii=False) else None
+
+
+def test_failed_request_keeps_the_finished_ones_and_a_rerun_asks_only_for_it(tmp_path):
+    problems = load_problems("polymath", langs=["ja"], levels=["low"], limit=4)
+    # the failure comes late, so the three other requests (all in flight at once) are surely done by then
+    server = _Server(fail=_asks_for(problems[1].question.strip()), fail_delay_s=1.0)
+    try:
+        engine = OpenAIEngine(server.base, model="served", mode="chat", concurrency=4, retries=1)
+        out = tmp_path / "preds.jsonl"
+        params = SamplingParams(n=2, max_new_tokens=16)
+        with pytest.raises(EngineError) as failure:
+            generate_predictions(problems, engine, out, params)
+        message = str(failure.value)
+        assert "polymath ja id 'low-ja-1'" in message and "6 of the 8 predictions" in message
+        assert f"{server.base}/chat/completions: HTTP 400" in message and "//chat" not in message
+        # the three requests that came back are on disk, both samples each
+        assert sorted((r["id"], r["sample"]) for r in _lines(out)) == sorted(
+            (p.id, s) for p in problems if p is not problems[1] for s in (0, 1))
+
+        server.fail, asked = None, len(server.bodies)
+        again = generate_predictions(problems, engine, out, params)
+        assert (again.written, again.already) == (2, 6)
+        assert len(server.bodies) == asked + 1 and problems[1].question.strip() in json.dumps(
+            server.bodies[-1][1], ensure_ascii=False)
+        assert len(_lines(out)) == 8
+    finally:
+        server.close()
+
+
+def test_after_a_failed_request_no_new_one_is_sent(tmp_path):
+    problems = load_problems("polymath", langs=["ja"], levels=["low"], limit=6)
+    server = _Server(fail=_asks_for(problems[0].question.strip()))
+    try:
+        engine = OpenAIEngine(server.base, model="served", mode="chat", concurrency=1, retries=1)
+        out = tmp_path / "preds.jsonl"
+        with pytest.raises(EngineError, match="low-ja-0"):
+            generate_predictions(problems, engine, out, SamplingParams(n=1, max_new_tokens=8))
+        # one worker: the failing request, then whatever the worker had taken up before the others were
+        # cancelled (usually one), never the whole queue
+        assert 1 <= len(server.bodies) < len(problems)
+        assert len(_lines(out)) == len(server.bodies) - 1  # what did come back is saved
+    finally:
+        server.close()
+
+
+def test_cli_error_messages_keep_brackets(tmp_path, monkeypatch):
+    import sys
+
+    from typer.testing import CliRunner
+
+    from kit.cli.main import app
+
+    problems = load_problems("polymath", langs=["ja"], levels=["low"], limit=1)
+    server = _Server(fail=_asks_for(problems[0].question.strip()))
+    wide = {"COLUMNS": "400", "TERMINAL_WIDTH": "400"}
+    gen = ["generate", "--bench", "polymath", "--langs", "ja", "--levels", "low", "--limit", "1", "--n", "1",
+           "--out", str(tmp_path / "preds.jsonl")]
+    try:
+        result = CliRunner().invoke(app, [*gen, "--engine", "openai", "--api-mode", "chat", "--api-base",
+                                          server.base + "/", "--model", "served"], env=wide)
+    finally:
+        server.close()
+    assert result.exit_code == 1, result.output
+    assert "HTTP 400: model [vllm] refused [/x] this prompt" in result.output  # not read as rich markup
+    assert f"{server.base}/chat/completions" in result.output and "0 of the 1 predictions" in result.output
+
+    monkeypatch.setitem(sys.modules, "vllm", None)  # vLLM absent, whether or not this machine has it
+    result = CliRunner().invoke(app, [*gen, "--engine", "vllm", "--model", "some/model"], env=wide)
+    assert result.exit_code == 1 and "pip install 'mthinker-kit[vllm]'" in result.output, result.output
+    with pytest.raises(EngineError, match=r"mthinker-kit\[vllm\]"):
+        make_engine("vllm", "some/model")
+
+
+def test_vllm_keeps_skip_special_tokens_when_think_close_is_not_special(tiny_model_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from kit.models import load_tokenizer
+
+    # the tiny tokenizer lists </think> among its special tokens: skipping them could delete it
+    assert keeps_think_close(load_tokenizer(str(tiny_model_path))) is False
+    # DeepSeek-R1-Distill's </think> is an added token with "special": false, so the authors' default holds
+    words = Tokenizer(models.WordLevel({"[UNK]": 0, "x": 1}, unk_token="[UNK]"))
+    words.pre_tokenizer = pre_tokenizers.Whitespace()
+    plain = PreTrainedTokenizerFast(tokenizer_object=words, unk_token="[UNK]", eos_token="<eos>")
+    plain.add_tokens(["<think>", "</think>"])
+    assert keeps_think_close(plain) is True
+    flagged = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(words.to_str()), unk_token="[UNK]")
+    flagged.add_tokens(["</think>"], special_tokens=True)  # special in the tokenizer, not in the map
+    assert keeps_think_close(flagged) is False

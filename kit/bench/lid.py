@@ -8,7 +8,6 @@ overall, and time each call (the model is loaded before timing starts).
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections import Counter
@@ -17,7 +16,6 @@ from itertools import zip_longest
 from pathlib import Path
 
 BENCHES = ("mmath", "polymath")
-POLYMATH_LEVELS = ("low", "medium", "high", "top")
 
 
 @dataclass(frozen=True)
@@ -50,50 +48,33 @@ class BackendScore:
 
 def load_questions(data_dir: Path, langs: list[str] | None = None, limit: int | None = None,
                    benches: tuple[str, ...] = BENCHES) -> list[LabeledText]:
-    """The questions of ``data_dir`` (``mmath/<lang>.json``, ``polymath/<lang>/<level>.parquet``).
+    """The questions of ``data_dir`` (``mmath/<lang>.json``, ``polymath/<lang>/<level>.parquet``), read
+    with the benchmark loader's file functions (:mod:`kit.eval.benchmarks`); only ``question`` is needed.
 
     ``langs``: only these languages (default: every language found). ``limit``: at most that many questions
     per language and benchmark (PolyMath's taken evenly from its four levels).
     """
-    texts: list[LabeledText] = []
-    mmath = data_dir / "mmath"
-    if "mmath" in benches and mmath.is_dir():
-        for path in sorted(mmath.glob("*.json")):
-            lang = path.stem
-            if langs and lang not in langs:
-                continue
-            try:
-                rows = json.loads(path.read_text(encoding="utf-8"))
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise ValueError(f"{path} is not a JSON list of questions ({exc})") from None
-            picked = []
-            for i, row in enumerate(rows):
-                if not isinstance(row, dict) or "question" not in row:
-                    raise ValueError(f"{path}: row {i} has no 'question' key")
-                picked.append(LabeledText("mmath", lang, str(row["question"]), str(row.get("gid", i))))
-            texts += picked[:limit] if limit else picked
-    polymath = data_dir / "polymath"
-    if "polymath" in benches and polymath.is_dir():
-        import pandas as pd
+    from kit.eval.benchmarks import POLYMATH_LEVELS, benchmark_file, local_languages, read_rows
 
-        for lang_dir in sorted(p for p in polymath.iterdir() if p.is_dir()):
-            lang = lang_dir.name
+    texts: list[LabeledText] = []
+    for bench in (b for b in BENCHES if b in benches):
+        for lang in local_languages(bench, data_dir):
             if langs and lang not in langs:
                 continue
-            levels = []
-            for level in POLYMATH_LEVELS:
-                path = lang_dir / f"{level}.parquet"
+            groups = []
+            for level in (None,) if bench == "mmath" else POLYMATH_LEVELS:
+                path = benchmark_file(bench, data_dir, lang, level)
                 if not path.is_file():
                     continue
-                frame = pd.read_parquet(path)
-                if "question" not in frame.columns:
-                    raise ValueError(f"{path} has no 'question' column (columns: {list(frame.columns)})")
-                ids = frame["id"].astype(str) if "id" in frame.columns else [f"{level}-{lang}-{i}"
-                                                                            for i in range(len(frame))]
-                levels.append([LabeledText("polymath", lang, str(q), i)
-                               for q, i in zip(frame["question"], ids)])
-            # Round-robin over the levels, so a --limit takes from each level alike.
-            picked = [t for group in zip_longest(*levels) for t in group if t is not None]
+                group = []
+                for i, row in enumerate(read_rows(path)):
+                    if not isinstance(row, dict) or row.get("question") is None:
+                        raise ValueError(f"{path}: row {i} has no 'question' key")
+                    key = row.get("gid", i) if bench == "mmath" else row.get("id", f"{level}-{lang}-{i}")
+                    group.append(LabeledText(bench, lang, str(row["question"]), str(key)))
+                groups.append(group)
+            # Round-robin over PolyMath's levels, so a --limit takes from each level alike.
+            picked = [t for group in zip_longest(*groups) for t in group if t is not None]
             texts += picked[:limit] if limit else picked
     if not texts:
         wanted = f" for languages {langs}" if langs else ""

@@ -59,10 +59,28 @@ def _problems(bench, data, langs, levels, limit, all_levels=True):
         _fail(str(exc), "--data")
 
 
+def _throttled(console, out, every_s: float = 10.0):
+    """A progress callback printing at most one line per ``every_s`` seconds (and the last one): it is
+    called after every problem."""
+    import time
+
+    from rich.markup import escape
+
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or now - last[0] >= every_s:
+            last[0] = now
+            console.print(f"[dim]{done}/{total} predictions written to {escape(str(out))}[/]")
+    return report
+
+
 def _run_generate(bench, data, langs, levels, limit, n, temperature, top_p, max_tokens, seed, model, adapter,
                   backend, load_in_4bit, engine, api_base, api_key_env, api_mode, tokenizer, batch_size,
                   baseline, out):
     from rich.console import Console
+    from rich.markup import escape
 
     from kit.eval.engines import EngineError, make_engine
     from kit.eval.generate import generate_predictions
@@ -79,29 +97,44 @@ def _run_generate(bench, data, langs, levels, limit, n, temperature, top_p, max_
         if not api_base:
             _fail("--engine openai needs --api-base (e.g. http://127.0.0.1:8000/v1)", "--api-base")
         options = {"api_base": api_base, "api_key_env": api_key_env, "mode": api_mode.value, "tokenizer": tokenizer,
-                   "concurrency": batch_size}  # one request per problem of a batch, all in flight together
+                   "concurrency": batch_size or 8}  # requests in flight; each written when it returns
     elif engine is EngineChoice.vllm:
-        options = {"adapter": adapter}
+        options = {"adapter": adapter, **({"chunk_size": batch_size} if batch_size else {})}
     else:
         options = {"adapter": adapter, "backend": backend, "load_in_4bit": load_in_4bit,
-                   "batch_size": batch_size, "progress": False}
+                   "batch_size": batch_size or 8, "progress": False}
     try:
         eng = make_engine(engine.value, model, **options)
-        summary = generate_predictions(
-            problems, eng, out, params, baseline.value, chunk_size=batch_size,
-            progress=lambda done, total: console.print(f"[dim]{done}/{total} predictions written to {out}[/]"))
+        summary = generate_predictions(problems, eng, out, params, baseline.value,
+                                       progress=_throttled(console, out))
     except (EngineError, PredictionFileError) as exc:
-        console.print(f"[red]error:[/] {exc}")
+        # escape: messages quote install hints ("mthinker-kit[vllm]") and server replies, which rich would
+        # otherwise read as markup (and drop, or fail on a stray "[/...]")
+        console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(1)
     except ValueError as exc:
         _fail(str(exc))
     note = " (dropped a cut-off last line)" if summary.dropped_partial_line else ""
-    console.print(f"{summary.written} predictions written, {summary.already} already in {out}{note}")
+    console.print(escape(f"{summary.written} predictions written, {summary.already} already in {out}{note}"))
     return summary
+
+
+def _check_languages(predictions, bench: str, path) -> None:
+    """A language the kit knows but the benchmark lacks (de on MMATH) is an error naming the first line that
+    has it (the benchmark is loaded for the predictions' languages, which would blame --data instead)."""
+    from kit.eval.benchmarks import bench_languages
+    from kit.eval.score import PredictionFileError
+
+    known = bench_languages(bench)
+    stray = next((p for p in predictions if p.lang not in known), None)
+    if stray is not None:
+        raise PredictionFileError(f"{path} line {stray.line}: language {stray.lang!r} is not in {bench} "
+                                  f"({bench} has {', '.join(known)})")
 
 
 def _run_score(bench, data, preds, lid, id_langs, workers, details, out, report_dir, timeout):
     from rich.console import Console
+    from rich.markup import escape
 
     from kit.eval.aggregate import aggregate
     from kit.eval.report import markdown_table, rich_table, write_report
@@ -111,6 +144,7 @@ def _run_score(bench, data, preds, lid, id_langs, workers, details, out, report_
     console = Console()
     try:
         predictions = read_predictions(preds, bench.value)
+        _check_languages(predictions, bench.value, preds)
     except PredictionFileError as exc:
         _fail(str(exc), "--preds")
     if not predictions:
@@ -134,13 +168,13 @@ def _run_score(bench, data, preds, lid, id_langs, workers, details, out, report_
     console.print(rich_table(metrics))
     if report_dir:
         paths = write_report(metrics, report_dir, title=f"{bench.value} — {Path(preds).name} (lid: {lid.value})")
-        console.print(f"report: {paths['markdown']}, chart: {paths['chart']}")
+        console.print(escape(f"report: {paths['markdown']}, chart: {paths['chart']}"))
     else:  # the table is always saved beside the metrics
         table = out.with_suffix(".md")
         table.write_text(markdown_table(metrics, title=f"{bench.value} — {Path(preds).name} (lid: {lid.value})"),
                          encoding="utf-8")
-        console.print(f"table: {table}")
-    console.print(f"metrics: {out}")
+        console.print(escape(f"table: {table}"))
+    console.print(escape(f"metrics: {out}"))
     return metrics
 
 
@@ -175,9 +209,10 @@ def generate_command(
                                            help="completions (rendered prompt) or chat (messages)."),
     tokenizer: str | None = typer.Option(None, "--tokenizer", help="Tokenizer for --api-mode completions "
                                                                       "(default: --model)."),
-    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Problems per generate call and per write "
-                                                                  "(concurrent requests for openai; vLLM: "
-                                                                  "hundreds)."),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="transformers: problems per "
+                                          "sampling batch (default 8); vllm: problems per generate call, each "
+                                          "call's predictions written when it ends (default 256); openai: "
+                                          "requests in flight, each written when it returns (default 8)."),
     baseline: BaselineChoice = typer.Option(BaselineChoice.none, "--baseline",
                                             help="The paper's prompt baselines: prompt-control, dit, qrt."),
     out: Path = typer.Option(..., "--out", help="preds.jsonl (appended to; a rerun resumes)."),
@@ -228,7 +263,7 @@ def eval_command(
     api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env"),
     api_mode: ApiModeChoice = typer.Option(ApiModeChoice.completions, "--api-mode"),
     tokenizer: str | None = typer.Option(None, "--tokenizer"),
-    batch_size: int = typer.Option(8, "--batch-size", min=1),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1),
     baseline: BaselineChoice = typer.Option(BaselineChoice.none, "--baseline"),
     lid: LIDChoice = typer.Option(LIDChoice.fasttext, "--lid"),
     id_langs: str | None = typer.Option(None, "--id-langs"),
@@ -257,8 +292,9 @@ def compare_command(
 ):
     """Two runs side by side, or a run beside the paper's reported row."""
     from rich.console import Console
+    from rich.markup import escape
 
-    from kit.eval.compare import label_for, markdown_comparison, paper_row, paper_rows, rich_comparison
+    from kit.eval.compare import align, label_for, markdown_comparison, paper_row, paper_rows, rich_comparison
     from kit.eval.report import MetricsFileError, load_metrics
 
     console = Console()
@@ -267,10 +303,14 @@ def compare_command(
         loaded = [load_metrics(p) for p in runs]
     except MetricsFileError as exc:
         _fail(str(exc), "RUNS")
+    if bench and loaded and loaded[0].get("bench") != bench.value:
+        # the run says which table it belongs beside; a different --bench would pair MMATH with PolyMath
+        _fail(f"{runs[0]} is a {loaded[0].get('bench')} run but --bench is {bench.value}; leave --bench out "
+              "(it is read from the run)", "--bench")
     bench_name = bench.value if bench else (loaded[0].get("bench") if loaded else None)
     if list_paper:
         for b in ([bench_name] if bench_name else ["mmath", "polymath"]):
-            console.print(f"[bold]{b}[/]: " + ", ".join(paper_rows(b)))
+            console.print(f"[bold]{b}[/]: " + escape(", ".join(paper_rows(b))))
         return
     if paper:
         if not bench_name:
@@ -284,8 +324,8 @@ def compare_command(
         if not loaded:  # just show the paper's row
             from kit.eval.report import rich_table
 
-            console.print(rich_table(row, title=f"{paper} ({bench_name}, paper)"))
-            console.print(f"[dim]{row.get('source', '')}[/]")
+            console.print(rich_table(row, title=escape(f"{paper} ({bench_name}, paper)")))
+            console.print(f"[dim]{escape(row.get('source', ''))}[/]")
             return
         pairs = (loaded[0], row, label_for(str(runs[0])), paper)
     else:
@@ -298,10 +338,17 @@ def compare_command(
     a, b, name_a, name_b = pairs
     if name_a == name_b and len(runs) == 2:
         name_a, name_b = "A", "B"
-    console.print(rich_comparison(a, b, name_a, name_b))
+    try:
+        a, b, note = align(a, b, name_a, name_b)
+    except ValueError as exc:
+        _fail(str(exc), "RUNS")
+    if note:
+        console.print(f"[yellow]note:[/] {escape(note)}")
+    console.print(rich_comparison(a, b, escape(name_a), escape(name_b)))
     if paper:
-        console.print(f"[dim]paper row: {b.get('source', '')}[/]")
+        console.print(f"[dim]paper row: {escape(b.get('source', ''))}[/]")
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(markdown_comparison(a, b, name_a, name_b), encoding="utf-8")
-        console.print(f"saved {out}")
+        text = markdown_comparison(a, b, name_a, name_b)
+        out.write_text(f"Note: {note}\n\n{text}" if note else text, encoding="utf-8")
+        console.print(f"saved {escape(str(out))}")

@@ -73,10 +73,13 @@ def language_metrics(records: list[ScoredPrediction], bench: str) -> dict:
 
 
 def average(languages: dict[str, dict], codes) -> dict | None:
+    """The plain mean over the languages of ``codes`` present (the paper's ID/OOD/ALL averages), of each
+    metric they all have (a paper row has no think_lc/answer_lc); ``None`` when none is present."""
     present = [c for c in codes if c in languages]
     if not present:
         return None
-    return {**{m: round(mean(languages[c][m] for c in present), 4) for m in METRICS}, "languages": present}
+    keys = [m for m in METRICS if all(m in languages[c] for c in present)]
+    return {**{m: round(mean(languages[c][m] for c in present), 4) for m in keys}, "languages": present}
 
 
 def aggregate(scored: list[ScoredPrediction], bench: str, lid: str, id_langs=None) -> dict:

@@ -7,9 +7,11 @@
   (``kit.languages.Language.discourse_word``, e.g. ``まず`` for ja), so the model continues in that language.
 - ``qrt`` (question-restatement thinking): the thinking is pre-filled with a restatement of the question in
   the question's language, "<OK>, the problem is: <question> Let me think in <language>. First," — the
-  shape of the templates in the authors' ``mmath_eval-control.py`` (our own wording below). Note: the issue
-  describes QRT as "restatement followed by thinking in English"; the authors' code asks for thinking in the
-  question's language, and the kit follows the code.
+  shape of the templates in the authors' ``mmath_eval-control.py`` ("OK, so the problem is {question} Let me
+  think in <language>. First"; our own wording below, since some of theirs are garbled, e.g. th and ar).
+  Note: the issue describes QRT as "restatement followed by thinking in English"; the authors' code, which
+  produced the paper's QRT rows, asks for thinking in the question's language, so the kit follows the code
+  (an English-thinking variant would have no paper row to compare with).
 
 The pre-fill is part of the prompt, not of the prediction: as in the authors' scripts the prediction is only
 what the model generated after it, and that is what gets scored.

@@ -106,34 +106,58 @@ def _polymath_rows(rows, lang: str, level: str, where: str) -> list[Problem]:
     return problems
 
 
+def benchmark_file(bench: str | Bench, root: Path, lang: str, level: str | None = None) -> Path:
+    """Where a local folder keeps one language (MMATH) or one language and level (PolyMath)."""
+    if Bench(bench) is Bench.mmath:
+        return Path(root) / "mmath" / f"{lang}.json"
+    return Path(root) / "polymath" / lang / f"{level}.parquet"
+
+
+def local_languages(bench: str | Bench, root: Path) -> list[str]:
+    """The languages a local folder has files for (``mmath/<lang>.json``, ``polymath/<lang>/``)."""
+    folder = Path(root) / Bench(bench).value
+    if not folder.is_dir():
+        return []
+    if Bench(bench) is Bench.mmath:
+        return sorted(p.stem for p in folder.glob("*.json"))
+    return sorted(p.name for p in folder.iterdir() if p.is_dir())
+
+
+def read_rows(path: Path) -> list[dict]:
+    """The rows of one benchmark file (an MMATH JSON list, a PolyMath parquet); a :class:`BenchmarkError`
+    names the file. The fields each row needs are checked by the caller."""
+    if path.suffix == ".json":
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise BenchmarkError(f"{path}: not valid JSON ({exc})") from None
+        if not isinstance(rows, list):
+            raise BenchmarkError(f"{path}: expected a JSON list of problems")
+        return rows
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(path).to_dict("records")
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a broken file
+        raise BenchmarkError(f"{path}: cannot read parquet ({exc})") from None
+
+
 def _load_local(bench: Bench, root: Path, langs: list[str], levels: list[str], all_levels: bool = True
                 ) -> list[Problem]:
     problems: list[Problem] = []
     for lang in langs:
         if bench is Bench.mmath:
-            path = root / "mmath" / f"{lang}.json"
+            path = benchmark_file(bench, root, lang)
             if not path.is_file():
                 raise BenchmarkError(f"{path} not found (MMATH language {lang})")
-            try:
-                rows = json.loads(path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
-                raise BenchmarkError(f"{path}: not valid JSON ({exc})") from None
-            if not isinstance(rows, list):
-                raise BenchmarkError(f"{path}: expected a JSON list of problems")
-            problems += _mmath_rows(rows, lang, str(path))
+            problems += _mmath_rows(read_rows(path), lang, str(path))
         else:
-            import pandas as pd
-
-            present = [lv for lv in levels if (root / "polymath" / lang / f"{lv}.parquet").is_file()]
+            present = [lv for lv in levels if benchmark_file(bench, root, lang, lv).is_file()]
             for level in levels if all_levels or not present else present:
-                path = root / "polymath" / lang / f"{level}.parquet"
+                path = benchmark_file(bench, root, lang, level)
                 if not path.is_file():
                     raise BenchmarkError(f"{path} not found (PolyMath {lang}/{level})")
-                try:
-                    rows = pd.read_parquet(path).to_dict("records")
-                except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a broken file
-                    raise BenchmarkError(f"{path}: cannot read parquet ({exc})") from None
-                problems += _polymath_rows(rows, lang, level, str(path))
+                problems += _polymath_rows(read_rows(path), lang, level, str(path))
     return problems
 
 

@@ -3,13 +3,19 @@
 The paper's rows ship as CSV in ``kit/resources/paper_results/`` (transcribed from the authors' result
 tables; each file's first line, a ``#`` comment, names its source). :func:`paper_rows` turns each row into a
 metrics-shaped dict, so a paper row and a ``metrics.json`` compare the same way.
+
+Two tables over different languages (a PolyMath run over its 18 languages beside the paper's 10) would set
+averages over different sets side by side; :func:`align` restricts both to the languages they share and
+recomputes the averages over those, and says which languages were left out.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from kit.eval.aggregate import average
 from kit.eval.report import ROWS, columns
+from kit.languages import IN_DOMAIN, OUT_OF_DOMAIN
 from kit.paths import RESOURCES_DIR
 
 PAPER_DIR = RESOURCES_DIR / "paper_results"
@@ -62,6 +68,37 @@ def paper_row(bench: str, name: str) -> dict:
     if name.lower() in folded:
         return rows[folded[name.lower()]]
     raise KeyError(f"no paper row {name!r} for {bench}; available: {', '.join(rows)}")
+
+
+def restrict(metrics: dict, langs) -> dict:
+    """``metrics`` with only the languages of ``langs``, and its ID/OOD/ALL averages recomputed over them
+    (ID and OOD keep the languages each average covered: recorded in a metrics.json, the paper's sets for a
+    paper row)."""
+    keep = set(langs)
+    languages = {c: v for c, v in metrics["languages"].items() if c in keep}
+    covered = {key: (metrics.get(key) or {}).get("languages", default)
+               for key, default in (("id_avg", IN_DOMAIN), ("ood_avg", OUT_OF_DOMAIN))}
+    return {**metrics, "languages": languages, "id_avg": average(languages, covered["id_avg"]),
+            "ood_avg": average(languages, covered["ood_avg"]), "all_avg": average(languages, list(languages))}
+
+
+def align(a: dict, b: dict, name_a: str = "A", name_b: str = "B") -> tuple[dict, dict, str | None]:
+    """``a`` and ``b`` over the languages they share, with a note naming the languages left out (``None``
+    when both have the same languages: then they are returned as they are)."""
+    only_a = [c for c in a["languages"] if c not in b["languages"]]
+    only_b = [c for c in b["languages"] if c not in a["languages"]]
+    if not only_a and not only_b:
+        return a, b, None
+    shared = [c for c in a["languages"] if c in b["languages"]]
+    if not shared:
+        raise ValueError(f"{name_a} ({', '.join(a['languages'])}) and {name_b} ({', '.join(b['languages'])}) "
+                         "share no language")
+    left_out = [f"{name} has {', '.join(only)} that {other} lacks" for name, only, other
+                in ((name_a, only_a, name_b), (name_b, only_b, name_a)) if only]
+    note = (f"{'; '.join(left_out)}: comparing the {len(shared)} shared languages ({', '.join(shared)}), "
+            "with the averages of the side that has more recomputed over them")
+    # A side without extra languages keeps its own averages (the paper's are rounded from unrounded values).
+    return (restrict(a, shared) if only_a else a), (restrict(b, shared) if only_b else b), note
 
 
 def comparison(a: dict, b: dict) -> list[dict]:

@@ -5,19 +5,23 @@
   :func:`kit.models.load_for_inference` (unsloth on CUDA when installed, else transformers; 4-bit NF4 and a
   LoRA adapter go through it) and sampled in batches by :func:`kit.generation.sample`.
 - :class:`VLLMEngine`: vLLM when it is installed (imported only when chosen), with a LoRA adapter through
-  ``LoRARequest``. Special tokens are kept in the text so ``</think>`` survives decoding.
+  ``LoRARequest``. Prompts go to vLLM ``chunk_size`` problems at a time (default 256, see
+  :data:`VLLM_CHUNK`), each chunk written as soon as it finishes.
 - :class:`OpenAIEngine`: any OpenAI-compatible server (vLLM serve, SGLang, llama.cpp, a hosted API) over
-  httpx. ``mode="completions"`` (default) posts the prompt rendered with the model's own chat template to
-  ``/completions``, so the baselines can pre-fill the thinking and the completion is exactly what follows the
-  prompt. ``mode="chat"`` posts the chat messages to ``/chat/completions``; a server that splits reasoning off
-  (``reasoning_content``) gets it joined back as ``reasoning </think> answer``.
+  httpx, ``concurrency`` requests in flight; :meth:`OpenAIEngine.stream` hands each problem's completions
+  over as soon as its request returns, so they are written at once. ``mode="completions"`` (default) posts
+  the prompt rendered with the model's own chat template to ``/completions``, so the baselines can pre-fill
+  the thinking and the completion is exactly what follows the prompt. ``mode="chat"`` posts the chat
+  messages to ``/chat/completions``; a server that splits reasoning off (``reasoning_content``) gets it
+  joined back as ``reasoning </think> answer``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from enum import Enum
 
 from kit.eval.baselines import Baseline, messages, render
@@ -40,8 +44,17 @@ class EngineError(RuntimeError):
     """The engine cannot run (missing package, server error); the message says what to change."""
 
 
+# Problems per vLLM generate call. vLLM batches continuously inside a call (up to its max_num_seqs, 256 by
+# default, sequences at once), so small calls starve it (each call ends with a tail of a few long samples);
+# one call for everything would lose all of it on a crash. 256 problems x n samples keeps vLLM full for most
+# of a call and bounds what a crash can lose to one chunk.
+VLLM_CHUNK = 256
+DEFAULT_CHUNK = 8  # transformers: one sampling batch per chunk
+
+
 class TransformersEngine:
     name = "transformers"
+    chunk_size = DEFAULT_CHUNK
 
     def __init__(self, model: str, adapter: str | None = None, backend: str = "auto", load_in_4bit: bool = False,
                  batch_size: int = 8, progress: bool = True):
@@ -50,6 +63,7 @@ class TransformersEngine:
         self.model, self.tokenizer = load_for_inference(model, adapter=adapter, backend=backend,
                                                         load_in_4bit=load_in_4bit)
         self.batch_size = batch_size
+        self.chunk_size = batch_size
         self.progress = progress
 
     def complete(self, problems: list[Problem], params: SamplingParams, baseline=Baseline.none) -> list[list[str]]:
@@ -60,11 +74,27 @@ class TransformersEngine:
                       progress=self.progress)
 
 
+def keeps_think_close(tokenizer) -> bool:
+    """Whether decoding with ``skip_special_tokens=True`` keeps ``</think>``.
+
+    It does for DeepSeek-R1-Distill: its ``<think>``/``</think>`` are added tokens with ``"special": false``
+    in ``tokenizer_config.json`` and are not among its special tokens. It does not for a tokenizer that lists
+    them as special tokens (the kit's tiny model: ``additional_special_tokens``), which vLLM's detokenizers
+    may skip (the slow one skips ``all_special_ids``; the fast one the tokenizer's own "special" flag).
+    """
+    from kit.rewards.parsing import THINK_CLOSE
+
+    if THINK_CLOSE in (getattr(tokenizer, "all_special_tokens", None) or ()):
+        return False
+    ids = tokenizer.encode(THINK_CLOSE, add_special_tokens=False)
+    return THINK_CLOSE in tokenizer.decode(ids, skip_special_tokens=True)
+
+
 class VLLMEngine:
     name = "vllm"
 
     def __init__(self, model: str, adapter: str | None = None, max_model_len: int | None = None,
-                 gpu_memory_utilization: float = 0.9):
+                 gpu_memory_utilization: float = 0.9, chunk_size: int = VLLM_CHUNK):
         try:
             from vllm import LLM
         except ImportError:
@@ -78,6 +108,13 @@ class VLLMEngine:
         self.llm = LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         self.adapter = adapter
+        self.chunk_size = chunk_size
+        # The authors generate with vLLM's default skip_special_tokens=True, which drops stray special tokens
+        # (e.g. a chat-template marker the model emits) from the text that is language-checked. We keep that
+        # default whenever it keeps </think> (DeepSeek-R1-Distill: not special), and turn it off only for a
+        # tokenizer that marks </think> special, where it would delete the marker the scorer splits on.
+        # (EOS never reaches the text either way: vLLM leaves the stop token out of the output.)
+        self.skip_special_tokens = keeps_think_close(self.tokenizer)
 
     def complete(self, problems: list[Problem], params: SamplingParams, baseline=Baseline.none) -> list[list[str]]:
         from vllm import SamplingParams as VllmParams
@@ -88,7 +125,8 @@ class VLLMEngine:
 
             lora = LoRARequest("adapter", 1, self.adapter)
         vparams = VllmParams(n=params.n, temperature=params.temperature, top_p=params.top_p,
-                             max_tokens=params.max_new_tokens, seed=params.seed, skip_special_tokens=False)
+                             max_tokens=params.max_new_tokens, seed=params.seed,
+                             skip_special_tokens=self.skip_special_tokens)
         prompts = [render(self.tokenizer, p.question, p.lang, baseline) for p in problems]
         outputs = self.llm.generate(prompts, vparams, lora_request=lora)
         return [[o.text for o in out.outputs] for out in outputs]
@@ -109,6 +147,7 @@ def _adapter_rank(adapter: str) -> int:
 
 class OpenAIEngine:
     name = "openai"
+    chunk_size = None  # streams: every pending problem is queued, `concurrency` requests in flight
 
     def __init__(self, api_base: str, model: str, api_key_env: str | None = "OPENAI_API_KEY",
                  mode: str | ApiMode = ApiMode.completions, tokenizer: str | None = None, concurrency: int = 8,
@@ -119,7 +158,9 @@ class OpenAIEngine:
         self.model = model
         key = os.environ.get(api_key_env) if api_key_env else None
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self.client = httpx.Client(base_url=api_base.rstrip("/"), headers=headers, timeout=timeout_s)
+        # Messages use api_base + path: httpx shows its base_url with a trailing "/" (".../v1//completions").
+        self.api_base = api_base.rstrip("/")
+        self.client = httpx.Client(base_url=self.api_base, headers=headers, timeout=timeout_s)
         self.concurrency = max(1, concurrency)
         self.retries = max(1, retries)
         self.tokenizer = None
@@ -137,13 +178,13 @@ class OpenAIEngine:
                 response = self.client.post(path, json=body)
                 if response.status_code < 500:
                     if response.status_code >= 400:
-                        raise EngineError(f"{self.client.base_url}{path}: HTTP {response.status_code}: "
+                        raise EngineError(f"{self.api_base}{path}: HTTP {response.status_code}: "
                                           f"{response.text[:300]}")
                     return response.json()
                 last = f"HTTP {response.status_code}: {response.text[:300]}"
             except httpx.HTTPError as exc:
                 last = f"{type(exc).__name__}: {exc}"
-        raise EngineError(f"{self.client.base_url}{path} failed after {self.retries} tries ({last})")
+        raise EngineError(f"{self.api_base}{path} failed after {self.retries} tries ({last})")
 
     @staticmethod
     def _choice_text(choice: dict) -> str:
@@ -168,15 +209,62 @@ class OpenAIEngine:
             body["n"] = params.n - len(texts)
             choices = self._post(path, body).get("choices") or []
             if not choices:
-                raise EngineError(f"{self.client.base_url}{path}: response without choices")
+                raise EngineError(f"{self.api_base}{path}: response without choices")
             texts += [self._choice_text(c) for c in choices]
         return texts[: params.n]
 
-    def complete(self, problems: list[Problem], params: SamplingParams, baseline=Baseline.none) -> list[list[str]]:
+    def stream(self, problems: list[Problem], params: SamplingParams, baseline=Baseline.none
+               ) -> Iterator[tuple[int, list[str]]]:
+        """(index in ``problems``, completions) for each problem as soon as its request returns.
+
+        After a failed request no new request is sent; the ones in flight finish and are still yielded (so the
+        caller writes them), then an :class:`EngineError` names the problem that failed.
+        """
         if self.mode is ApiMode.chat:
             messages("", problems[0].lang if problems else "en", baseline)  # raises early for dit/qrt
-        with ThreadPoolExecutor(self.concurrency) as pool:
-            return list(pool.map(lambda p: self._one(p, params, baseline), problems))
+        pool = ThreadPoolExecutor(self.concurrency)
+        futures = {pool.submit(self._one, p, params, baseline): i for i, p in enumerate(problems)}
+        failed: tuple[int, BaseException] | None = None
+        try:
+            for future in as_completed(futures):
+                if future.cancelled():
+                    continue
+                error = future.exception()
+                if error is not None:
+                    if failed is None:
+                        failed = (futures[future], error)
+                        for other in futures:
+                            other.cancel()  # queued requests are dropped; running ones finish
+                    continue
+                yield futures[future], future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if failed is not None:
+            index, error = failed
+            p = problems[index]
+            reason = str(error) if isinstance(error, EngineError) else f"{type(error).__name__}: {error}"
+            raise EngineError(f"{p.bench} {p.lang} id {p.id!r}: {reason}") from error
+
+    def complete(self, problems: list[Problem], params: SamplingParams, baseline=Baseline.none) -> list[list[str]]:
+        texts: list[list[str]] = [[] for _ in problems]
+        for index, completions in self.stream(problems, params, baseline):
+            texts[index] = completions
+        return texts
+
+
+def iter_completions(engine, problems: list[Problem], params: SamplingParams, baseline=Baseline.none,
+                     chunk_size: int | None = None) -> Iterator[tuple[int, list[str]]]:
+    """(index in ``problems``, completions) as they finish: per problem from an engine that streams
+    (:meth:`OpenAIEngine.stream`), else per ``engine.complete`` call of ``chunk_size`` problems (default the
+    engine's ``chunk_size``)."""
+    if hasattr(engine, "stream"):
+        yield from engine.stream(problems, params, baseline)
+        return
+    size = chunk_size or getattr(engine, "chunk_size", None) or DEFAULT_CHUNK
+    if size < 1:
+        raise ValueError(f"chunk_size must be >= 1 (got {size})")
+    for start in range(0, len(problems), size):
+        yield from enumerate(engine.complete(problems[start:start + size], params, baseline), start)
 
 
 def make_engine(kind: str | EngineKind, model: str, **options):

@@ -1,10 +1,11 @@
 """Resumable generation of benchmark predictions into ``preds.jsonl``.
 
-Each line is ``{"bench", "lang", "id", "sample", "prediction"}`` (see ``docs/architecture.md``). Lines are
-appended and flushed batch by batch, so a crash loses only the batch in flight; a rerun reads the file and
-generates only the (id, sample) pairs it lacks. A last line cut off by a crash (no newline, not valid JSON)
-is dropped before appending; any other broken line is an error naming it (the file is never rewritten
-silently).
+Each line is ``{"bench", "lang", "id", "sample", "prediction"}`` (see ``docs/architecture.md``). A problem's
+lines are appended and synced as soon as the engine hands its completions over (each request of the OpenAI
+engine, each chunk of the transformers and vLLM engines), so a crash loses only the work in flight; a rerun
+reads the file and generates only the (id, sample) pairs it lacks. A last line cut off by a crash (no
+newline, not valid JSON) is dropped before appending; any other broken line is an error naming it (the file
+is never rewritten silently).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from pathlib import Path
 
 from kit.eval.baselines import Baseline
 from kit.eval.benchmarks import Problem
-from kit.eval.engines import with_n
-from kit.eval.score import PredictionFileError, parse_prediction_line
+from kit.eval.engines import EngineError, iter_completions, with_n
+from kit.eval.score import read_predictions
 from kit.generation import SamplingParams
 
 
@@ -48,21 +49,18 @@ def _drop_partial_last_line(path: Path) -> bool:
 
 
 def done_samples(path: str | os.PathLike, bench: str) -> tuple[dict[tuple[str, int | str], set[int]], bool]:
-    """(lang, id) -> sample indices already in ``path``, and whether a cut-off last line was dropped."""
+    """(lang, id) -> sample indices already in ``path``, and whether a cut-off last line was dropped.
+
+    The file is validated by the scorer's reader (:func:`kit.eval.score.read_predictions`): a broken line or
+    a duplicate (id, sample) is an error naming the line, as it would be when scoring.
+    """
     path = Path(path)
     done: dict[tuple[str, int | str], set[int]] = defaultdict(set)
     if not path.exists():
         return done, False
     dropped = _drop_partial_last_line(path)
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            pred = parse_prediction_line(line, f"{path} line {lineno}", bench, lineno)
-            if pred.sample in done[(pred.lang, pred.id)]:
-                raise PredictionFileError(f"{path} line {lineno}: duplicate (id={pred.id!r}, sample={pred.sample}) "
-                                          f"for {pred.lang}")
-            done[(pred.lang, pred.id)].add(pred.sample)
+    for pred in read_predictions(path, bench):
+        done[(pred.lang, pred.id)].add(pred.sample)
     return done, dropped
 
 
@@ -77,14 +75,16 @@ def plan(problems: list[Problem], n: int, done) -> list[tuple[Problem, list[int]
 
 
 def generate_predictions(problems: list[Problem], engine, out: str | os.PathLike, params: SamplingParams,
-                         baseline: str | Baseline = Baseline.none, chunk_size: int = 8, progress=None
+                         baseline: str | Baseline = Baseline.none, chunk_size: int | None = None, progress=None
                          ) -> GenerateSummary:
     """Append ``params.n`` predictions per problem to ``out``, skipping those already there.
 
-    ``chunk_size`` problems are generated (and then written) at a time. ``progress(done, total)`` is called
-    after each chunk when given.
+    Each problem's completions are written (and synced) as soon as the engine returns them; engines without
+    streaming get ``chunk_size`` problems per call (default: the engine's own, see
+    :func:`kit.eval.engines.iter_completions`). ``progress(written, total)`` is called after each problem.
+    An :class:`EngineError` (a failed request, a missing package) is raised again with what was saved.
     """
-    if chunk_size < 1:
+    if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1 (got {chunk_size})")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -99,18 +99,23 @@ def generate_predictions(problems: list[Problem], engine, out: str | os.PathLike
     total = sum(len(m) for _, m in todo)
     written = 0
     with out.open("a", encoding="utf-8") as fh:
-        for count, items in sorted(by_count.items(), reverse=True):
-            for start in range(0, len(items), chunk_size):
-                chunk = items[start:start + chunk_size]
-                texts = engine.complete([p for p, _ in chunk], with_n(params, count), baseline)
-                for (problem, missing), completions in zip(chunk, texts):
+        try:
+            for count, items in sorted(by_count.items(), reverse=True):
+                finished = iter_completions(engine, [p for p, _ in items], with_n(params, count), baseline,
+                                            chunk_size)
+                for index, completions in finished:
+                    problem, missing = items[index]
                     for sample, text in zip(missing, completions):
                         line = {"bench": problem.bench, "lang": problem.lang, "id": problem.id,
                                 "sample": sample, "prediction": text}
                         fh.write(json.dumps(line, ensure_ascii=False) + "\n")
                         written += 1
-                fh.flush()
-                os.fsync(fh.fileno())
-                if progress:
-                    progress(written, total)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                    if progress:
+                        progress(written, total)
+        except EngineError as exc:
+            raise EngineError(f"{exc}\n{written} of the {total} predictions this run set out to make are saved in "
+                              f"{out} ({already} were there before); rerun the same command to generate only "
+                              "the missing ones") from exc
     return GenerateSummary(path=out, written=written, already=already, dropped_partial_line=dropped)
