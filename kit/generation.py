@@ -69,11 +69,12 @@ def _model_device(model):
 
 
 def sample(model, tokenizer, prompts: list[str], params: SamplingParams, batch_size: int = 8,
-           progress: bool = True) -> list[list[str]]:
+           progress: bool = True, oom_names: dict[str, str] | None = None) -> list[list[str]]:
     """``params.n`` completions per prompt (same order as ``prompts``), decoded with the markers kept.
 
     Prompts are left-padded in batches of ``batch_size`` prompts; each batch generates ``n`` sequences per
-    prompt. ``params.seed`` makes the whole call reproducible.
+    prompt. ``params.seed`` makes the whole call reproducible. ``oom_names`` maps ``batch_size``, ``n`` and
+    ``max_new_tokens`` to the caller's config keys (e.g. ``select.batch_size``) for the out-of-memory advice.
     """
     import torch
 
@@ -89,17 +90,18 @@ def sample(model, tokenizer, prompts: list[str], params: SamplingParams, batch_s
     results: list[list[str]] = []
     batches = [prompts[i:i + batch_size] for i in range(0, len(prompts), batch_size)]
     try:
-        for batch in _progress(batches, progress, total_prompts=len(prompts), n=params.n):
+        for batch in progress_bar(batches, progress, total_prompts=len(prompts), n=params.n):
             enc = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
             try:
                 with torch.no_grad():
                     out = model.generate(**enc, num_return_sequences=int(params.n),
                                          **params.generate_kwargs(tokenizer))
             except torch.cuda.OutOfMemoryError as exc:
-                from kit.models import describe_oom
+                from kit.train.oom import describe_oom
 
-                raise RuntimeError(describe_oom(exc, {"batch_size": batch_size, "n": params.n,
-                                                      "max_new_tokens": params.max_new_tokens})) from exc
+                values = {"batch_size": batch_size, "n": params.n, "max_new_tokens": params.max_new_tokens}
+                names = oom_names or {}
+                raise RuntimeError(describe_oom(exc, {names.get(k, k): v for k, v in values.items()})) from exc
             new_tokens = out[:, enc["input_ids"].shape[1]:]
             texts = [decode_completion(tokenizer, row) for row in new_tokens.tolist()]
             # generate() returns the n sequences of each prompt next to each other
@@ -111,7 +113,8 @@ def sample(model, tokenizer, prompts: list[str], params: SamplingParams, batch_s
     return results
 
 
-def _progress(batches, enabled: bool, *, total_prompts: int, n: int):
+def progress_bar(batches, enabled: bool, *, total_prompts: int, n: int):
+    """Yield ``batches`` under a rich progress bar ("sampling N prompts x n"); plain iteration when disabled."""
     if not enabled or len(batches) == 0:
         yield from batches
         return

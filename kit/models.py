@@ -17,11 +17,14 @@ import, so importing ``kit`` or running any CPU command must never import it.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import json
 import logging
 import os
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +160,6 @@ def keep_reasoning_markers(tokenizer):
     The flag lives in the Rust tokenizer, so the added-token entries are rewritten there; ids and
     tokenization are unchanged. Returns the tokenizer (modified in place).
     """
-    import json
-
     backend = getattr(tokenizer, "_tokenizer", None)
     if backend is None:
         return tokenizer
@@ -180,7 +181,10 @@ def load_tokenizer(name: str):
 
     from kit.tiny import resolve_model_name
 
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_name(name))
+    return _prepare_tokenizer(AutoTokenizer.from_pretrained(resolve_model_name(name)))
+
+
+def _prepare_tokenizer(tokenizer):
     if tokenizer.pad_token is None:  # batched generation and training need a pad token
         tokenizer.pad_token = tokenizer.eos_token
     return keep_reasoning_markers(tokenizer)
@@ -192,10 +196,22 @@ def load_model(cfg: ModelConfig, *, adapter: str | None = None, trainable: bool 
     ``adapter``: a saved LoRA folder to start from (trainable or frozen); without it a fresh LoRA is
     added when ``trainable``, and the bare backbone is returned otherwise.
     """
+    if is_adapter_dir(cfg.name):  # e.g. a pipeline's <output>/final: load its recorded base, then the adapter
+        if adapter:
+            raise ValueError(f"model.name {cfg.name} is a LoRA adapter folder, and adapter {adapter} is another; "
+                             "pass the first adapter's base model as model.name")
+        cfg, adapter = dataclasses.replace(cfg, name=adapter_base(cfg.name)), cfg.name
     chosen, _ = resolve_backend(cfg.backend)
     if chosen == "unsloth":
         return _load_unsloth(cfg, adapter=adapter, trainable=trainable)
     return _load_transformers(cfg, adapter=adapter, trainable=trainable)
+
+
+def _cuda_index() -> int:
+    """This process's GPU: under `accelerate launch` each process holds a full copy on its own (LOCAL_RANK)."""
+    import torch
+
+    return int(os.environ.get("LOCAL_RANK", torch.cuda.current_device()))
 
 
 def _quantization_config(dtype):
@@ -218,13 +234,10 @@ def _load_transformers(cfg: ModelConfig, *, adapter: str | None, trainable: bool
     kwargs: dict = {"dtype": dtype}
     if cfg.load_in_4bit:
         kwargs["quantization_config"] = _quantization_config(dtype)
-        # Under `accelerate launch` each process holds a full 4-bit copy on its own GPU (LOCAL_RANK).
-        device = int(os.environ.get("LOCAL_RANK", torch.cuda.current_device())) if torch.cuda.is_available() \
-            else "cpu"
-        kwargs["device_map"] = {"": device}
+        kwargs["device_map"] = {"": _cuda_index() if torch.cuda.is_available() else "cpu"}
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     if torch.cuda.is_available() and not cfg.load_in_4bit:
-        model = model.to(f"cuda:{int(os.environ.get('LOCAL_RANK', torch.cuda.current_device()))}")
+        model = model.to(f"cuda:{_cuda_index()}")
     tokenizer = load_tokenizer(cfg.name)
     if cfg.load_in_4bit and trainable:
         from peft import prepare_model_for_kbit_training
@@ -266,6 +279,7 @@ def _load_unsloth(cfg: ModelConfig, *, adapter: str | None, trainable: bool):
     from kit.tiny import resolve_model_name
 
     dtype = None if cfg.dtype == "auto" else compute_dtype(cfg.dtype)
+    checkpointing = "unsloth" if cfg.gradient_checkpointing and trainable else False
     model, tokenizer = FastLanguageModel.from_pretrained(
         model_name=adapter or resolve_model_name(cfg.name),  # unsloth resolves an adapter's base itself
         max_seq_length=cfg.max_seq_length,
@@ -274,15 +288,15 @@ def _load_unsloth(cfg: ModelConfig, *, adapter: str | None, trainable: bool):
         fast_inference=cfg.fast_inference,
         max_lora_rank=max(cfg.lora.r, 8),
         gpu_memory_utilization=cfg.gpu_memory_utilization,
+        # With an adapter there is no get_peft_model call below: unsloth patches the loaded PEFT model with
+        # this setting instead, so a run resumed from an adapter keeps gradient checkpointing.
+        use_gradient_checkpointing=checkpointing,
     )
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    keep_reasoning_markers(tokenizer)
+    _prepare_tokenizer(tokenizer)
     if trainable and not adapter:
         model = FastLanguageModel.get_peft_model(
             model, r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-            target_modules=cfg.lora.module_names(), bias="none",
-            use_gradient_checkpointing="unsloth" if cfg.gradient_checkpointing else False,
+            target_modules=cfg.lora.module_names(), bias="none", use_gradient_checkpointing=checkpointing,
             random_state=3407,
         )
     elif not trainable:
@@ -298,47 +312,118 @@ def load_for_inference(name: str, adapter: str | None = None, backend: str = "au
     return load_model(cfg, adapter=adapter, trainable=False)
 
 
-def is_oom_error(exc: BaseException) -> bool:
+def trainer_precision(dtype: str = "auto", *, cuda: bool | None = None) -> dict[str, bool]:
+    """The trainers' ``bf16``/``fp16`` flags, matching :func:`compute_dtype`; no mixed precision on CPU
+    (``cuda``: whether training runs on the GPU; None = when one is visible)."""
+    if not (_cuda_available() if cuda is None else cuda):
+        return {"bf16": False, "fp16": False}
     import torch
 
-    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+    chosen = compute_dtype(dtype)
+    return {"bf16": chosen == torch.bfloat16, "fp16": chosen == torch.float16}
 
 
-# The settings to lower on an out-of-memory error, most effective first, with what to try.
-_OOM_ADVICE = [
-    ("num_generations", "grpo.num_generations", "halve it (keep batch divisible by it)"),
-    ("max_completion_length", "grpo.max_completion_length", "halve it"),
-    ("per_device_train_batch_size", "grpo.per_device_train_batch_size",
-     "lower it and raise grpo.gradient_accumulation_steps to keep the effective batch"),
-    ("gradient_accumulation_steps", "grpo.gradient_accumulation_steps",
-     "raise it while lowering the per-device batch"),
-    ("max_seq_length", "model.max_seq_length", "lower it to prompt + completion length"),
-    ("load_in_4bit", "model.load_in_4bit", "set it to true (NF4 weights take ~1/4 of the memory)"),
-    ("gradient_checkpointing", "model.gradient_checkpointing", "set it to true"),
-    ("gpu_memory_utilization", "model.gpu_memory_utilization",
-     "lower it when fast_inference (vLLM) is on, so training keeps room"),
-]
+def default_optimizer(optim: str = "auto", *, cuda: bool | None = None) -> str:
+    """``auto``: paged 8-bit AdamW on CUDA (small optimizer state, paged out under pressure), adamw_torch on CPU."""
+    if optim != "auto":
+        return optim
+    return "paged_adamw_8bit" if (_cuda_available() if cuda is None else cuda) else "adamw_torch"
 
 
-def describe_oom(exc: BaseException, settings: dict) -> str:
-    """A readable answer to a CUDA out-of-memory error: the current values and what to lower.
+def load_full(cfg: ModelConfig):
+    """The backbone with every weight trainable (``sft.full``): no 4-bit, no LoRA. fp16 weights cannot be
+    trained under the fp16 gradient scaler, so a GPU without bf16 keeps float32 weights (fp16 autocast)."""
+    import torch
 
-    ``settings`` holds the values in play (GRPO: num_generations, max_completion_length, ...; sampling:
-    batch_size, n, max_new_tokens); known keys get specific advice, other keys "lower it". Empty settings
-    list every known knob.
-    """
-    lines = [f"Out of GPU memory ({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__})."]
-    lines.append("Lower these settings (current value: what to try):")
-    known = {key for key, _, _ in _OOM_ADVICE}
-    for key, flag, advice in _OOM_ADVICE:
-        if settings and key not in settings and flag not in settings:
-            continue
-        current = settings.get(key, settings.get(flag, "?"))
-        if key in ("load_in_4bit", "gradient_checkpointing") and current is True:
-            continue  # already on: nothing to advise
-        lines.append(f"  {flag} = {current}: {advice}")
-    for key, current in settings.items():
-        if key not in known and not any(key == flag for _, flag, _ in _OOM_ADVICE):
-            lines.append(f"  {key} = {current}: lower it")
-    lines.append("Override config keys on the command line, e.g. --set grpo.num_generations=4")
-    return "\n".join(lines)
+    from kit.tiny import resolve_model_name
+
+    dtype = compute_dtype(cfg.dtype)
+    dtype = torch.float32 if dtype == torch.float16 else dtype
+    if resolve_backend(cfg.backend)[0] == "unsloth":
+        from unsloth import FastLanguageModel
+
+        model, tokenizer = FastLanguageModel.from_pretrained(
+            model_name=resolve_model_name(cfg.name), max_seq_length=cfg.max_seq_length, dtype=dtype,
+            load_in_4bit=False, full_finetuning=True,
+            use_gradient_checkpointing="unsloth" if cfg.gradient_checkpointing else False)
+        return model, _prepare_tokenizer(tokenizer)
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(resolve_model_name(cfg.name), dtype=dtype)
+    if torch.cuda.is_available():
+        model = model.to(f"cuda:{_cuda_index()}")
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    return model, load_tokenizer(cfg.name)
+
+
+# ------------------------------------------------------------------------------- adapters and their base
+
+BASE_RECORD = "mthinker_base.json"  # written beside a saved adapter: the base the kit trained it on
+_PREQUANTIZED_SUFFIXES = ("-unsloth-bnb-4bit", "-bnb-4bit")  # unsloth's 4-bit copies of 16-bit repos
+
+
+def is_adapter_dir(path) -> bool:
+    return (Path(str(path)) / "adapter_config.json").is_file()
+
+
+def record_base(adapter_dir, name: str) -> None:
+    """Record the model name the run was configured with (a local folder as an absolute path) beside the
+    adapter. unsloth trains on a pre-quantized 4-bit copy and PEFT records *that* as the base, which is
+    the wrong base for merged 16-bit weights."""
+    local = Path(name).expanduser()
+    base = str(local.resolve()) if local.exists() else name
+    (Path(adapter_dir) / BASE_RECORD).write_text(json.dumps({"base_model": base}) + "\n", encoding="utf-8")
+
+
+def adapter_base(adapter) -> str:
+    """The full-precision base of an adapter: the kit's record, else PEFT's ``base_model_name_or_path`` with
+    unsloth's pre-quantized suffix removed (``unsloth/X-bnb-4bit`` -> ``unsloth/X``, the 16-bit weights)."""
+    folder = Path(str(adapter))
+    if (folder / BASE_RECORD).is_file():
+        return json.loads((folder / BASE_RECORD).read_text(encoding="utf-8"))["base_model"]
+    path = folder / "adapter_config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: {adapter} is not a LoRA adapter folder")
+    base = json.loads(path.read_text(encoding="utf-8")).get("base_model_name_or_path")
+    if not base:
+        raise ValueError(f"{path}: no base_model_name_or_path; pass --base")
+    for suffix in _PREQUANTIZED_SUFFIXES:
+        if base.lower().endswith(suffix):
+            log.info("adapter %s was trained on unsloth's 4-bit copy %s: using %s as the 16-bit base",
+                     adapter, base, base[: -len(suffix)])
+            return base[: -len(suffix)]
+    return base
+
+
+def load_merged(adapter, base: str | None = None):
+    """``(model, tokenizer)``: the LoRA merged into a non-quantized load of its base (16-bit on GPU, float32
+    on CPU), a plain model that ``AutoModelForCausalLM`` loads back."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from kit.tiny import resolve_model_name
+
+    base = resolve_model_name(base or adapter_base(adapter))
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=compute_dtype())
+    model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    has_tokenizer = (Path(str(adapter)) / "tokenizer_config.json").is_file()
+    return model, load_tokenizer(str(adapter) if has_tokenizer else base)
+
+
+def save_gguf(adapter, output, quantization: str, max_seq_length: int = 4096) -> Path:
+    """GGUF through unsloth's ``save_pretrained_gguf`` (CUDA and the ``gpu`` extra only)."""
+    if not _cuda_available() or not _unsloth_installed():
+        raise RuntimeError("GGUF export runs through unsloth, which needs a CUDA GPU: install the gpu extra "
+                           "(pip install 'mthinker-kit[gpu]') on a machine with CUDA, or export --merged and "
+                           "convert with llama.cpp's convert_hf_to_gguf.py")
+    from unsloth import FastLanguageModel
+
+    model, tokenizer = FastLanguageModel.from_pretrained(str(adapter), max_seq_length=max_seq_length,
+                                                         load_in_4bit=False)
+    model.save_pretrained_gguf(str(output), tokenizer, quantization_method=quantization)
+    return Path(output)
+
+
+# Out-of-memory advice lives in kit.train.oom; re-exported here for the callers that import it from kit.models.
+from kit.train.oom import describe_oom, is_oom_error, model_memory_settings  # noqa: F401

@@ -130,3 +130,26 @@ def test_synthetic_traces_pass_the_rewards():
               for t in traces]
     assert all(s.format == 1 and s.accuracy == 1 for s in scores)
     assert sum(s.lc for s in scores) >= 0.8 * len(scores)
+
+
+def test_empty_question_is_reported_as_empty_not_missing(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"question": "2+2?", "answer": "4", "lang": "ja"}\n{"question": "  ", "answer": "4", "lang": "ja"}\n')
+    with pytest.raises(DataError, match=r"rows.jsonl:2: empty field 'question'"):
+        load_rows(path)
+    path.write_text('{"answer": "4", "lang": "ja"}\n')
+    with pytest.raises(DataError, match=r"rows.jsonl:1: missing field 'question'"):
+        load_rows(path)
+
+
+def test_cap_per_lang_keeps_the_first_of_each_language_in_order(tmp_path):
+    from kit.data.loaders import cap_per_lang
+
+    rows = [{"id": str(i), "lang": lang} for i, lang in enumerate(["ja", "ko", "ja", "ja", "ko", "fr"])]
+    assert [r["id"] for r in cap_per_lang(rows, 1)] == ["0", "1", "5"]
+    assert [r["id"] for r in cap_per_lang(rows, 2)] == ["0", "1", "2", "4", "5"]
+    assert cap_per_lang(rows, None) == rows and cap_per_lang(rows, 0) == rows
+    path = tmp_path / "traces.jsonl"  # the SFT traces loader caps with the same helper
+    path.write_text("".join(json.dumps({"id": str(i), "lang": lang, "question": "q", "thinking": "t", "answer": "a"})
+                            + "\n" for i, lang in enumerate(["ja", "ja", "ko", "ja"])), encoding="utf-8")
+    assert [t["id"] for t in load_traces(path, langs=["ja", "ko"], limit_per_lang=2)] == ["0", "1", "2"]

@@ -48,6 +48,29 @@ def test_merged_weights_load_back(trained_adapter, tmp_path):
     assert (written["merged"] / "tokenizer_config.json").is_file()
 
 
+@pytest.mark.slow
+def test_merge_uses_the_recorded_16_bit_base(trained_adapter, tmp_path):
+    """An adapter trained by unsloth names unsloth's 4-bit copy as its base; the kit's record wins, so the
+    merge happens in full precision (here the 4-bit name does not even exist: offline, no such folder)."""
+    import json
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from kit.models import record_base
+    from kit.train.export import export_model
+
+    config_path = trained_adapter / "adapter_config.json"
+    config = json.loads(config_path.read_text())
+    config["base_model_name_or_path"] = "unsloth/tiny-qwen2-unsloth-bnb-4bit"
+    config_path.write_text(json.dumps(config))
+    record_base(trained_adapter, "tiny")
+    written = export_model(trained_adapter, tmp_path / "out", merged=True)
+    merged = AutoModelForCausalLM.from_pretrained(written["merged"])
+    assert all(p.dtype == torch.float32 for p in merged.parameters())  # full precision on CPU, not 4-bit
+    assert (written["adapter"] / "mthinker_base.json").is_file()  # the copy keeps the record
+
+
 def test_gguf_needs_cuda(trained_adapter, tmp_path):
     import torch
 

@@ -106,6 +106,10 @@ def test_grpo_moves_lora_weights_and_writes_outputs(grpo_run):
     assert any(not torch.equal(final[k], at_step_2[k]) for k in final)  # step 3 changed something
     summary = json.loads((out / "summary.json").read_text())
     assert summary["adapter"] == str(out / "adapter") and summary["global_step"] == 3
+    assert summary["no_signal"] is False
+    # the base the run was configured with is recorded for merged exports (PEFT records the loaded folder)
+    assert json.loads((out / "adapter" / "mthinker_base.json").read_text()) == {"base_model": "tiny"}
+    assert "step 3/3" in (out / "grpo.log").read_text()  # the stage's log file
 
 
 @pytest.mark.slow
@@ -161,3 +165,18 @@ def test_vllm_rollouts_need_cuda_and_vllm():
         with pytest.raises(ValueError, match="pip install vllm"):
             check_vllm(load_config("tiny", ["grpo.use_vllm=true"]), cuda=True)
     check_vllm(load_config("tiny"), cuda=False)
+
+
+@pytest.mark.slow
+def test_no_signal_is_reported(tiny_model_path, tmp_path, caplog):
+    """The untrained random model fails the format on every completion: identical rewards in every group.
+    The run says so (and what to do) instead of silently learning nothing."""
+    from kit.train.grpo import NO_SIGNAL, run_grpo
+
+    caplog.set_level("WARNING", logger="kit.train")
+    cfg = load_config("tiny", ["grpo.max_steps=2", "grpo.save_steps=2", "grpo.max_completion_length=4",
+                               "reward.min_response_chars=1000"])
+    result = run_grpo(cfg, tmp_path / "grpo")
+    assert result.summary["no_signal"] is True
+    assert NO_SIGNAL in caplog.text and "SFT warm-up" in NO_SIGNAL
+    assert NO_SIGNAL in (tmp_path / "grpo" / "grpo.log").read_text()

@@ -82,17 +82,118 @@ def test_tiny_loads_in_4bit_with_lora_on_cpu(tiny_model_path, tmp_path):
     assert not any(p.requires_grad for p in frozen.parameters())
     assert any("lora_A" in n for n, _ in frozen.named_parameters())
     assert not frozen.training
+    # an adapter folder given as the model (a pipeline's <output>/final) loads its recorded base + the adapter
+    from kit.models import record_base
+
+    record_base(tmp_path / "adapter", "tiny")
+    again, _ = load_for_inference(str(tmp_path / "adapter"), load_in_4bit=True)
+    assert any("lora_A" in n for n, _ in again.named_parameters())
+    with pytest.raises(ValueError, match="adapter folder"):
+        load_for_inference(str(tmp_path / "adapter"), adapter=str(tmp_path / "adapter"))
 
 
 def test_describe_oom_lists_settings_to_lower():
     msg = describe_oom(RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"),
-                       {"num_generations": 8, "max_completion_length": 4096, "per_device_train_batch_size": 8,
-                        "gradient_accumulation_steps": 1, "max_seq_length": 8192, "load_in_4bit": False,
-                        "gradient_checkpointing": True})
+                       {"grpo.num_generations": 8, "grpo.max_completion_length": 4096,
+                        "grpo.per_device_train_batch_size": 8, "grpo.gradient_accumulation_steps": 1,
+                        "model.max_seq_length": 8192, "model.load_in_4bit": False,
+                        "model.gradient_checkpointing": True})
     for flag in ["grpo.num_generations = 8", "grpo.max_completion_length = 4096",
                  "grpo.per_device_train_batch_size = 8", "model.max_seq_length = 8192", "model.load_in_4bit = False"]:
         assert flag in msg
     assert "model.gradient_checkpointing" not in msg  # already on: nothing to advise
+    # accumulation is raised, not lowered: it sits under its own heading, after the settings to lower
+    lower, _, rest = msg.partition("Then raise")
+    assert "grpo.gradient_accumulation_steps" not in lower and "grpo.gradient_accumulation_steps = 1" in rest
+    assert "--set grpo.num_generations=4" in msg
+
+
+def test_oom_advice_for_a_full_preset_names_only_memory_settings():
+    """Every GRPO/SFT setting of the T4 preset goes in; only the memory-relevant ones come out, each under
+    its own section (an SFT error never names grpo.*), and nothing says "lower" a seed or a loss type."""
+    from kit.train.config import load_config
+    from kit.train.grpo import memory_settings as grpo_memory
+    from kit.train.sft import memory_settings as sft_memory
+
+    cfg = load_config("t4-1.5b", ["model.gradient_checkpointing=false"])
+    exc = RuntimeError("CUDA out of memory.")
+    everything = {**{f"grpo.{k}": v for k, v in vars(cfg.grpo).items()},
+                  **{f"sft.{k}": v for k, v in vars(cfg.sft).items()}}
+    for msg in (describe_oom(exc, grpo_memory(cfg)), describe_oom(exc, everything)):
+        for noise in ("seed", "loss_type", "learning_rate", "temperature", "beta", "save_steps", "logging_steps",
+                      "lr_scheduler_type", "traces", "use_vllm"):
+            assert f".{noise} =" not in msg, (noise, msg)
+    grpo_msg = describe_oom(exc, grpo_memory(cfg))
+    listed = [line.strip().split(" = ")[0] for line in grpo_msg.splitlines() if " = " in line]
+    assert set(listed) == {"grpo.num_generations", "grpo.max_completion_length", "grpo.per_device_train_batch_size",
+                           "model.max_seq_length", "model.gradient_checkpointing", "grpo.gradient_accumulation_steps"}
+    assert "model.gpu_memory_utilization" not in grpo_msg  # vLLM is off in the preset: its share is irrelevant
+    sft_msg = describe_oom(exc, sft_memory(cfg))
+    assert "sft.per_device_train_batch_size = 1" in sft_msg and "sft.max_length = 2560" in sft_msg
+    assert "grpo." not in sft_msg and "sft.full" not in sft_msg  # LoRA already: nothing to switch off
+    assert "sft.gradient_accumulation_steps = 16" in sft_msg.partition("Then raise")[2]
+
+
+def test_unsloth_adapter_path_keeps_gradient_checkpointing(monkeypatch):
+    """With an adapter, unsloth skips get_peft_model: the checkpointing setting must reach from_pretrained.
+    (unsloth needs CUDA, so a stand-in module records the call; the real signature takes this keyword.)"""
+    import types
+
+    from kit import models
+
+    calls = []
+
+    class FakeTokenizer:
+        pad_token, eos_token = None, "</s>"
+
+    class FastLanguageModel:
+        @staticmethod
+        def from_pretrained(**kwargs):
+            calls.append(("from_pretrained", kwargs))
+            return object(), FakeTokenizer()
+
+        @staticmethod
+        def get_peft_model(model, **kwargs):
+            calls.append(("get_peft_model", kwargs))
+            return model
+
+        @staticmethod
+        def for_inference(model):
+            calls.append(("for_inference", {}))
+
+    monkeypatch.setitem(sys.modules, "unsloth", types.SimpleNamespace(FastLanguageModel=FastLanguageModel))
+    monkeypatch.setattr(models, "keep_reasoning_markers", lambda tok: tok)
+    models._load_unsloth(ModelConfig(name="some/base", gradient_checkpointing=True), adapter="runs/a", trainable=True)
+    assert calls == [("from_pretrained", calls[0][1])] and calls[0][1]["use_gradient_checkpointing"] == "unsloth"
+    calls.clear()
+    models._load_unsloth(ModelConfig(name="some/base", gradient_checkpointing=False), adapter=None, trainable=True)
+    assert calls[0][1]["use_gradient_checkpointing"] is False and calls[1][0] == "get_peft_model"
+    assert calls[1][1]["use_gradient_checkpointing"] is False
+    calls.clear()
+    models._load_unsloth(ModelConfig(name="some/base", gradient_checkpointing=True), adapter="runs/a", trainable=False)
+    assert calls[0][1]["use_gradient_checkpointing"] is False and calls[1][0] == "for_inference"
+
+
+def test_adapter_base_is_the_16_bit_model(tmp_path):
+    """unsloth trains on its pre-quantized copy (PEFT records that); merging needs the 16-bit original."""
+    import json
+
+    from kit.models import adapter_base, record_base
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps(
+        {"base_model_name_or_path": "unsloth/DeepSeek-R1-Distill-Qwen-1.5B-unsloth-bnb-4bit"}))
+    assert adapter_base(adapter) == "unsloth/DeepSeek-R1-Distill-Qwen-1.5B"
+    (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "unsloth/Qwen2.5-7B-bnb-4bit"}))
+    assert adapter_base(adapter) == "unsloth/Qwen2.5-7B"
+    record_base(adapter, "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B")  # what the kit writes when it saves
+    assert adapter_base(adapter) == "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
+    (tmp_path / "sft-model").mkdir()
+    record_base(adapter, str(tmp_path / "sft-model"))  # a local base is recorded absolute: works from any cwd
+    assert adapter_base(adapter) == str((tmp_path / "sft-model").resolve())
+    with pytest.raises(FileNotFoundError, match="not a LoRA adapter folder"):
+        adapter_base(tmp_path)
 
 
 def test_tokenizer_keeps_think_markers_when_skipping_special_tokens(tiny_model_path):

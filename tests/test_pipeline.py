@@ -26,11 +26,27 @@ def test_pipeline_end_to_end_then_skips(tiny_cache, tmp_path):
     for it in (1, 2):
         assert (out / f"iter{it}" / "select" / "DONE").is_file()
     stages = {s["name"]: s["result"] for s in summary["stages"]}
+    # With these settings (seed 0) the warm-up makes 4 of the 8 questions sometimes right (2 per language):
+    # select keeps them, GRPO trains on them and its groups have a reward spread.
     kept1 = json.loads((out / "iter1" / "select" / "stats.json").read_text())["kept"]
-    if kept1:  # the warm-up makes some questions sometimes right: GRPO ran and left adapters
-        assert (out / "iter1" / "grpo" / "adapter" / "adapter_config.json").is_file()
-        assert summary["grpo_reward_std"]["iter1"] is not None
-        assert {"reward", "format", "lc", "cta"} <= set(summary["after"])
+    assert kept1 > 0, stages
+    assert (out / "iter1" / "grpo" / "adapter" / "adapter_config.json").is_file()
+    assert summary["grpo_reward_std"]["iter1"] > 0  # rewards vary within groups: GRPO has a signal
+    steps = [json.loads(line) for line in (out / "iter1" / "grpo" / "metrics.jsonl").read_text().splitlines()]
+    assert any(e.get("reward_std", 0) > 0 for e in steps)
+    assert {"reward", "format", "lc", "cta"} <= set(summary["after"])
+    # one path always names the result: the last GRPO adapter (iter2 may keep nothing and skip GRPO)
+    last = max(it for it in (1, 2) if (out / f"iter{it}" / "grpo" / "DONE").is_file())
+    assert summary["final"] == str(out / "final") and summary["final_adapter"] == str(out / f"iter{last}/grpo/adapter")
+    assert (out / "final").resolve() == (out / f"iter{last}" / "grpo" / "adapter").resolve()
+    from kit.models import load_for_inference
+
+    final_model, _ = load_for_inference(str(out / "final"))  # its base (the SFT model) + the adapter
+    assert any("lora_A" in n for n, _ in final_model.named_parameters())
+    for log_file in ("pipeline.log", "sft/sft.log", "iter1/select/select.log", "iter1/refs/refs.log",
+                     "iter1/grpo/grpo.log"):
+        assert (out / log_file).stat().st_size > 0, log_file
+    assert "select: kept" in (out / "pipeline.log").read_text()
     from kit.train.config import load_config
     from kit.train.pipeline import held_out
 

@@ -1,6 +1,7 @@
 """Rejection sampling and English references: the keep rule on hand-made rollouts, then both stages on the
 tiny model after a short full-SFT warm-up (real rollouts, real rewards)."""
 
+import copy
 import json
 
 import pytest
@@ -83,3 +84,225 @@ def test_refs_add_english_thinking(warm_config, tmp_path):
     for row in out:  # a reference is the thinking part only
         assert "</think>" not in row["en_reference"] and "\\boxed" not in row["en_reference"]
     assert json.loads((tmp_path / "refs" / "stats.json").read_text())["questions"] == len(rows)
+
+
+# ------------------------------------------------------------- stage logic on scripted rollouts (no model)
+#
+# The rollouts below are real completions in each language (the synthetic traces the SFT warm-up teaches),
+# scored by the real reward functions; only *which* of them a question gets is scripted, so the keep rule,
+# the caps, the test split, the escalation and the resume logic can be checked exactly and quickly.
+
+
+def _completion(text: str, lang: str, answer: str, *, correct: bool = True) -> str:
+    from kit.data.traces import synthetic_trace
+
+    trace = synthetic_trace(text, lang, answer if correct else f"{answer}1", head_chars=24)
+    return f"{trace['thinking']}</think>{trace['answer']}"
+
+
+class ScriptedPolicy:
+    """Stands in for load_policy + rollouts: ``plan(question, lang, n) -> number of good rollouts``."""
+
+    def __init__(self, rows, plan, fail_on_call: int | None = None):
+        self.by_text = {r["question"]: r for r in rows} | {r["en_question"]: r for r in rows if r["en_question"]}
+        self.plan, self.fail_on_call = plan, fail_on_call
+        self.calls: list[dict] = []
+        self.loads = 0
+
+    def load(self, *args, **kwargs):
+        self.loads += 1
+        return object(), object()
+
+    def rollouts(self, model, tokenizer, questions, *, n, seed, **kwargs):
+        if self.fail_on_call is not None and len(self.calls) + 1 == self.fail_on_call:
+            raise RuntimeError("killed mid-stage")
+        self.calls.append({"ids": [self.by_text[q]["id"] for q, _ in questions], "n": n, "seed": seed})
+        out = []
+        for question, lang in questions:
+            row = self.by_text[question]
+            good = self.plan(row, lang, n)
+            out.append([_completion(question, lang, row["answer"], correct=i < good) for i in range(n)])
+        return out
+
+
+def _patch(monkeypatch, policy):
+    from kit.train import select
+
+    monkeypatch.setattr(select, "load_policy", policy.load)
+    monkeypatch.setattr(select, "rollouts", policy.rollouts)
+
+
+SELECT_SET = ["data.langs=[fr,ko,ja]", "select.limit_per_lang=4", "select.n=4", "select.batch_size=3",
+              "select.max_per_lang=2", "select.test_size=3"]
+N_GOOD = [1, 2, 0, 4, 3, 1, 2, 0, 1, 1, 1, 1]  # per question of the pool, in file order
+
+
+def test_split_test_takes_the_languages_in_turn():
+    from kit.train.select import split_test
+
+    kept = [{"id": f"{lang}{i}", "lang": lang} for lang in ("fr", "ja", "ko") for i in range(3)]  # by language
+    train, test = split_test(kept, 4)
+    assert [r["id"] for r in test] == ["fr0", "fr1", "ja0", "ko0"]  # file order kept, languages in turn
+    assert len(train) == 5 and not {r["id"] for r in train} & {r["id"] for r in test}
+    assert split_test(kept, 0) == (kept, []) and split_test(kept, 99)[1] == kept
+
+
+def test_select_caps_per_language_splits_and_resumes(tiny_cache, tmp_path, monkeypatch):
+    from kit.train.config import load_config
+    from kit.train.select import question_pool, run_select
+
+    cfg = load_config("tiny", SELECT_SET)
+    pool = question_pool(cfg, cfg.select.limit_per_lang)
+    assert [r["lang"] for r in pool] == ["fr"] * 4 + ["ja"] * 4 + ["ko"] * 4  # the file is ordered by language
+    plan = {r["id"]: k for r, k in zip(pool, N_GOOD)}
+
+    def script(row, lang, n):
+        return plan[row["id"]]
+
+    whole = ScriptedPolicy(pool, script)
+    _patch(monkeypatch, whole)
+    reference = run_select(cfg, tmp_path / "whole")
+    # kept: 0 < #good < 4, then at most 2 per language in file order, then 3 test rows, one per language
+    ids = [r["id"] for r in pool]
+    expect_kept = [ids[0], ids[1], ids[4], ids[5], ids[8], ids[9]]
+    train = [json.loads(line)["id"] for line in reference.train_path.read_text().splitlines()]
+    test = [json.loads(line)["id"] for line in reference.test_path.read_text().splitlines()]
+    assert test == [ids[0], ids[4], ids[8]] and train == [ids[1], ids[5], ids[9]]
+    assert sorted(train + test) == sorted(expect_kept)
+    stats = reference.stats["per_lang"]
+    assert {k: v["kept"] for k, v in stats.items()} == {"fr": 2, "ja": 2, "ko": 2}
+    assert stats["fr"] == {"tried": 4, "kept": 2, "all_good": 1, "none_good": 1}
+    assert [c["seed"] for c in whole.calls] == [0, 1, 2, 3]  # one seed per fixed batch
+
+    # a run killed after its first batch keeps that batch; the rerun samples only the rest
+    killed = ScriptedPolicy(pool, script, fail_on_call=2)
+    _patch(monkeypatch, killed)
+    with pytest.raises(RuntimeError, match="killed"):
+        run_select(cfg, tmp_path / "resumed")
+    assert not (tmp_path / "resumed" / "DONE").exists()
+    assert len((tmp_path / "resumed" / "rollouts.jsonl").read_text().splitlines()) == 3
+    assert "stopped with an error" in (tmp_path / "resumed" / "select.log").read_text()
+    again = ScriptedPolicy(pool, script)
+    _patch(monkeypatch, again)
+    resumed = run_select(cfg, tmp_path / "resumed")
+    assert [i for c in again.calls for i in c["ids"]] == ids[3:]  # nothing sampled twice
+    assert [c["seed"] for c in again.calls] == [1, 2, 3]  # the same batches and seeds as the whole run
+    for name in ("train.jsonl", "test.jsonl", "rollouts.jsonl"):
+        assert (tmp_path / "resumed" / name).read_text() == (tmp_path / "whole" / name).read_text(), name
+    assert resumed.stats == reference.stats
+
+    # a finished stage rerun samples nothing; other sampling settings start over
+    idle = ScriptedPolicy(pool, script)
+    _patch(monkeypatch, idle)
+    run_select(cfg, tmp_path / "resumed")
+    assert idle.calls == [] and idle.loads == 0
+    run_select(load_config("tiny", [*SELECT_SET, "select.temperature=0.7"]), tmp_path / "resumed")
+    assert len(idle.calls) == 4
+
+
+def test_refs_escalate_only_unresolved_questions_and_resume(tiny_cache, tmp_path, monkeypatch):
+    from kit.data.loaders import load_rows, write_rows
+    from kit.train.config import load_config
+    from kit.train.refs import run_refs
+
+    cfg = load_config("tiny", ["refs.schedule=[1,4,8]", "refs.batch_size=1"])
+    rows = load_rows(cfg.data.train, langs=["fr"], limit_per_lang=4)
+    rows.append({**load_rows(cfg.data.train, langs=["ko"], limit_per_lang=1)[0], "en_question": ""})
+    write_rows(rows[:3], tmp_path / "select" / "train.jsonl")
+    write_rows(rows[3:], tmp_path / "select" / "test.jsonl")
+    resolves_at = {rows[0]["id"]: 1, rows[1]["id"]: 4, rows[2]["id"]: 8}  # rows[3]: never; rows[4]: no English
+
+    def script(row, lang, n):
+        assert lang == "en"
+        return 1 if resolves_at.get(row["id"]) == n else 0
+
+    whole = ScriptedPolicy(rows, script)
+    _patch(monkeypatch, whole)
+    result = run_refs(cfg, tmp_path / "select", tmp_path / "whole")
+    asked = {}
+    for call in whole.calls:
+        asked.setdefault(call["n"], []).extend(call["ids"])
+    ids = [r["id"] for r in rows]
+    assert asked == {1: ids[:4], 4: ids[1:4], 8: ids[2:4]}  # each round re-asks only the unresolved
+    assert result.stats["resolved_per_round"] == {"1": 1, "4": 1, "8": 1}
+    assert result.stats["with_reference"] == 3 and result.stats["questions"] == 5
+    out = {json.loads(line)["id"]: json.loads(line)["en_reference"]
+           for name in ("train", "test") for line in (tmp_path / "whole" / f"{name}.jsonl").read_text().splitlines()}
+    assert all(out[i] for i in ids[:3]) and out[ids[3]] == "" and out[ids[4]] == ""
+    assert all("</think>" not in v for v in out.values())
+
+    # killed in round 2 after one question: the rerun continues there, and ends with the same references
+    killed = ScriptedPolicy(rows, script, fail_on_call=6)
+    _patch(monkeypatch, killed)
+    with pytest.raises(RuntimeError, match="killed"):
+        run_refs(cfg, tmp_path / "select", tmp_path / "resumed")
+    again = ScriptedPolicy(rows, script)
+    _patch(monkeypatch, again)
+    resumed = run_refs(cfg, tmp_path / "select", tmp_path / "resumed")
+    assert [(c["n"], c["ids"]) for c in again.calls] == [(4, [ids[2]]), (4, [ids[3]]), (8, [ids[2]]), (8, [ids[3]])]
+    assert resumed.stats == result.stats
+    for name in ("train.jsonl", "test.jsonl"):
+        assert (tmp_path / "resumed" / name).read_text() == (tmp_path / "whole" / name).read_text()
+    assert (tmp_path / "resumed" / "refs.log").is_file() and (tmp_path / "resumed" / "DONE").is_file()
+
+
+@pytest.mark.slow
+def test_select_resumes_on_the_tiny_model(warm_config, tmp_path, monkeypatch):
+    """Real rollouts: a select run killed after its first batch, rerun, equals an uninterrupted one."""
+    from kit.train import select
+
+    cfg, model = warm_config
+    cfg = copy.deepcopy(cfg)
+    cfg.select.batch_size = 4  # 8 questions: two batches
+    whole = select.run_select(cfg, tmp_path / "whole", model_name=model)
+    real = select.rollouts
+    asked: list[str] = []
+
+    def dies_on_second_batch(*args, **kwargs):
+        if asked:
+            raise RuntimeError("killed mid-stage")
+        asked.extend(q for q, _ in args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(select, "rollouts", dies_on_second_batch)
+    with pytest.raises(RuntimeError, match="killed"):
+        select.run_select(cfg, tmp_path / "resumed", model_name=model)
+    first_batch = list(asked)
+    asked.clear()
+
+    def records(*args, **kwargs):
+        asked.extend(q for q, _ in args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(select, "rollouts", records)
+    resumed = select.run_select(cfg, tmp_path / "resumed", model_name=model)
+    assert len(first_batch) == 4 and len(asked) == 4 and not set(first_batch) & set(asked)
+    for name in ("rollouts.jsonl", "train.jsonl", "test.jsonl"):
+        assert (tmp_path / "resumed" / name).read_text() == (tmp_path / "whole" / name).read_text(), name
+    assert resumed.stats == whole.stats
+
+
+def test_sampling_oom_names_the_stage_keys(tiny_model_path):
+    """An out-of-memory error while sampling names the keys of the stage that sampled."""
+    import torch
+
+    from kit.models import load_tokenizer
+    from kit.train.select import rollouts
+
+    class OutOfMemory(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(1, 1)
+
+        def generate(self, **kwargs):
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 8.00 GiB")
+
+    tokenizer = load_tokenizer("tiny")
+    for section, expected in (("refs", ["refs.batch_size = 8", "refs.schedule = 32", "refs.max_new_tokens = 64"]),
+                              ("select", ["select.batch_size = 8", "select.n = 32", "select.max_new_tokens = 64"])):
+        with pytest.raises(RuntimeError) as info:
+            rollouts(OutOfMemory(), tokenizer, [("What is 2+2?", "en")], n=32, temperature=0.9, top_p=0.95,
+                     max_new_tokens=64, batch_size=8, seed=0, progress=False, section=section)
+        for fragment in expected:
+            assert fragment in str(info.value), (fragment, str(info.value))
+        assert "grpo." not in str(info.value)

@@ -4,7 +4,7 @@
     mthinker sft --preset tiny --output runs/sft
     mthinker select --preset tiny --model runs/sft/model --output runs/select
     mthinker refs --preset tiny --model runs/sft/model --input runs/select --output runs/refs
-    mthinker export runs/quickstart/iter2/grpo/adapter --merged --output runs/merged
+    mthinker export runs/quickstart/final --merged --output runs/merged
     mthinker export-verl runs/refs/train.jsonl --output runs/verl
 
 Config handling (CONFIG / --preset / --set key=value) is shared with ``mthinker grpo``; commands only call
@@ -120,7 +120,7 @@ def pipeline(config: str | None = CONFIG_ARG, preset: str | None = PRESET_OPT,
 
 
 @app.command("export")
-def export(adapter: Path = typer.Argument(..., help="A LoRA adapter folder (e.g. runs/x/iter2/grpo/adapter)."),
+def export(adapter: Path = typer.Argument(..., help="A LoRA adapter folder (e.g. runs/x/final)."),
            output: Path = typer.Option(..., "--output", "-o", help="Where to write."),
            base: str | None = typer.Option(None, "--base", help="Base model (default: the adapter's own)."),
            merged: bool = typer.Option(False, "--merged", help="Merge into 16-bit weights (non-quantized base)."),

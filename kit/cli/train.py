@@ -60,13 +60,15 @@ def print_reward_table(summary: dict, title: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from kit.train.grpo import REWARD_KEYS
+
     table = Table(title=title)
     table.add_column("component")
     table.add_column("first steps", justify="right")
     table.add_column("last steps", justify="right")
     table.add_column("change", justify="right")
     first, final = summary.get("first", {}), summary.get("final", {})
-    for key in ("reward", "format", "accuracy", "lc", "lc_ratio", "cta"):
+    for key in REWARD_KEYS:
         if key in first or key in final:
             a, b = first.get(key), final.get(key)
             delta = f"{b - a:+.3f}" if a is not None and b is not None else ""

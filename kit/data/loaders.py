@@ -91,10 +91,12 @@ def _plain(value):
 
 def _field(rec: dict, key: str, where: str, *, required: bool = True):
     value = rec.get(key)
-    if value is None or (isinstance(value, str) and not value.strip() and required):
+    if value is None:
         if required:
             raise DataError(f"{where}: missing field {key!r} (fields present: {sorted(rec)})")
         return None
+    if isinstance(value, str) and not value.strip() and required:
+        raise DataError(f"{where}: empty field {key!r}")
     return value
 
 
@@ -275,14 +277,18 @@ def load_rows(source: str | Path, *, langs: list[str] | None = None, limit_per_l
     else:
         raise DataError(f"{source}: not a file, a folder or a Hub dataset id")
     wanted = {get_language(c).code for c in langs} if langs else None
+    return cap_per_lang([r for r in rows if wanted is None or r["lang"] in wanted], limit_per_lang)
+
+
+def cap_per_lang(rows: list[dict], limit: int | None) -> list[dict]:
+    """The first ``limit`` rows of each language (``rows[i]["lang"]``), in their order; None or 0 = all."""
+    if not limit:
+        return list(rows)
     kept, counts = [], {}
     for row in rows:
-        if wanted is not None and row["lang"] not in wanted:
-            continue
         counts[row["lang"]] = counts.get(row["lang"], 0) + 1
-        if limit_per_lang and counts[row["lang"]] > limit_per_lang:
-            continue
-        kept.append(row)
+        if counts[row["lang"]] <= limit:
+            kept.append(row)
     return kept
 
 

@@ -17,7 +17,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kit.data.loaders import DataError, _lang, _plain, lang_from_path, read_records, strip_instruction
+from kit.data.loaders import (
+    DataError,
+    _lang,
+    _plain,
+    cap_per_lang,
+    lang_from_path,
+    read_records,
+    strip_instruction,
+)
 from kit.rewards.parsing import split_thinking
 
 QUESTION_KEYS = ("prompt", "question", "query", "instruction", "input", "problem")
@@ -101,15 +109,8 @@ def load_traces(source: str | Path, *, langs: list[str] | None = None, limit_per
     else:
         raise DataError(f"{source}: not a file, a folder or a Hub dataset id")
     wanted = set(langs) if langs else None
-    out, counts = [], {}
-    for where, rec, lang in records:
-        trace = normalize_trace(rec, where, lang)
-        if wanted is not None and trace["lang"] not in wanted:
-            continue
-        counts[trace["lang"]] = counts.get(trace["lang"], 0) + 1
-        if limit_per_lang and counts[trace["lang"]] > limit_per_lang:
-            continue
-        out.append(trace)
+    traces = [normalize_trace(rec, where, lang) for where, rec, lang in records]
+    out = cap_per_lang([t for t in traces if wanted is None or t["lang"] in wanted], limit_per_lang)
     if not out:
         raise DataError(f"{source}: no traces for languages {sorted(wanted or [])}")
     return out

@@ -16,18 +16,22 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from kit.rewards.trl import COMBINED, COMPONENTS
+
 log = logging.getLogger("kit.train")
 
 # (label, TRL log key): the step line names each component as TRL logs it (rewards/<name>, its mean)
-_SHOWN = [("reward", "reward"), *((f"rewards/{name}", f"rewards/{name}/mean")
-                                  for name in ("format", "accuracy", "lc", "lc_ratio", "cta")),
+_SHOWN = [(COMBINED, "reward"), *((f"rewards/{name}", f"rewards/{name}/mean") for name in COMPONENTS),
           ("reward_std", "reward_std"), ("loss", "loss"), ("len", "completions/mean_length")]
+SIGNAL_CHECK_STEPS = 5  # warn when the first this many logged steps (or all, if fewer) had no within-group spread
 
 
 class MetricsLogger(TrainerCallback):
-    def __init__(self, path: str | Path, *, append: bool = False, keep_until_step: int = 0, echo: bool = True):
+    def __init__(self, path: str | Path, *, append: bool = False, keep_until_step: int = 0, echo: bool = True,
+                 signal_warning: str | None = None):
         """``append`` (resume): keep the lines up to ``keep_until_step`` (the checkpoint resumed from) and
-        drop the later ones, which the killed run logged but never saved and the resumed run logs again."""
+        drop the later ones, which the killed run logged but never saved and the resumed run logs again.
+        ``signal_warning``: logged once when every group of the first steps had identical rewards."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not append and self.path.exists():
@@ -43,6 +47,8 @@ class MetricsLogger(TrainerCallback):
             self.path.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
         self.echo = echo
         self.started = time.monotonic()
+        self.signal_warning = signal_warning
+        self.stds: list[float] = []
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or not state.is_world_process_zero:
@@ -54,6 +60,10 @@ class MetricsLogger(TrainerCallback):
             parts = [f"{name} {float(logs[key]):.4g}" for name, key in _SHOWN if key in logs]
             if parts:
                 log.info("step %d/%d  %s", state.global_step, state.max_steps, "  ".join(parts))
+        if self.signal_warning and "reward_std" in logs:
+            self.stds.append(float(logs["reward_std"]))
+            if len(self.stds) == min(SIGNAL_CHECK_STEPS, max(1, state.max_steps)) and not any(self.stds):
+                log.warning(self.signal_warning)
 
     def on_save(self, args, state, control, **kwargs):
         if state.is_world_process_zero:

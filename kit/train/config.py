@@ -16,33 +16,39 @@ A config file has one mapping per section::
 Values are checked against the dataclass field types; an unknown key, a value of the wrong type or one a
 section's ``__post_init__`` rejects fails with an error naming the key, where it came from and the allowed
 keys. Sections owned by other modules are resolved lazily by name, so loading a config imports no torch.
+Relative data paths (``data.train``, ``grpo.train_data``, ``sft.traces``) are looked up in the working
+directory, then the config file's folder, then the repository, so presets work from any directory.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import importlib
 import logging
-import types
 import typing
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from kit.models import ModelConfig
-from kit.paths import EXAMPLES_DIR
+from kit.paths import EXAMPLES_DIR, REPO_DIR
+from kit.train.config_values import (
+    ConfigError,
+    _coerce,
+    _dataclass_in,
+    _origin,
+    _parse_override,
+    _plain,
+    _set_dotted,
+    _suggest,
+)
+
+__all__ = ["Config", "ConfigError", "DataSettings", "GRPOSettings", "build_config", "load_config", "save_config"]
 
 log = logging.getLogger(__name__)
 
 PRESETS_DIR = EXAMPLES_DIR / "configs"
 SNAPSHOT_NAME = "config.yaml"
-
-
-class ConfigError(ValueError):
-    """A bad config: the message names the key, its source and how to fix it."""
-
 
 @dataclass
 class DataSettings:
@@ -195,9 +201,11 @@ def load_config(path_or_preset: str | None = None, overrides: list[str] | None =
 
     raw: dict = {}
     source = "defaults"
+    config_dir = None
     if path_or_preset:
         path = resolve_config_path(path_or_preset)
         source = str(path)
+        config_dir = path.resolve().parent
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
@@ -210,7 +218,9 @@ def load_config(path_or_preset: str | None = None, overrides: list[str] | None =
         key, value = _parse_override(item)
         _set_dotted(raw, key, value)
         origins[key] = f"override {item!r}"
-    return build_config(raw, source=source, origins=origins)
+    cfg = build_config(raw, source=source, origins=origins)
+    resolve_data_paths(cfg, config_dir)
+    return cfg
 
 
 def build_config(raw: dict, *, source: str = "<dict>", origins: dict[str, str] | None = None) -> Config:
@@ -259,143 +269,29 @@ def _build_dataclass(cls, values: dict, prefix: str, source: str, origins: dict[
         raise ConfigError(f"config section {prefix!r} ({', '.join([source, *flags])}): {message}") from None
 
 
-def _origin(origins: dict[str, str], dotted: str, source: str) -> str:
-    for key, where in origins.items():
-        if dotted == key or dotted.startswith(key + "."):
-            return where
-    return source
+# Keys that name local data: (section, field). A relative value is read from the working directory when it
+# exists there, else from the config file's folder, else from the repository root (where the presets'
+# ``examples/data/...`` live), so ``mthinker pipeline --preset tiny`` works from any directory.
+PATH_KEYS = (("data", "train"), ("grpo", "train_data"), ("sft", "traces"))
+NOT_PATHS = {"synthetic"}  # sft.traces=synthetic is a mode, never a folder
 
 
-def _dataclass_in(hint):
-    if dataclasses.is_dataclass(hint):
-        return hint
-    for arg in typing.get_args(hint):
-        if dataclasses.is_dataclass(arg):
-            return arg
-    return None
-
-
-_TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
-
-
-def _coerce(value, hint, key: str, where: str):
-    """Check ``value`` against a type hint, converting YAML/CLI scalars where unambiguous."""
-    if hint is Any or hint is typing.Any:
-        return value
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(hint)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, key, where)
-            except ConfigError as exc:
-                errors.append(exc)
-        raise errors[0] if len(errors) == 1 else ConfigError(
-            f"config key {key!r} ({where}): {value!r} fits none of {_describe(hint)}")
-    if origin in (list, tuple):
-        (item_hint, *_) = typing.get_args(hint) or (Any,)
-        if isinstance(value, str):  # a CLI flag "ja,ko"
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"config key {key!r} ({where}): expected a list, got {value!r}")
-        return [_coerce(v, item_hint, f"{key}[{i}]", where) for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"config key {key!r} ({where}): expected a mapping, got {value!r}")
-        return value
-    if isinstance(hint, type) and issubclass(hint, Enum):
-        allowed = [m.value for m in hint]
-        if isinstance(value, hint):
-            return value
-        if value in allowed:
-            return hint(value)
-        raise ConfigError(f"config key {key!r} ({where}): {value!r} is not one of {allowed}")
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
-            return value.lower() in ("true", "yes", "on", "1")
-    elif hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            return int(value)
-    elif hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # PyYAML reads 2e-5 (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-    elif hint is str:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)
-    else:
-        return value
-    raise ConfigError(f"config key {key!r} ({where}): expected {_TYPE_WORDS.get(hint, hint)}, got {value!r}")
-
-
-def _describe(hint) -> str:
-    names = [_TYPE_WORDS.get(a, getattr(a, "__name__", str(a))) for a in typing.get_args(hint)]
-    return " / ".join(n if n != "NoneType" else "null" for n in names)
-
-
-def _suggest(key: str, allowed) -> str:
-    close = difflib.get_close_matches(key, list(allowed), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _parse_override(item: str) -> tuple[str, Any]:
-    import yaml
-
-    key, sep, text = item.partition("=")
-    key = key.strip()
-    if not sep or not key or any(not part for part in key.split(".")):
-        raise ConfigError(f"override {item!r} must look like section.key=value, e.g. grpo.max_steps=10")
-    try:
-        value = yaml.safe_load(text) if text.strip() else ""
-    except yaml.YAMLError:
-        value = text
-    return key, value
-
-
-def _set_dotted(raw: dict, key: str, value) -> None:
-    parts = key.split(".")
-    node = raw
-    for i, part in enumerate(parts[:-1]):
-        child = node.get(part)
-        if child is None:
-            child = node[part] = {}
-        elif not isinstance(child, dict):
-            raise ConfigError(f"override {key!r}: {'.'.join(parts[:i + 1])} is a value, not a section")
+def resolve_data_paths(cfg: Config, config_dir: Path | None = None) -> None:
+    """Make relative data paths of ``cfg`` absolute where they exist (see :data:`PATH_KEYS`); Hub ids and
+    paths found nowhere are left as they are, so the stage's own error still names them."""
+    bases = [Path.cwd(), *([config_dir] if config_dir else []), REPO_DIR]
+    for section_name, key in PATH_KEYS:
+        section = getattr(cfg, section_name, None)
+        value = section.get(key) if isinstance(section, dict) else getattr(section, key, None)
+        if not isinstance(value, str) or value in NOT_PATHS or Path(value).expanduser().is_absolute():
+            continue
+        found = next((base / value for base in bases if (base / value).exists()), None)
+        if found is None:
+            continue
+        if isinstance(section, dict):
+            section[key] = str(found.resolve())
         else:
-            child = node[part] = dict(child)
-        node = child
-    node[parts[-1]] = value
-
-
-def _plain(value):
-    """Dataclasses/enums/paths to YAML-safe plain data (for snapshots)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if f.init and not f.name.startswith("_")}
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
+            setattr(section, key, str(found.resolve()))
 
 
 def save_config(config: Config, output_dir: str | Path, name: str = SNAPSHOT_NAME) -> Path:

@@ -2,7 +2,9 @@
 
 - adapters: a copy of the LoRA folder (``<output>/adapter``);
 - merged: the base reloaded *without* quantization (16-bit on GPU, float32 on CPU) and the LoRA merged into it
-  with PEFT's ``merge_and_unload`` (``<output>/merged``), loadable by plain ``AutoModelForCausalLM``;
+  with PEFT's ``merge_and_unload`` (``<output>/merged``), loadable by plain ``AutoModelForCausalLM``. The base
+  is the full-precision model the run was configured with (recorded beside the adapter), not unsloth's
+  pre-quantized 4-bit copy it trained on (:func:`kit.models.adapter_base`);
 - GGUF: through unsloth's ``save_pretrained_gguf`` (CUDA + the ``gpu`` extra only);
 - ``push_to_hub``: uploads what was written (needs a Hub token; online).
 
@@ -15,7 +17,6 @@ For several GPUs with the transformers backend, the GRPO stage itself also runs 
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from pathlib import Path
@@ -23,51 +24,16 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
-def adapter_base(adapter: str | Path) -> str:
-    """The base model an adapter was trained on (``base_model_name_or_path`` of adapter_config.json)."""
-    path = Path(adapter) / "adapter_config.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: {adapter} is not a LoRA adapter folder")
-    base = json.loads(path.read_text(encoding="utf-8")).get("base_model_name_or_path")
-    if not base:
-        raise ValueError(f"{path}: no base_model_name_or_path; pass --base")
-    return base
-
-
 def merge_adapter(adapter: str | Path, output: str | Path, base: str | None = None) -> Path:
-    """Merge the LoRA into a non-quantized reload of the base and save it (with the adapter's tokenizer)."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
+    """Merge the LoRA into a non-quantized load of its 16-bit base (:func:`kit.models.load_merged`) and save it
+    with the adapter's tokenizer."""
+    from kit.models import load_merged
 
-    from kit.models import load_tokenizer
-    from kit.tiny import resolve_model_name
-
-    base = resolve_model_name(base or adapter_base(adapter))
-    dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else \
-        torch.float16 if torch.cuda.is_available() else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
-    model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    model, tokenizer = load_merged(adapter, base)
     output = Path(output)
     model.save_pretrained(output)
-    tokenizer_source = adapter if (Path(adapter) / "tokenizer_config.json").is_file() else base
-    load_tokenizer(str(tokenizer_source)).save_pretrained(output)
+    tokenizer.save_pretrained(output)
     return output
-
-
-def export_gguf(adapter: str | Path, output: str | Path, quantization: str, max_seq_length: int = 4096) -> Path:
-    import torch
-
-    if not torch.cuda.is_available():
-        raise RuntimeError("GGUF export runs through unsloth, which needs a CUDA GPU: install the gpu extra "
-                           "(pip install 'mthinker-kit[gpu]') on a machine with CUDA, or export --merged and "
-                           "convert with llama.cpp's convert_hf_to_gguf.py")
-    from unsloth import FastLanguageModel
-
-    model, tokenizer = FastLanguageModel.from_pretrained(str(adapter), max_seq_length=max_seq_length,
-                                                         load_in_4bit=False)
-    model.save_pretrained_gguf(str(output), tokenizer, quantization_method=quantization)
-    return Path(output)
 
 
 def export_model(adapter: str | Path, output: str | Path, *, base: str | None = None, merged: bool = False,
@@ -75,7 +41,7 @@ def export_model(adapter: str | Path, output: str | Path, *, base: str | None = 
     adapter, output = Path(adapter), Path(output)
     if not (adapter / "adapter_config.json").is_file():
         raise FileNotFoundError(f"{adapter / 'adapter_config.json'} not found: pass a LoRA adapter folder "
-                                "(e.g. runs/quickstart/iter2/grpo/adapter)")
+                                "(e.g. runs/quickstart/final)")
     output.mkdir(parents=True, exist_ok=True)
     written = {"adapter": output / "adapter"}
     if written["adapter"].resolve() != adapter.resolve():
@@ -83,7 +49,9 @@ def export_model(adapter: str | Path, output: str | Path, *, base: str | None = 
     if merged:
         written["merged"] = merge_adapter(adapter, output / "merged", base)
     if gguf:
-        written["gguf"] = export_gguf(adapter, output / "gguf", gguf)
+        from kit.models import save_gguf
+
+        written["gguf"] = save_gguf(adapter, output / "gguf", gguf)
     if push_to_hub:
         from huggingface_hub import HfApi
 

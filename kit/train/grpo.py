@@ -20,11 +20,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit.rewards.trl import COMBINED, COMPONENTS
 from kit.train.config import Config, GRPOSettings, save_config
 
 log = logging.getLogger(__name__)
 
-REWARD_KEYS = ("reward", "format", "accuracy", "lc", "lc_ratio", "cta")
+REWARD_KEYS = (COMBINED, *COMPONENTS)  # what TRL logs as rewards/<key>/mean; kit.rewards.trl owns the names
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -193,19 +194,12 @@ def build_judge(config: Config, policy=None, tokenizer=None):
 # -------------------------------------------------------------------------------------------- trainer
 
 
-def build_grpo_args(settings: GRPOSettings, output_dir: Path, *, use_cpu: bool, reward_weights: list[float]):
+def build_grpo_args(settings: GRPOSettings, output_dir: Path, *, use_cpu: bool, reward_weights: list[float],
+                    dtype: str = "auto"):
     from trl import GRPOConfig
 
-    optim = settings.optim
-    if optim == "auto":
-        optim = "adamw_torch" if use_cpu else "paged_adamw_8bit"
-    bf16 = False
-    fp16 = False
-    if not use_cpu:
-        import torch
+    from kit.models import default_optimizer, trainer_precision
 
-        bf16 = torch.cuda.is_bf16_supported()
-        fp16 = not bf16
     return GRPOConfig(
         output_dir=str(output_dir),
         num_generations=settings.num_generations,
@@ -225,7 +219,7 @@ def build_grpo_args(settings: GRPOSettings, output_dir: Path, *, use_cpu: bool, 
         gradient_accumulation_steps=settings.gradient_accumulation_steps,
         num_iterations=settings.num_iterations,
         max_grad_norm=settings.max_grad_norm,
-        optim=optim,
+        optim=default_optimizer(settings.optim, cuda=not use_cpu),
         save_strategy="steps",
         save_steps=settings.save_steps,
         save_total_limit=settings.save_total_limit,
@@ -237,8 +231,7 @@ def build_grpo_args(settings: GRPOSettings, output_dir: Path, *, use_cpu: bool, 
         log_completions=settings.log_completions,
         generation_kwargs=settings.generation_kwargs,
         use_cpu=use_cpu,
-        bf16=bf16,
-        fp16=fp16,
+        **trainer_precision(dtype, cuda=not use_cpu),
         report_to="none",
         remove_unused_columns=False,  # lang, answer, en_question, en_reference reach the reward functions
         disable_dropout=True,
@@ -246,13 +239,20 @@ def build_grpo_args(settings: GRPOSettings, output_dir: Path, *, use_cpu: bool, 
     )
 
 
+def memory_settings(config: Config) -> dict:
+    """The GRPO settings that decide GPU memory, named as config keys (for the out-of-memory advice)."""
+    from kit.models import model_memory_settings
+
+    keys = ("num_generations", "max_completion_length", "per_device_train_batch_size", "gradient_accumulation_steps")
+    return {**{f"grpo.{k}": getattr(config.grpo, k) for k in keys}, **model_memory_settings(config.model)}
+
+
 def run_grpo(config: Config, output_dir: str | Path | None = None, *, resume: bool = False,
              adapter: str | None = None, extra_callbacks: list | None = None) -> GRPOResult:
     """Train with GRPO; see the module docstring for what is written where."""
     import torch
 
-    from kit.models import describe_oom, is_oom_error, load_model
-    from kit.rewards.trl import build_reward_functions
+    from kit.train.progress import stage_log
 
     settings = config.grpo
     check_batch(settings)
@@ -265,44 +265,60 @@ def run_grpo(config: Config, output_dir: str | Path | None = None, *, resume: bo
                               "or choose another --output")
     if resume and checkpoint is None:
         log.warning("--resume: no checkpoint in %s yet, starting from step 0", output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, output_dir)
+    with stage_log(output_dir, "grpo"):
+        save_config(config, output_dir)
+        return _train(config, output_dir, checkpoint if resume else None, adapter, extra_callbacks)
 
+
+def _train(config: Config, output_dir: Path, resumed_from: Path | None, adapter: str | None,
+           extra_callbacks: list | None) -> GRPOResult:
+    import torch
+
+    from kit.models import load_model, record_base
+    from kit.rewards.trl import build_reward_functions
+    from kit.train.oom import describe_oom, is_oom_error
+
+    settings = config.grpo
     # The model first: unsloth (when chosen) must be imported before transformers' trainer code.
     model, tokenizer = load_model(config.model, adapter=adapter, trainable=True)
     from kit.train.callbacks import MetricsLogger
 
     dataset = build_dataset(load_training_rows(config), tokenizer, settings.max_prompt_length)
     reward_funcs, weights = build_reward_functions(config.reward, build_judge(config, model, tokenizer))
-    args = build_grpo_args(settings, output_dir, use_cpu=not torch.cuda.is_available(), reward_weights=weights)
+    args = build_grpo_args(settings, output_dir, use_cpu=not torch.cuda.is_available(), reward_weights=weights,
+                           dtype=config.model.dtype)
 
     from trl import GRPOTrainer
 
-    logger = MetricsLogger(output_dir / "metrics.jsonl", append=resume,
-                           keep_until_step=_checkpoint_step(checkpoint) if resume and checkpoint else 0)
+    logger = MetricsLogger(output_dir / "metrics.jsonl", append=resumed_from is not None,
+                           keep_until_step=_checkpoint_step(resumed_from) if resumed_from else 0,
+                           signal_warning=NO_SIGNAL)
     trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=dataset,
                           processing_class=tokenizer, callbacks=[logger, *(extra_callbacks or [])])
     _quiet_progress(trainer)
-    resumed_from = checkpoint if resume else None
     if resumed_from:
         log.info("resuming from %s", resumed_from)
     try:
         trainer.train(resume_from_checkpoint=str(resumed_from) if resumed_from else None)
     except Exception as exc:
         if torch.cuda.is_available() and is_oom_error(exc):
-            settings_now = {**vars(settings), **{k: getattr(config.model, k) for k in
-                            ("max_seq_length", "load_in_4bit", "gradient_checkpointing", "gpu_memory_utilization")}}
-            raise RuntimeError(describe_oom(exc, settings_now)) from exc
+            raise RuntimeError(describe_oom(exc, memory_settings(config))) from exc
         raise
     adapter_dir = output_dir / "adapter"
     trainer.save_model(str(adapter_dir))  # PEFT: the adapter only
     tokenizer.save_pretrained(str(adapter_dir))
+    record_base(adapter_dir, config.model.name)  # the 16-bit base for merged exports (not unsloth's 4-bit copy)
     summary = summarize(trainer.state.log_history)
     summary.update(adapter=str(adapter_dir), global_step=trainer.state.global_step,
                    resumed_from=str(resumed_from) if resumed_from else None, output_dir=str(output_dir))
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return GRPOResult(output_dir=output_dir, adapter_dir=adapter_dir, global_step=trainer.state.global_step,
                       resumed_from=resumed_from, summary=summary)
+
+
+NO_SIGNAL = ("all rewards identical in every group (reward_std 0 on every step so far): no learning signal; run "
+             "the SFT warm-up first (`mthinker pipeline CONFIG` does it, or `mthinker sft` and then train from "
+             "its model/adapter)")
 
 
 def _quiet_progress(trainer) -> None:
@@ -340,4 +356,6 @@ def summarize(log_history: list[dict], window: int = 3) -> dict:
         keys = {k for e in chunk for k in e}
         return {k: sum(e[k] for e in chunk if k in e) / max(1, sum(k in e for e in chunk)) for k in sorted(keys)}
 
-    return {"first": mean_of(entries[:window]), "final": mean_of(entries[-window:]), "logged_steps": len(entries)}
+    stds = [float(e["reward_std"]) for e in log_history if "reward_std" in e]
+    return {"first": mean_of(entries[:window]), "final": mean_of(entries[-window:]), "logged_steps": len(entries),
+            "no_signal": bool(stds) and not any(stds)}

@@ -8,10 +8,13 @@
     <output>/iter2/refs         ... and so on for pipeline.iterations
     <output>/eval/before.json   reward components of the SFT model on held-out questions
     <output>/eval/after.json    ... of the final model
-    <output>/summary.json
+    <output>/final              the final model, always: the last GRPO adapter, or the SFT model when no GRPO
+                                iteration had data (a link; ``--model <output>/final`` loads it anywhere)
+    <output>/summary.json, pipeline.log
 
 Every stage writes a ``DONE`` marker last; a stage whose marker exists is skipped, so rerunning the command
-after a crash or a kill continues where it stopped (an interrupted GRPO stage resumes from its checkpoint).
+after a crash or a kill continues where it stopped (an interrupted GRPO stage resumes from its checkpoint;
+interrupted select and refs stages skip the batches they already wrote).
 Held-out questions (the last ``pipeline.eval_per_lang`` of each language in ``data.train``) are never
 trained or selected on.
 """
@@ -63,10 +66,6 @@ def held_out(config) -> list[dict]:
     return [r for rows in per_lang.values() for r in (rows[-k:] if k else [])]
 
 
-def _done(path: Path) -> bool:
-    return (path / "DONE").is_file()
-
-
 def _stage_config(config, policy: Policy, **grpo_overrides):
     cfg = copy.deepcopy(config)
     cfg.model.name = policy.model_name
@@ -86,13 +85,43 @@ def _kept_ids(select_dir: Path) -> set[str]:
     return ids
 
 
+def link_final(output_dir: Path, policy: Policy) -> Path | None:
+    """``<output>/final`` -> the final adapter (or the SFT model folder when no GRPO ran): one path that always
+    names the result. A relative link (a copy where links are not possible); None for a bare Hub model."""
+    import os
+    import shutil
+
+    target = Path(policy.adapter) if policy.adapter else Path(policy.model_name)
+    if not target.is_dir():
+        log.warning("no local final model to point %s at (the final model is %s)", output_dir / "final",
+                    policy.model_name)
+        return None
+    final = output_dir / "final"
+    if final.is_symlink() or final.is_file():
+        final.unlink()
+    elif final.is_dir():
+        shutil.rmtree(final)
+    try:
+        final.symlink_to(os.path.relpath(target.resolve(), output_dir.resolve()), target_is_directory=True)
+    except OSError:
+        shutil.copytree(target, final)
+    return final
+
+
 def run_pipeline(config, output_dir: str | Path) -> dict:
     """Run (or continue) the whole pipeline; returns the summary (also written to ``summary.json``)."""
-    from kit.train.config import save_config
-    from kit.train.summary import evaluate, grpo_reward_std
+    from kit.train.progress import stage_log
 
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    with stage_log(output_dir, "pipeline"):
+        return _run_pipeline(config, output_dir)
+
+
+def _run_pipeline(config, output_dir: Path) -> dict:
+    from kit.train.config import save_config
+    from kit.train.progress import is_done, release_memory, write_marker
+    from kit.train.summary import evaluate, grpo_reward_std
+
     save_config(config, output_dir)
     settings: PipelineSettings = config.pipeline
     holdout = held_out(config)
@@ -103,12 +132,13 @@ def run_pipeline(config, output_dir: str | Path) -> dict:
     policy = Policy(config.model.name)
     if settings.sft:
         sft_dir = output_dir / "sft"
-        if _done(sft_dir):
+        if is_done(sft_dir):
             stages.append({"name": "sft", "result": f"skipped (done): {sft_dir}"})
         else:
             from kit.train.sft import run_sft
 
             result = run_sft(config, sft_dir, exclude=holdout_ids)
+            release_memory()
             stages.append({"name": "sft", "result": f"{result.summary['steps']} steps, loss "
                            f"{result.summary['first_loss']:.3f} -> {result.summary['final_loss']:.3f}"})
         policy = Policy(str(sft_dir / "model")) if config.sft.full else Policy(config.model.name,
@@ -122,13 +152,14 @@ def run_pipeline(config, output_dir: str | Path) -> dict:
     for it in range(1, settings.iterations + 1):
         iter_dir = output_dir / f"iter{it}"
         select_dir, refs_dir, grpo_dir = iter_dir / "select", iter_dir / "refs", iter_dir / "grpo"
-        if _done(select_dir):
+        if is_done(select_dir):
             stages.append({"name": f"iter{it}/select", "result": "skipped (done)"})
         else:
             from kit.train.select import run_select
 
             result = run_select(config, select_dir, model_name=policy.model_name, adapter=policy.adapter,
                                 exclude=used)
+            release_memory()
             stages.append({"name": f"iter{it}/select",
                            "result": f"kept {result.stats['kept']} of {result.stats['questions']} questions"})
         kept = _kept_ids(select_dir)
@@ -139,15 +170,16 @@ def run_pipeline(config, output_dir: str | Path) -> dict:
                         "no GRPO this iteration", it)
             stages.append({"name": f"iter{it}/grpo", "result": "skipped: no question kept by select"})
             continue
-        if _done(refs_dir):
+        if is_done(refs_dir):
             stages.append({"name": f"iter{it}/refs", "result": "skipped (done)"})
         else:
             from kit.train.refs import run_refs
 
             result = run_refs(config, select_dir, refs_dir, model_name=policy.model_name, adapter=policy.adapter)
+            release_memory()
             stages.append({"name": f"iter{it}/refs", "result": f"{result.stats['with_reference']} of "
                            f"{result.stats['questions']} with an English reference"})
-        if _done(grpo_dir):
+        if is_done(grpo_dir):
             stages.append({"name": f"iter{it}/grpo", "result": "skipped (done)"})
         else:
             from kit.train.grpo import latest_checkpoint, run_grpo
@@ -156,7 +188,8 @@ def run_pipeline(config, output_dir: str | Path) -> dict:
             cfg = _stage_config(config, policy, train_data=str(refs_dir / "train.jsonl"), **steps)
             result = run_grpo(cfg, output_dir=grpo_dir, resume=latest_checkpoint(grpo_dir) is not None,
                               adapter=policy.adapter)
-            (grpo_dir / "DONE").write_text("ok\n")
+            release_memory()
+            write_marker(grpo_dir)
             std = grpo_reward_std(grpo_dir)
             stages.append({"name": f"iter{it}/grpo", "result": f"{result.global_step} steps, mean within-group "
                            f"reward std {std:.3f}" if std is not None else f"{result.global_step} steps"})
@@ -167,8 +200,10 @@ def run_pipeline(config, output_dir: str | Path) -> dict:
         policy = Policy(policy.model_name, str(grpo_dir / "adapter"))
         final_adapter = policy.adapter
 
+    final = link_final(output_dir, policy)
     # ---- before / after on held-out questions
-    summary: dict = {"stages": stages, "final_model": policy.model_name, "final_adapter": final_adapter,
+    summary: dict = {"stages": stages, "final": str(final) if final else None,
+                     "final_model": policy.model_name, "final_adapter": final_adapter,
                      "sft_model": sft_policy.model_name, "sft_adapter": sft_policy.adapter,
                      "eval_n": settings.eval_n, "held_out": len(holdout),
                      "grpo_reward_std": {f"iter{i}": grpo_reward_std(output_dir / f"iter{i}" / "grpo")
@@ -192,5 +227,6 @@ def run_pipeline(config, output_dir: str | Path) -> dict:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
             summary[name] = result
+            release_memory()
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     return summary

@@ -4,11 +4,13 @@ For every question in the training languages the model samples ``n`` rollouts (t
 0.9, top-p 0.95). A rollout is *good* when it is well-formed, language-consistent and correct (the
 components of :func:`kit.rewards.mthinker.score_completions`; nothing is re-implemented here). A question is
 kept when ``0 < #good < n``: GRPO learns nothing from a group that is all right or all wrong. At most
-``max_per_lang`` per language are kept; the first ``test_size`` kept go to a test split.
+``max_per_lang`` per language are kept; ``test_size`` kept questions, taken from the languages in turn, go to
+a test split.
 
-Writes ``rollouts.jsonl`` (every completion and whether it was good), ``train.jsonl`` / ``test.jsonl`` (rows ``{id, question, answer, lang, en_question, en_reference,
-prompt, n_good}``, ``prompt`` = the chat messages the GRPO stage trains on), ``stats.json``, ``config.yaml``
-and, last, the ``DONE`` marker.
+Writes ``rollouts.jsonl`` (every completion and whether it was good; appended batch by batch, so a rerun
+after a crash or a kill skips the questions already sampled), ``train.jsonl`` / ``test.jsonl`` (rows ``{id,
+question, answer, lang, en_question, en_reference, prompt, n_good}``, ``prompt`` = the chat messages the GRPO
+stage trains on), ``stats.json``, ``config.yaml``, ``select.log`` and, last, the ``DONE`` marker.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from kit.train.progress import write_marker
 
-DONE = "DONE"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,7 +33,7 @@ class SelectSettings:
     top_p: float = 0.95
     max_new_tokens: int = 1024  # the real model needs far more for hard questions; raise on a big GPU
     max_per_lang: int = 3000  # the paper's cap
-    test_size: int = 64  # the first kept questions that go to test.jsonl (the paper: 64)
+    test_size: int = 64  # kept questions that go to test.jsonl, the languages in turn (the paper: 64)
     limit_per_lang: int | None = None  # questions tried per language (None = all)
     batch_size: int = 8  # prompts per generate() call
     seed: int = 0
@@ -83,14 +85,27 @@ def load_policy(config, model_name: str | None = None, adapter: str | None = Non
 
 
 def rollouts(model, tokenizer, questions: list[tuple[str, str]], *, n: int, temperature: float, top_p: float,
-             max_new_tokens: int, batch_size: int, seed: int | None, control: bool = False) -> list[list[str]]:
-    """``n`` completions for each ``(question, lang)``, prompts rendered by :mod:`kit.prompts`."""
+             max_new_tokens: int, batch_size: int, seed: int | None, control: bool = False, progress: bool = True,
+             section: str | None = None) -> list[list[str]]:
+    """``n`` completions for each ``(question, lang)``, prompts rendered by :mod:`kit.prompts`.
+
+    ``section`` (``select``, ``refs``, ...) names the config keys an out-of-memory error advises lowering."""
     from kit.generation import SamplingParams, sample
     from kit.prompts import render_prompt
 
     prompts = [render_prompt(tokenizer, q, lang, control=control) for q, lang in questions]
     params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed)
-    return sample(model, tokenizer, prompts, params, batch_size=batch_size)
+    return sample(model, tokenizer, prompts, params, batch_size=batch_size, progress=progress,
+                  oom_names=_SAMPLING_KEYS.get(section))
+
+
+# The config keys behind each stage's sampling knobs, for the out-of-memory advice.
+_SAMPLING_KEYS = {
+    "select": {"batch_size": "select.batch_size", "n": "select.n", "max_new_tokens": "select.max_new_tokens"},
+    "refs": {"batch_size": "refs.batch_size", "n": "refs.schedule", "max_new_tokens": "refs.max_new_tokens"},
+    "pipeline": {"batch_size": "select.batch_size", "n": "pipeline.eval_n",
+                 "max_new_tokens": "pipeline.eval_max_new_tokens"},
+}
 
 
 def score(completions: list[str], row: dict, config, *, lang: str | None = None, answer: str | None = None,
@@ -104,26 +119,26 @@ def score(completions: list[str], row: dict, config, *, lang: str | None = None,
 
 
 def question_pool(config, limit_per_lang: int | None, exclude: set[str] = frozenset()) -> list[dict]:
-    from kit.data.loaders import load_rows
+    """The questions of ``data.train`` in ``data.langs`` minus ``exclude`` ids, the first ``limit_per_lang`` of
+    each language."""
+    from kit.data.loaders import cap_per_lang, load_rows
 
     rows = load_rows(config.data.train, langs=list(config.data.langs))
-    out, counts = [], {}
-    for row in rows:
-        if row["id"] in exclude:
-            continue
-        counts[row["lang"]] = counts.get(row["lang"], 0) + 1
-        if limit_per_lang and counts[row["lang"]] > limit_per_lang:
-            continue
-        out.append(row)
-    return out
+    return cap_per_lang([r for r in rows if r["id"] not in exclude], limit_per_lang)
 
 
-def write_marker(output_dir: Path) -> None:
-    (output_dir / DONE).write_text("ok\n")
-
-
-def is_done(output_dir: str | Path) -> bool:
-    return (Path(output_dir) / DONE).is_file()
+def split_test(kept: list[dict], test_size: int) -> tuple[list[dict], list[dict]]:
+    """``(train, test)``: ``test_size`` rows taken from the languages in turn (the first of each language, then
+    the second, ...), so a file ordered by language still gives every language its share of the test split."""
+    by_lang: dict[str, list[dict]] = {}
+    for row in kept:
+        by_lang.setdefault(row["lang"], []).append(row)
+    test_ids: set[str] = set()
+    for depth in range(max((len(v) for v in by_lang.values()), default=0)):
+        for rows in by_lang.values():
+            if len(test_ids) < test_size and depth < len(rows):
+                test_ids.add(rows[depth]["id"])
+    return [r for r in kept if r["id"] not in test_ids], [r for r in kept if r["id"] in test_ids]
 
 
 # ------------------------------------------------------------------------------------------- the stage
@@ -132,44 +147,67 @@ def is_done(output_dir: str | Path) -> bool:
 def run_select(config, output_dir: str | Path, *, model_name: str | None = None, adapter: str | None = None,
                exclude: set[str] = frozenset()) -> SelectResult:
     """Rejection sampling with the model ``model_name`` (+ ``adapter``) on ``data.train`` minus ``exclude`` ids."""
-    from kit.data.loaders import write_rows
-    from kit.prompts import build_messages
     from kit.train.config import save_config
+    from kit.train.progress import clear_marker, stage_log
+
+    output_dir = Path(output_dir)
+    with stage_log(output_dir, "select"):
+        clear_marker(output_dir)
+        save_config(config, output_dir)
+        return _run_select(config, output_dir, model_name, adapter, set(exclude))
+
+
+def _run_select(config, output_dir: Path, model_name, adapter, exclude: set[str]) -> SelectResult:
+    from kit.data.loaders import cap_per_lang, write_rows
+    from kit.generation import progress_bar
+    from kit.prompts import build_messages
+    from kit.train.config import section_dict
+    from kit.train.progress import ProgressLog, batches
 
     settings: SelectSettings = config.select
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, output_dir)
-    pool = question_pool(config, settings.limit_per_lang, set(exclude))
+    pool = question_pool(config, settings.limit_per_lang, exclude)
     if not pool:
         raise ValueError(f"select: no questions left in {config.data.train} for data.langs={config.data.langs} "
                          f"after excluding {len(exclude)} already used")
-    log.info("select: %d questions x %d rollouts (temperature %s, top_p %s)", len(pool), settings.n,
-             settings.temperature, settings.top_p)
-    model, tokenizer = load_policy(config, model_name, adapter)
-    texts = rollouts(model, tokenizer, [(r["question"], r["lang"]) for r in pool], n=settings.n,
-                     temperature=settings.temperature, top_p=settings.top_p, max_new_tokens=settings.max_new_tokens,
-                     batch_size=settings.batch_size, seed=settings.seed, control=config.data.control)
-    kept, stats, log_rows = [], {}, []
-    for row, completions in zip(pool, texts):
-        goods = [is_good(b) for b in score(completions, row, config)]
-        log_rows.append({"id": row["id"], "lang": row["lang"], "answer": row["answer"], "completions": completions,
-                         "good": goods})
+    sampling = {k: getattr(settings, k) for k in ("n", "temperature", "top_p", "max_new_tokens", "batch_size",
+                                                   "seed", "load_in_4bit")}
+    done = ProgressLog(output_dir / "rollouts.jsonl", {
+        "model": model_name or config.model.name, "adapter": adapter, **sampling, "control": config.data.control,
+        "reward": section_dict(config, "reward")})
+    # fixed batches seeded by their index: a resumed run samples exactly what an uninterrupted one would
+    todo = [(i, b) for i, b in batches(pool, settings.batch_size) if not all(r["id"] in done for r in b)]
+    log.info("select: %d questions x %d rollouts (temperature %s, top_p %s); %d already sampled", len(pool),
+             settings.n, settings.temperature, settings.top_p, len(pool) - sum(len(b) for _, b in todo))
+    if todo:
+        model, tokenizer = load_policy(config, model_name, adapter)
+        for index, batch in progress_bar(todo, True, total_prompts=sum(len(b) for _, b in todo), n=settings.n):
+            texts = rollouts(model, tokenizer, [(r["question"], r["lang"]) for r in batch], n=settings.n,
+                             temperature=settings.temperature, top_p=settings.top_p,
+                             max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size,
+                             seed=settings.seed + index, control=config.data.control, progress=False,
+                             section="select")
+            done.append([{"id": row["id"], "lang": row["lang"], "answer": row["answer"], "completions": completions,
+                          "good": [is_good(b) for b in score(completions, row, config)]}
+                         for row, completions in zip(batch, texts)])
+    log_rows = [done.get(row["id"]) for row in pool]
+    stats: dict = {}
+    candidates = []
+    for row, entry in zip(pool, log_rows):
         lang_stats = stats.setdefault(row["lang"], {"tried": 0, "kept": 0, "all_good": 0, "none_good": 0})
         lang_stats["tried"] += 1
-        n_good = sum(goods)
-        if n_good == len(goods):
-            lang_stats["all_good"] += 1
-        elif n_good == 0:
-            lang_stats["none_good"] += 1
-        if keep_question(goods) and lang_stats["kept"] < settings.max_per_lang:
-            lang_stats["kept"] += 1
-            kept.append({**row, "prompt": build_messages(row["question"], row["lang"], control=config.data.control),
-                         "n_good": n_good})
-    test, train = kept[: settings.test_size], kept[settings.test_size:]
+        n_good = sum(entry["good"])
+        lang_stats["all_good"] += n_good == len(entry["good"])
+        lang_stats["none_good"] += n_good == 0
+        if keep_question(entry["good"]):
+            candidates.append({**row, "n_good": n_good,
+                               "prompt": build_messages(row["question"], row["lang"], control=config.data.control)})
+    kept = cap_per_lang(candidates, settings.max_per_lang)
+    for row in kept:
+        stats[row["lang"]]["kept"] += 1
+    train, test = split_test(kept, settings.test_size)
     train_path = write_rows(train, output_dir / "train.jsonl")
     test_path = write_rows(test, output_dir / "test.jsonl")
-    write_rows(log_rows, output_dir / "rollouts.jsonl")  # every rollout and its verdict, for inspection
+    write_rows(log_rows, output_dir / "rollouts.jsonl")  # in question order, for inspection
     summary = {"questions": len(pool), "n": settings.n, "kept": len(kept), "train": len(train), "test": len(test),
                "per_lang": stats, "model": model_name or config.model.name, "adapter": adapter}
     (output_dir / "stats.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")

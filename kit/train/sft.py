@@ -6,8 +6,8 @@ completion only. Traces come from ``sft.traces``: a file/folder/Hub id in the la
 :mod:`kit.data.sft_data`, or ``synthetic`` (:mod:`kit.data.traces`, built from ``data.train``; only meant to
 teach the tiny random model the format).
 
-Writes into the output folder: ``config.yaml``, ``metrics.jsonl``, ``adapter/`` (LoRA + tokenizer),
-``summary.json`` and, last, the ``DONE`` marker the pipeline checks.
+Writes into the output folder: ``config.yaml``, ``metrics.jsonl``, ``sft.log``, ``adapter/`` (LoRA + tokenizer)
+or ``model/`` (``sft.full``), ``summary.json`` and, last, the ``DONE`` marker the pipeline checks.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
-
-DONE = "DONE"
 
 
 @dataclass
@@ -69,17 +67,11 @@ def load_sft_traces(config, exclude: set[str] = frozenset()) -> list[dict]:
     settings: SFTSettings = config.sft
     langs = list(config.data.langs)
     if settings.traces == "synthetic":
-        from kit.data.loaders import load_rows
+        from kit.data.loaders import cap_per_lang, load_rows
         from kit.data.traces import synthetic_traces
 
-        rows = [r for r in load_rows(config.data.train, langs=langs) if r["id"] not in exclude]
-        if settings.limit_per_lang:
-            kept, counts = [], {}
-            for row in rows:
-                counts[row["lang"]] = counts.get(row["lang"], 0) + 1
-                if counts[row["lang"]] <= settings.limit_per_lang:
-                    kept.append(row)
-            rows = kept
+        rows = cap_per_lang([r for r in load_rows(config.data.train, langs=langs) if r["id"] not in exclude],
+                            settings.limit_per_lang)
         return synthetic_traces(rows, english=settings.english_traces, head_chars=settings.head_chars)
     from kit.data.sft_data import load_traces
 
@@ -116,38 +108,38 @@ def tokenize_traces(traces: list[dict], tokenizer, max_length: int, control: boo
     return Dataset.from_list(examples)
 
 
-def _load_full(model_cfg):
-    """The backbone in full precision, every weight trainable (``sft.full``)."""
-    import torch
-    from transformers import AutoModelForCausalLM
+def memory_settings(config) -> dict:
+    """The SFT settings that decide GPU memory, named as config keys (for the out-of-memory advice)."""
+    from kit.models import model_memory_settings
 
-    from kit.models import load_tokenizer
-    from kit.tiny import resolve_model_name
-
-    dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(resolve_model_name(model_cfg.name), dtype=dtype)
-    if torch.cuda.is_available():
-        model = model.to("cuda")
-    return model, load_tokenizer(model_cfg.name)
+    keys = ("per_device_train_batch_size", "gradient_accumulation_steps", "max_length", "full")
+    return {**{f"sft.{k}": getattr(config.sft, k) for k in keys}, **model_memory_settings(config.model)}
 
 
 def run_sft(config, output_dir: str | Path, *, adapter: str | None = None,
             exclude: set[str] = frozenset()) -> SFTResult:
     """Cold-start SFT; see the module docstring for what is written where."""
-    import torch
-
-    from kit.models import describe_oom, is_oom_error, load_model
     from kit.train.config import save_config
+    from kit.train.progress import clear_marker, stage_log
+
+    output_dir = Path(output_dir)
+    with stage_log(output_dir, "sft"):
+        clear_marker(output_dir)
+        save_config(config, output_dir)
+        return _run_sft(config, output_dir, adapter, exclude)
+
+
+def _run_sft(config, output_dir: Path, adapter: str | None, exclude: set[str]) -> SFTResult:
+    from kit.models import default_optimizer, load_full, load_model, record_base, trainer_precision
+    from kit.train.oom import describe_oom, is_oom_error
+    from kit.train.progress import write_marker
 
     settings: SFTSettings = config.sft
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, output_dir)
     traces = load_sft_traces(config, exclude)
     log.info("SFT: %d traces (%s)", len(traces), settings.traces)
 
     if settings.full:
-        model, tokenizer = _load_full(config.model)
+        model, tokenizer = load_full(config.model)
     else:
         model, tokenizer = load_model(config.model, adapter=adapter, trainable=True)
     from trl import SFTConfig, SFTTrainer
@@ -156,8 +148,7 @@ def run_sft(config, output_dir: str | Path, *, adapter: str | None = None,
 
     dataset = tokenize_traces(traces, tokenizer, min(settings.max_length, config.model.max_seq_length),
                               control=config.data.control)
-    use_cpu = not torch.cuda.is_available()
-    bf16 = (not use_cpu) and torch.cuda.is_bf16_supported()
+    precision = trainer_precision(config.model.dtype)
     args = SFTConfig(
         output_dir=str(output_dir / "checkpoints"),
         completion_only_loss=True,
@@ -173,13 +164,12 @@ def run_sft(config, output_dir: str | Path, *, adapter: str | None = None,
         save_steps=settings.save_steps,
         save_total_limit=1,
         seed=settings.seed,
-        use_cpu=use_cpu,
-        bf16=bf16,
-        fp16=(not use_cpu) and not bf16,
-        optim="adamw_torch" if use_cpu else "paged_adamw_8bit",
+        use_cpu=not _cuda(),
+        optim=default_optimizer("auto"),
         report_to="none",
         gradient_checkpointing=False,  # kit.models set it up already
         dataset_kwargs={"skip_prepare_dataset": False},
+        **precision,
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                          callbacks=[MetricsLogger(output_dir / "metrics.jsonl")])
@@ -189,18 +179,25 @@ def run_sft(config, output_dir: str | Path, *, adapter: str | None = None,
     try:
         trainer.train()
     except Exception as exc:
-        if torch.cuda.is_available() and is_oom_error(exc):
-            raise RuntimeError(describe_oom(exc, {**vars(settings), "max_seq_length": config.model.max_seq_length})
-                               ) from exc
+        if _cuda() and is_oom_error(exc):
+            raise RuntimeError(describe_oom(exc, memory_settings(config))) from exc
         raise
     adapter_dir = output_dir / ("model" if settings.full else "adapter")
     trainer.save_model(str(adapter_dir))
     tokenizer.save_pretrained(str(adapter_dir))
+    if not settings.full:
+        record_base(adapter_dir, config.model.name)
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     summary = {"examples": len(dataset), "steps": trainer.state.global_step, "first_loss": losses[0] if losses else None,
                "final_loss": losses[-1] if losses else None, "adapter": str(adapter_dir)}
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    (output_dir / DONE).write_text("ok\n")
+    write_marker(output_dir)
     log.info("SFT: %d steps, loss %s -> %s; adapter in %s", summary["steps"], summary["first_loss"],
              summary["final_loss"], adapter_dir)
     return SFTResult(output_dir=output_dir, adapter_dir=adapter_dir, examples=len(dataset), summary=summary)
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

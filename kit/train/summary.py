@@ -10,18 +10,19 @@ import json
 import statistics
 from pathlib import Path
 
-COMPONENTS = ("reward", "format", "accuracy", "lc", "lc_ratio", "cta")
+from kit.train.grpo import REWARD_KEYS as COMPONENTS
 
 
 def evaluate(config, rows: list[dict], *, model_name: str | None, adapter: str | None, n: int,
-             max_new_tokens: int, seed: int = 0, batch_size: int = 16, judge=None) -> dict:
-    """Mean of each reward component over ``n`` samples per row, and the mean within-question reward std."""
+             max_new_tokens: int, seed: int = 0, batch_size: int | None = None, judge=None) -> dict:
+    """Mean of each reward component over ``n`` samples per row, and the mean within-question reward std
+    (``batch_size``: prompts per generate call, default ``select.batch_size``)."""
     from kit.train.select import load_policy, rollouts, score
 
     model, tokenizer = load_policy(config, model_name, adapter)
     texts = rollouts(model, tokenizer, [(r["question"], r["lang"]) for r in rows], n=n, temperature=0.9,
-                     top_p=0.95, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
-                     control=config.data.control)
+                     top_p=0.95, max_new_tokens=max_new_tokens, batch_size=batch_size or config.select.batch_size,
+                     seed=seed, control=config.data.control, section="pipeline")
     sums = dict.fromkeys(COMPONENTS, 0.0)
     stds, count = [], 0
     for row, completions in zip(rows, texts):
@@ -80,6 +81,8 @@ def print_summary(summary: dict, console=None) -> None:
     console.print(stages)
     console.print(f"final model: {summary.get('final_model')}")
     console.print(f"final adapters: {summary.get('final_adapter') or '(none: no GRPO iteration had data)'}")
+    if summary.get("final"):
+        console.print(f"final (always the result; use it as --model): {summary['final']}")
 
 
 def _fmt(value) -> str:

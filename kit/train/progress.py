@@ -1,0 +1,126 @@
+"""What every stage shares about its output folder: the ``DONE`` marker, the stage's log file, resumable
+progress logs for the sampling stages, and freeing the model between stages.
+
+- ``DONE`` is written last, only when a stage finished; the pipeline skips a stage whose folder has it.
+- :func:`stage_log` copies the kit's log lines into ``<output>/<stage>.log`` while the stage runs.
+- :class:`ProgressLog` is an append-only JSONL of finished work: select and refs append each batch as soon as
+  it is scored, so a crash or a kill loses at most the batch in flight, and a rerun skips what is logged.
+  Its ``fingerprint`` (model, sampling settings) is stored beside it; a rerun with other settings starts over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DONE = "DONE"
+
+
+def write_marker(output_dir: str | Path) -> None:
+    (Path(output_dir) / DONE).write_text("ok\n")
+
+
+def is_done(output_dir: str | Path) -> bool:
+    return (Path(output_dir) / DONE).is_file()
+
+
+def clear_marker(output_dir: str | Path) -> None:
+    """A stage that (re)starts is not done until it writes the marker again."""
+    (Path(output_dir) / DONE).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def stage_log(output_dir: str | Path, name: str):
+    """Copy the kit's log lines (INFO and up) into ``<output_dir>/<name>.log`` for the duration (the main
+    process only, under ``accelerate launch``)."""
+    if int(os.environ.get("RANK", "0")) != 0:
+        yield None
+        return
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(output_dir / f"{name}.log", encoding="utf-8")
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("kit")
+    previous = logger.level
+    if logger.getEffectiveLevel() > logging.INFO:  # library use without logging set up: the file still gets INFO
+        logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    except BaseException:
+        # the traceback goes to the file only: the console already shows the error once
+        handler.handle(logging.LogRecord("kit", logging.ERROR, __file__, 0, "%s stopped with an error", (name,),
+                                         sys.exc_info()))
+        raise
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+        handler.close()
+
+
+class ProgressLog:
+    """Append-only JSONL of finished records, keyed by ``key`` (e.g. the question id)."""
+
+    def __init__(self, path: str | Path, fingerprint: dict, key: str = "id"):
+        self.path = Path(path)
+        self.meta = self.path.with_name(self.path.stem + ".progress.json")
+        self.key = key
+        self.records: dict[str, dict] = {}
+        stored = json.loads(self.meta.read_text(encoding="utf-8")) if self.meta.is_file() else None
+        fingerprint = json.loads(json.dumps(fingerprint, default=str))  # compare as stored
+        if stored == fingerprint and self.path.is_file():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:  # a line cut by a kill mid-write is dropped: its batch is redone
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                self.records[str(record[key])] = record
+            if self.records:
+                log.info("%s: resuming, %d records already done", self.path, len(self.records))
+        elif self.path.is_file():
+            log.warning("%s: written with other settings (%s): starting over", self.path, self.meta.name)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # rewrite the kept records so appends never follow a half-written line
+        self.path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.records.values()),
+                             encoding="utf-8")
+        self.meta.write_text(json.dumps(fingerprint, indent=2), encoding="utf-8")
+
+    def __contains__(self, key) -> bool:
+        return str(key) in self.records
+
+    def get(self, key) -> dict | None:
+        return self.records.get(str(key))
+
+    def append(self, records: list[dict]) -> None:
+        """Add a finished batch in one write (flushed), so what is on disk is whole batches."""
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+            f.flush()
+        for record in records:
+            self.records[str(record[self.key])] = record
+
+
+def batches(items: list, size: int) -> list[tuple[int, list]]:
+    """``[(index, batch)]``: fixed batches of ``items``, so a rerun forms the same batches (and seeds)."""
+    return [(i // size, items[i:i + size]) for i in range(0, len(items), size)]
+
+
+def release_memory() -> None:
+    """Collect the models a finished stage left behind (PEFT models hold reference cycles) and empty the CUDA
+    cache, so the next stage of the pipeline starts with the GPU memory back."""
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
