@@ -424,6 +424,3 @@ def save_gguf(adapter, output, quantization: str, max_seq_length: int = 4096) ->
     model.save_pretrained_gguf(str(output), tokenizer, quantization_method=quantization)
     return Path(output)
 
-
-# Out-of-memory advice lives in kit.train.oom; re-exported here for the callers that import it from kit.models.
-from kit.train.oom import describe_oom, is_oom_error, model_memory_settings  # noqa: F401

@@ -188,10 +188,9 @@ The model is the kit's embedded **tiny Qwen2** (built locally in seconds, random
 reads PolyMath from the benchmark folder beside a checkout, or else from the Hugging Face Hub
 (`Qwen/PolyMath`).
 
-**Time and memory.** The tiny preset's own estimate for the whole pipeline is 3-5 minutes on 2 CPU
-cores. Measured in this repository on 2 CPU cores shared with other jobs (so upper bounds): the full
-preset (2 iterations, 8 GRPO steps each) took 7 min 40 s of wall time (5.7 min of CPU time) with a peak
-of 0.8 GB of RAM; the CI parameters of `tests/test_notebooks.py`
+**Time and memory.** Measured in this repository on 2 CPU cores shared with other jobs (see
+docs/BENCHMARKS.md): the full preset (2 iterations, 8 GRPO steps each) took 2 min 25 s of wall time with a
+peak of 0.85 GB of RAM, and up to 7 min 40 s when other jobs loaded the cores; the CI parameters of `tests/test_notebooks.py`
 (2 languages x 3 questions, 80 SFT steps, 1 GRPO step) run this whole notebook in about 2.5 minutes. With
 a GPU the same commands use it.
 

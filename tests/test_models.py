@@ -9,11 +9,11 @@ from kit.models import (
     Backend,
     LoraSettings,
     ModelConfig,
-    describe_oom,
     load_for_inference,
     load_model,
     resolve_backend,
 )
+from kit.train.oom import describe_oom
 
 
 def test_importing_kit_and_cli_never_imports_unsloth_or_torch():

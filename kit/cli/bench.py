@@ -96,10 +96,11 @@ def grpo_command(
         with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
             result = run_grpo_bench(cfg).as_dict()
     except RuntimeError as exc:
-        from kit.models import describe_oom, is_oom_error
+        from kit.train.oom import describe_oom, is_oom_error
 
         if is_oom_error(exc):
-            _fail(describe_oom(exc, {"num_generations": group, "max_completion_length": completion_len}))
+            advice = describe_oom(exc, {"num_generations": group, "max_completion_length": completion_len})
+            _fail(f"{advice}\nHere --group sets num_generations and --completion-len max_completion_length.")
         _fail(str(exc))
     _emit(result, as_json, out, _grpo_table)
 

@@ -241,7 +241,7 @@ def build_grpo_args(settings: GRPOSettings, output_dir: Path, *, use_cpu: bool, 
 
 def memory_settings(config: Config) -> dict:
     """The GRPO settings that decide GPU memory, named as config keys (for the out-of-memory advice)."""
-    from kit.models import model_memory_settings
+    from kit.train.oom import model_memory_settings
 
     keys = ("num_generations", "max_completion_length", "per_device_train_batch_size", "gradient_accumulation_steps")
     return {**{f"grpo.{k}": getattr(config.grpo, k) for k in keys}, **model_memory_settings(config.model)}

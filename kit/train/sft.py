@@ -110,7 +110,7 @@ def tokenize_traces(traces: list[dict], tokenizer, max_length: int, control: boo
 
 def memory_settings(config) -> dict:
     """The SFT settings that decide GPU memory, named as config keys (for the out-of-memory advice)."""
-    from kit.models import model_memory_settings
+    from kit.train.oom import model_memory_settings
 
     keys = ("per_device_train_batch_size", "gradient_accumulation_steps", "max_length", "full")
     return {**{f"sft.{k}": getattr(config.sft, k) for k in keys}, **model_memory_settings(config.model)}
