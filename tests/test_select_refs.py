@@ -306,3 +306,14 @@ def test_sampling_oom_names_the_stage_keys(tiny_model_path):
         for fragment in expected:
             assert fragment in str(info.value), (fragment, str(info.value))
         assert "grpo." not in str(info.value)
+
+
+def test_progress_log_with_other_settings_starts_over_and_keeps_the_old_records(tmp_path):
+    from kit.train.progress import ProgressLog
+
+    first = ProgressLog(tmp_path / "rollouts.jsonl", {"temperature": 0.9})
+    first.append([{"id": "q1", "good": 3}])
+    assert "q1" in ProgressLog(tmp_path / "rollouts.jsonl", {"temperature": 0.9})  # same settings: resumed
+    other = ProgressLog(tmp_path / "rollouts.jsonl", {"temperature": 0.6})
+    assert "q1" not in other and (tmp_path / "rollouts.jsonl").read_text() == ""
+    assert '"q1"' in (tmp_path / "rollouts.stale.jsonl").read_text()

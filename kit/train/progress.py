@@ -86,7 +86,11 @@ class ProgressLog:
             if self.records:
                 log.info("%s: resuming, %d records already done", self.path, len(self.records))
         elif self.path.is_file():
-            log.warning("%s: written with other settings (%s): starting over", self.path, self.meta.name)
+            # kept aside, not overwritten: rollouts cost GPU hours, and the user may want the old settings back
+            stale = self.path.with_name(self.path.stem + ".stale" + self.path.suffix)
+            self.path.replace(stale)
+            log.warning("%s: written with other settings (%s): starting over; the old records are in %s",
+                        self.path, self.meta.name, stale)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # rewrite the kept records so appends never follow a half-written line
         self.path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.records.values()),
