@@ -189,8 +189,8 @@ reads PolyMath from the benchmark folder beside a checkout, or else from the Hug
 (`Qwen/PolyMath`).
 
 **Time and memory.** Measured in this repository on 2 CPU cores shared with other jobs (see
-docs/BENCHMARKS.md): the full preset (2 iterations, 8 GRPO steps each) took 2 min 25 s of wall time with a
-peak of 0.85 GB of RAM, and up to 7 min 40 s when other jobs loaded the cores; the CI parameters of `tests/test_notebooks.py`
+docs/BENCHMARKS.md §5): the full preset (2 iterations, 8 GRPO steps each) took 38 s of wall time with a
+peak of 0.84 GB of RAM on idle cores, and up to 7 min 40 s when other jobs loaded them; the CI parameters of `tests/test_notebooks.py`
 (2 languages x 3 questions, 80 SFT steps, 1 GRPO step) run this whole notebook in about 2.5 minutes. With
 a GPU the same commands use it.
 
