@@ -2,8 +2,8 @@
 
 Prompts arrive already rendered by `kit.prompts.render_prompt` (chat template applied, ``<think>\\n``
 pre-filled). Completions keep the reasoning markers: ``</think>`` (and ``<think>``) are special tokens in
-the tiny tokenizer and in DeepSeek-R1-Distill's, so ``skip_special_tokens=True`` would silently delete the
-very marker the parser splits on. `decode_completion` is the one place that decodes: it keeps every token
+the tiny tokenizer (DeepSeek-R1-Distill's marks them ``"special": false``, but other reasoning models' may
+not), so ``skip_special_tokens=True`` could silently delete the very marker the parser splits on. `decode_completion` is the one place that decodes: it keeps every token
 and strips only padding, BOS and EOS.
 
     >>> texts = sample(model, tokenizer, [prompt], SamplingParams(n=4, max_new_tokens=64))
