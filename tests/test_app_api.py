@@ -7,11 +7,11 @@ import threading
 import pytest
 from test_app_indicators import JA_ANSWER, JA_SWITCHING
 
+from kit.app.local import LocalModelSource
 from kit.app.replay import ReplayServer
 from kit.app.session import (
     GenerationSettings,
     InputError,
-    LocalModelSource,
     OpenAISource,
     run_session,
     solve_result,

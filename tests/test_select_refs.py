@@ -317,3 +317,7 @@ def test_progress_log_with_other_settings_starts_over_and_keeps_the_old_records(
     other = ProgressLog(tmp_path / "rollouts.jsonl", {"temperature": 0.6})
     assert "q1" not in other and (tmp_path / "rollouts.jsonl").read_text() == ""
     assert '"q1"' in (tmp_path / "rollouts.stale.jsonl").read_text()
+    other.append([{"id": "q2", "good": 1}])
+    ProgressLog(tmp_path / "rollouts.jsonl", {"temperature": 0.3})  # a second change keeps both old sets
+    assert '"q1"' in (tmp_path / "rollouts.stale.jsonl").read_text()
+    assert '"q2"' in (tmp_path / "rollouts.stale-2.jsonl").read_text()

@@ -96,10 +96,11 @@ class LocalModelSource:
             yield from _generate(model, tokenizer, question, lang, settings, stop_event)
             return
         if not adapter_on and not hasattr(model, "disable_adapter"):
-            if self._base_copy is None:
-                self._base_copy = LocalModelSource(
-                    self.model_name, backend=self.backend, load_in_4bit=self.load_in_4bit
-                )
+            with _LOAD_LOCK:  # two compare requests at once must not build (and later load) two copies
+                if self._base_copy is None:
+                    self._base_copy = LocalModelSource(
+                        self.model_name, backend=self.backend, load_in_4bit=self.load_in_4bit
+                    )
             yield from self._base_copy.stream(question, lang, settings, stop_event)
             return
         if not self._gate.acquire(model, adapter_on, stop_event):

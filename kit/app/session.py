@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from kit.app.indicators import LiveTracker, LiveView, Verdict, final_verdict
-from kit.app.local import LocalModelSource  # noqa: F401 - the local source, re-exported beside OpenAISource
 from kit.lid import detect, strip_latex
 from kit.rewards.parsing import THINK_CLOSE, last_boxed
 

@@ -56,6 +56,7 @@ from functools import lru_cache
 
 from kit.judges import latex_eval
 from kit.judges.base import CachedJudge, CTAItem
+from kit.rewards.parsing import boxed_contents
 
 # Math spans, as the regex  \$\$(.+?)\$\$ | \\\[(.+?)\\\] | \\\((.+?)\\\) | \$(.+?)\$  (DOTALL) finds them, but
 # scanned in linear time by math_spans(): the regex rescans to the end of the text for every unclosed opening.
@@ -173,12 +174,6 @@ def math_spans(text: str) -> list[str]:
     return out
 
 
-def _boxed_contents(text: str) -> list[str]:
-    from kit.rewards.parsing import boxed_contents  # the one \boxed{} scanner of the kit
-
-    return boxed_contents(text)
-
-
 def _fraction_of(match: re.Match) -> frozenset[Fraction]:
     denominator = int(match.group(2))
     return frozenset((Fraction(int(match.group(1)), denominator),)) if denominator else frozenset()
@@ -200,7 +195,7 @@ def key_results(text: str, any_convention: bool = False) -> tuple[frozenset[froz
     conventions = [(_EN_NUMBER, False)] + ([(_COMMA_NUMBER, True)] if any_convention else [])
     for pattern, decimal_comma in conventions:
         numbers.update(r for r in (number_readings(m.group(0), decimal_comma) for m in pattern.finditer(plain)) if r)
-    candidates = _boxed_contents(text)
+    candidates = boxed_contents(text)  # the kit's one \boxed{} scanner
     candidates += [span.rsplit("=", 1)[1] for span in math_spans(text) if "=" in span]
     for candidate in candidates:
         canon = _canonical_expression(candidate)
@@ -264,11 +259,10 @@ class SymbolicJudge(CachedJudge):
             if expr in target_set:
                 matched += 1
                 continue
-            value = latex_eval.constant_value(expr)  # 2^{10} in the reference, 1024 in the target
-            if value is not None and numbers.any_close(value):
-                matched += 1
+            a0, a1 = latex_eval.values(expr)  # evaluated once: a0 is also its value when it has no variables
+            if a0 is not None and not latex_eval.variables_of(expr) and numbers.any_close(a0):
+                matched += 1  # 2^{10} in the reference, 1024 in the target
                 continue
-            a0, a1 = latex_eval.values(expr)
             if a0 is None:  # undecided against every target
                 others = range(len(tgt_exprs))
             else:

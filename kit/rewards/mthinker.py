@@ -208,13 +208,13 @@ def score_completions(completions: Sequence, *, lang, answer, en_question=None, 
         accuracy = accuracy_score(text, _text(gold), timeout_s=config.accuracy_timeout_s)
         pieces = language_consistency(text, lg, config.lid_backend)
         share = lc_ratio(text, lg, config.lid_backend)
-        rows.append((text, lg, format_ok, accuracy, pieces.consistent, share, pieces))
+        rows.append((text, lg, format_ok, accuracy, share, pieces))
 
     cta = [0.0] * n
     if judge is not None and config.uses_cta:
-        need = [i for i, (_, _, format_ok, accuracy, lc, _, _) in enumerate(rows)
+        need = [i for i, (_, _, format_ok, accuracy, _, pieces) in enumerate(rows)
                 if format_ok and accuracy >= 1.0 and _text(references[i]).strip()
-                and (lc or config.variant is RewardVariant.no_lc)]
+                and (pieces.consistent or config.variant is RewardVariant.no_lc)]
         if need:
             items = [CTAItem(en_question=_text(questions[i]), en_reference=_text(references[i]),
                              thinking=split_thinking(rows[i][0]).thinking, lang=rows[i][1]) for i in need]
@@ -222,7 +222,8 @@ def score_completions(completions: Sequence, *, lang, answer, en_question=None, 
                 cta[i] = score
 
     out = []
-    for (_, _, format_ok, accuracy, lc, share, pieces), c in zip(rows, cta):
+    for (_, _, format_ok, accuracy, share, pieces), c in zip(rows, cta):
+        lc = pieces.consistent
         reward = combine(config.variant, format_ok=format_ok, accuracy=accuracy, lc=lc, lc_share=share,
                          cta=c, cta_weight=config.cta_weight, dense_lc=config.dense_lc)
         out.append(RewardBreakdown(format=float(format_ok), accuracy=float(accuracy), lc=float(lc),

@@ -21,6 +21,8 @@ import logging
 import shutil
 from pathlib import Path
 
+from kit.models import is_adapter_dir
+
 log = logging.getLogger(__name__)
 
 
@@ -39,7 +41,7 @@ def merge_adapter(adapter: str | Path, output: str | Path, base: str | None = No
 def export_model(adapter: str | Path, output: str | Path, *, base: str | None = None, merged: bool = False,
                  gguf: str | None = None, push_to_hub: str | None = None) -> dict[str, Path]:
     adapter, output = Path(adapter), Path(output)
-    if not (adapter / "adapter_config.json").is_file():
+    if not is_adapter_dir(adapter):
         raise FileNotFoundError(f"{adapter / 'adapter_config.json'} not found: pass a LoRA adapter folder "
                                 "(e.g. runs/quickstart/final)")
     output.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,8 @@ import os
 import sys
 from pathlib import Path
 
+from kit.data.loaders import write_rows
+
 log = logging.getLogger(__name__)
 
 DONE = "DONE"
@@ -87,14 +89,16 @@ class ProgressLog:
                 log.info("%s: resuming, %d records already done", self.path, len(self.records))
         elif self.path.is_file():
             # kept aside, not overwritten: rollouts cost GPU hours, and the user may want the old settings back
-            stale = self.path.with_name(self.path.stem + ".stale" + self.path.suffix)
+            stale, n = self.path.with_name(f"{self.path.stem}.stale{self.path.suffix}"), 1
+            while stale.exists():  # a second change of settings must not overwrite the first set
+                n += 1
+                stale = self.path.with_name(f"{self.path.stem}.stale-{n}{self.path.suffix}")
             self.path.replace(stale)
             log.warning("%s: written with other settings (%s): starting over; the old records are in %s",
                         self.path, self.meta.name, stale)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # rewrite the kept records so appends never follow a half-written line
-        self.path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.records.values()),
-                             encoding="utf-8")
+        # rewrite the kept records so appends never follow a half-written line; atomically, since this file is
+        # the only copy of work already done
+        write_rows(list(self.records.values()), self.path)
         self.meta.write_text(json.dumps(fingerprint, indent=2), encoding="utf-8")
 
     def __contains__(self, key) -> bool:

@@ -207,7 +207,6 @@ def _run_select(config, output_dir: Path, model_name, adapter, exclude: set[str]
     train, test = split_test(kept, settings.test_size)
     train_path = write_rows(train, output_dir / "train.jsonl")
     test_path = write_rows(test, output_dir / "test.jsonl")
-    write_rows(log_rows, output_dir / "rollouts.jsonl")  # in question order, for inspection
     summary = {"questions": len(pool), "n": settings.n, "kept": len(kept), "train": len(train), "test": len(test),
                "per_lang": stats, "model": model_name or config.model.name, "adapter": adapter}
     (output_dir / "stats.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")

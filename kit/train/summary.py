@@ -10,7 +10,7 @@ import json
 import statistics
 from pathlib import Path
 
-from kit.train.grpo import REWARD_KEYS as COMPONENTS
+from kit.train.grpo import REWARD_KEYS
 
 
 def evaluate(config, rows: list[dict], *, model_name: str | None, adapter: str | None, n: int,
@@ -23,7 +23,7 @@ def evaluate(config, rows: list[dict], *, model_name: str | None, adapter: str |
     texts = rollouts(model, tokenizer, [(r["question"], r["lang"]) for r in rows], n=n, temperature=0.9,
                      top_p=0.95, max_new_tokens=max_new_tokens, batch_size=batch_size or config.select.batch_size,
                      seed=seed, control=config.data.control, section="pipeline")
-    sums = dict.fromkeys(COMPONENTS, 0.0)
+    sums = dict.fromkeys(REWARD_KEYS, 0.0)
     stds, count = [], 0
     for row, completions in zip(rows, texts):
         breakdowns = score(completions, row, config, judge=judge)
@@ -69,7 +69,7 @@ def print_summary(summary: dict, console=None) -> None:
         table.add_column("before (SFT)", justify="right")
         table.add_column("after (final)", justify="right")
         table.add_column("change", justify="right")
-        for key in (*COMPONENTS, "group_reward_std"):
+        for key in (*REWARD_KEYS, "group_reward_std"):
             a, b = before.get(key), after.get(key)
             table.add_row(key, _fmt(a), _fmt(b), f"{b - a:+.3f}" if a is not None and b is not None else "")
         console.print(table)
