@@ -11,7 +11,7 @@ import pytest
 from kit.eval.baselines import Baseline, prefill_for, render
 from kit.eval.benchmarks import load_problems
 from kit.eval.engines import EngineError, OpenAIEngine, keeps_think_close, make_engine
-from kit.eval.generate import generate_predictions
+from kit.eval.generate import done_samples, generate_predictions
 from kit.eval.score import PredictionFileError
 from kit.generation import SamplingParams
 
@@ -82,7 +82,7 @@ def test_openai_completions_engine_resumes_and_recovers_a_cut_line(tmp_path, ser
                           concurrency=2)
     out = tmp_path / "preds.jsonl"
     params = SamplingParams(n=2, temperature=0.9, top_p=0.95, max_new_tokens=32)
-    summary = generate_predictions(problems, engine, out, params, chunk_size=2)
+    summary = generate_predictions(problems, engine, out, params)
     assert (summary.written, summary.already) == (6, 0) and len(server.bodies) == 3
     assert all(path == "/v1/completions" and body["n"] == 2 and body["max_tokens"] == 32
                and body["prompt"].endswith("<think>\n") for path, body in server.bodies)
@@ -113,6 +113,35 @@ def test_openai_completions_engine_resumes_and_recovers_a_cut_line(tmp_path, ser
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(PredictionFileError, match=r"line 3: not valid JSON"):
         generate_predictions(problems, engine, out, params)
+
+
+def test_resume_refuses_a_language_the_benchmark_lacks(tmp_path):
+    out = tmp_path / "preds.jsonl"
+    rows = [{"bench": "mmath", "lang": "ja", "id": 0, "sample": 0, "prediction": "x"},
+            {"bench": "mmath", "lang": "de", "id": 0, "sample": 0, "prediction": "x"}]
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with pytest.raises(PredictionFileError, match=r"preds.jsonl line 2: language 'de' is not in mmath \(mmath has"):
+        done_samples(out, "mmath")
+
+
+def test_chunked_engine_syncs_once_per_chunk(tmp_path, tiny_model_path, monkeypatch):
+    import os
+
+    problems = load_problems("polymath", langs=["ja"], levels=["low"], limit=7)
+    engine = make_engine("transformers", str(tiny_model_path), batch_size=3, progress=False)
+    assert engine.chunk_size == 3  # --batch-size is the one way to set it
+    syncs, seen = [], []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (syncs.append(fd), real_fsync(fd))[1])
+    out = tmp_path / "preds.jsonl"
+    summary = generate_predictions(problems, engine, out, SamplingParams(n=2, max_new_tokens=2, seed=0),
+                                   progress=lambda done, total: seen.append((done, total)))
+    assert summary.written == 14 and len(_lines(out)) == 14
+    assert len(syncs) == 3 and seen == [(6, 14), (12, 14), (14, 14)]  # chunks of 3, 3 and 1 problems
+
+    engine.chunk_size = 0
+    with pytest.raises(ValueError, match=r"transformers chunk size \(--batch-size\) must be an integer >= 1"):
+        generate_predictions(problems, engine, tmp_path / "other.jsonl", SamplingParams(n=1, max_new_tokens=2))
 
 
 def test_openai_chat_engine_joins_reasoning(tmp_path, server):

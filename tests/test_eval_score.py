@@ -109,6 +109,7 @@ def _row(i=0, sample=0, lang="ja", bench="mmath", prediction="x"):
     ([_row(), {"bench": "mmath", "lang": "ja", "id": 1, "sample": 0}], r"line 2: missing field\(s\) prediction"),
     ([_row(), _row(1), _row()], r"line 3: duplicate \(id=0, sample=0\) for ja; first seen on line 1"),
     ([_row(lang="xx")], r"line 1: unknown language code 'xx'"),
+    ([_row(), _row(lang="de")], r"line 2: language 'de' is not in mmath \(mmath has ar, en, es, fr, ja, ko, pt, th"),
     ([_row(bench="polymath", i="low-ja-0")], r"line 1: bench is 'polymath' but --bench is 'mmath'"),
     ([_row(i="abc")], r"line 1: MMATH id must be an integer gid"),
     ([_row(sample=-1)], r"line 1: sample must be an integer >= 0"),
@@ -119,6 +120,15 @@ def test_bad_prediction_files_name_the_line(tmp_path, rows, match):
     with pytest.raises(PredictionFileError, match=match) as err:
         read_predictions(path, "mmath")
     assert str(path) in str(err.value)
+
+
+def test_a_language_the_benchmark_lacks_is_refused_without_a_bench_argument(tmp_path):
+    """The line's own bench decides: library callers that pass no --bench get the same check."""
+    path = _write(tmp_path / "p.jsonl", [_row(), _row(lang="de")])
+    with pytest.raises(PredictionFileError, match=r"p.jsonl line 2: language 'de' is not in mmath"):
+        read_predictions(path)
+    assert [p.lang for p in read_predictions(_write(tmp_path / "q.jsonl", [_row("low-de-0", lang="de",
+                                                                            bench="polymath")]))] == ["de"]
 
 
 def test_unknown_ids_and_languages_name_the_line(tmp_path):

@@ -96,13 +96,14 @@ def _run_generate(bench, data, langs, levels, limit, n, temperature, top_p, max_
     if engine is EngineChoice.openai:
         if not api_base:
             _fail("--engine openai needs --api-base (e.g. http://127.0.0.1:8000/v1)", "--api-base")
+        # --batch-size sets each engine's own knob; left out, the engine's default applies
         options = {"api_base": api_base, "api_key_env": api_key_env, "mode": api_mode.value, "tokenizer": tokenizer,
-                   "concurrency": batch_size or 8}  # requests in flight; each written when it returns
+                   **({"concurrency": batch_size} if batch_size else {})}
     elif engine is EngineChoice.vllm:
         options = {"adapter": adapter, **({"chunk_size": batch_size} if batch_size else {})}
     else:
-        options = {"adapter": adapter, "backend": backend, "load_in_4bit": load_in_4bit,
-                   "batch_size": batch_size or 8, "progress": False}
+        options = {"adapter": adapter, "backend": backend, "load_in_4bit": load_in_4bit, "progress": False,
+                   **({"batch_size": batch_size} if batch_size else {})}
     try:
         eng = make_engine(engine.value, model, **options)
         summary = generate_predictions(problems, eng, out, params, baseline.value,
@@ -119,19 +120,6 @@ def _run_generate(bench, data, langs, levels, limit, n, temperature, top_p, max_
     return summary
 
 
-def _check_languages(predictions, bench: str, path) -> None:
-    """A language the kit knows but the benchmark lacks (de on MMATH) is an error naming the first line that
-    has it (the benchmark is loaded for the predictions' languages, which would blame --data instead)."""
-    from kit.eval.benchmarks import bench_languages
-    from kit.eval.score import PredictionFileError
-
-    known = bench_languages(bench)
-    stray = next((p for p in predictions if p.lang not in known), None)
-    if stray is not None:
-        raise PredictionFileError(f"{path} line {stray.line}: language {stray.lang!r} is not in {bench} "
-                                  f"({bench} has {', '.join(known)})")
-
-
 def _run_score(bench, data, preds, lid, id_langs, workers, details, out, report_dir, timeout):
     from rich.console import Console
     from rich.markup import escape
@@ -144,7 +132,6 @@ def _run_score(bench, data, preds, lid, id_langs, workers, details, out, report_
     console = Console()
     try:
         predictions = read_predictions(preds, bench.value)
-        _check_languages(predictions, bench.value, preds)
     except PredictionFileError as exc:
         _fail(str(exc), "--preds")
     if not predictions:

@@ -54,16 +54,15 @@ DEFAULT_CHUNK = 8  # transformers: one sampling batch per chunk
 
 class TransformersEngine:
     name = "transformers"
-    chunk_size = DEFAULT_CHUNK
 
     def __init__(self, model: str, adapter: str | None = None, backend: str = "auto", load_in_4bit: bool = False,
-                 batch_size: int = 8, progress: bool = True):
+                 batch_size: int = DEFAULT_CHUNK, progress: bool = True):
         from kit.models import load_for_inference
 
         self.model, self.tokenizer = load_for_inference(model, adapter=adapter, backend=backend,
                                                         load_in_4bit=load_in_4bit)
         self.batch_size = batch_size
-        self.chunk_size = batch_size
+        self.chunk_size = batch_size  # one sampling batch per complete() call, saved when it returns
         self.progress = progress
 
     def complete(self, problems: list[Problem], params: SamplingParams, baseline=Baseline.none) -> list[list[str]]:
@@ -252,19 +251,23 @@ class OpenAIEngine:
         return texts
 
 
-def iter_completions(engine, problems: list[Problem], params: SamplingParams, baseline=Baseline.none,
-                     chunk_size: int | None = None) -> Iterator[tuple[int, list[str]]]:
-    """(index in ``problems``, completions) as they finish: per problem from an engine that streams
-    (:meth:`OpenAIEngine.stream`), else per ``engine.complete`` call of ``chunk_size`` problems (default the
-    engine's ``chunk_size``)."""
+def iter_chunks(engine, problems: list[Problem], params: SamplingParams, baseline=Baseline.none
+                ) -> Iterator[list[tuple[int, list[str]]]]:
+    """Chunks of (index in ``problems``, completions), each as soon as it is finished, for the caller to save
+    at once: one problem per chunk from an engine that streams (:meth:`OpenAIEngine.stream`), else one
+    ``engine.complete`` call of ``engine.chunk_size`` problems (:data:`DEFAULT_CHUNK` for an engine without
+    one)."""
     if hasattr(engine, "stream"):
-        yield from engine.stream(problems, params, baseline)
+        for item in engine.stream(problems, params, baseline):
+            yield [item]
         return
-    size = chunk_size or getattr(engine, "chunk_size", None) or DEFAULT_CHUNK
-    if size < 1:
-        raise ValueError(f"chunk_size must be >= 1 (got {size})")
+    size = getattr(engine, "chunk_size", None)
+    size = DEFAULT_CHUNK if size is None else size  # not `or`: a chunk size of 0 is an error, not a default
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"{getattr(engine, 'name', type(engine).__name__)} chunk size (--batch-size) must be "
+                         f"an integer >= 1 (got {size!r})")
     for start in range(0, len(problems), size):
-        yield from enumerate(engine.complete(problems[start:start + size], params, baseline), start)
+        yield list(enumerate(engine.complete(problems[start:start + size], params, baseline), start))
 
 
 def make_engine(kind: str | EngineKind, model: str, **options):

@@ -1,8 +1,8 @@
 """Resumable generation of benchmark predictions into ``preds.jsonl``.
 
-Each line is ``{"bench", "lang", "id", "sample", "prediction"}`` (see ``docs/architecture.md``). A problem's
-lines are appended and synced as soon as the engine hands its completions over (each request of the OpenAI
-engine, each chunk of the transformers and vLLM engines), so a crash loses only the work in flight; a rerun
+Each line is ``{"bench", "lang", "id", "sample", "prediction"}`` (see ``docs/architecture.md``). Lines are
+appended and synced once per chunk the engine hands over (each request of the OpenAI engine, each
+``chunk_size`` problems of the transformers and vLLM engines), so a crash loses only the work in flight; a rerun
 reads the file and generates only the (id, sample) pairs it lacks. A last line cut off by a crash (no
 newline, not valid JSON) is dropped before appending; any other broken line is an error naming it (the file
 is never rewritten silently).
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from kit.eval.baselines import Baseline
 from kit.eval.benchmarks import Problem
-from kit.eval.engines import EngineError, iter_completions, with_n
+from kit.eval.engines import EngineError, iter_chunks, with_n
 from kit.eval.score import read_predictions
 from kit.generation import SamplingParams
 
@@ -51,8 +51,8 @@ def _drop_partial_last_line(path: Path) -> bool:
 def done_samples(path: str | os.PathLike, bench: str) -> tuple[dict[tuple[str, int | str], set[int]], bool]:
     """(lang, id) -> sample indices already in ``path``, and whether a cut-off last line was dropped.
 
-    The file is validated by the scorer's reader (:func:`kit.eval.score.read_predictions`): a broken line or
-    a duplicate (id, sample) is an error naming the line, as it would be when scoring.
+    The file is validated by the scorer's reader (:func:`kit.eval.score.read_predictions`): a broken line, a
+    language the benchmark lacks or a duplicate (id, sample) is an error naming the line, as when scoring.
     """
     path = Path(path)
     done: dict[tuple[str, int | str], set[int]] = defaultdict(set)
@@ -75,17 +75,15 @@ def plan(problems: list[Problem], n: int, done) -> list[tuple[Problem, list[int]
 
 
 def generate_predictions(problems: list[Problem], engine, out: str | os.PathLike, params: SamplingParams,
-                         baseline: str | Baseline = Baseline.none, chunk_size: int | None = None, progress=None
-                         ) -> GenerateSummary:
+                         baseline: str | Baseline = Baseline.none, progress=None) -> GenerateSummary:
     """Append ``params.n`` predictions per problem to ``out``, skipping those already there.
 
-    Each problem's completions are written (and synced) as soon as the engine returns them; engines without
-    streaming get ``chunk_size`` problems per call (default: the engine's own, see
-    :func:`kit.eval.engines.iter_completions`). ``progress(written, total)`` is called after each problem.
-    An :class:`EngineError` (a failed request, a missing package) is raised again with what was saved.
+    Completions are written and synced once per chunk the engine hands over
+    (:func:`kit.eval.engines.iter_chunks`: each problem from a streaming engine, each ``engine.chunk_size``
+    problems from the others);
+    ``progress(written, total)`` is called after each chunk. An :class:`EngineError` (a failed request, a
+    missing package) is raised again with what was saved.
     """
-    if chunk_size is not None and chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1 (got {chunk_size})")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     bench = problems[0].bench if problems else "mmath"
@@ -101,15 +99,15 @@ def generate_predictions(problems: list[Problem], engine, out: str | os.PathLike
     with out.open("a", encoding="utf-8") as fh:
         try:
             for count, items in sorted(by_count.items(), reverse=True):
-                finished = iter_completions(engine, [p for p, _ in items], with_n(params, count), baseline,
-                                            chunk_size)
-                for index, completions in finished:
-                    problem, missing = items[index]
-                    for sample, text in zip(missing, completions):
-                        line = {"bench": problem.bench, "lang": problem.lang, "id": problem.id,
-                                "sample": sample, "prediction": text}
-                        fh.write(json.dumps(line, ensure_ascii=False) + "\n")
-                        written += 1
+                for chunk in iter_chunks(engine, [p for p, _ in items], with_n(params, count), baseline):
+                    for index, completions in chunk:
+                        problem, missing = items[index]
+                        for sample, text in zip(missing, completions):
+                            line = {"bench": problem.bench, "lang": problem.lang, "id": problem.id,
+                                    "sample": sample, "prediction": text}
+                            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+                            written += 1
+                    # one sync per chunk: a crash loses at most what the engine had not handed over yet
                     fh.flush()
                     os.fsync(fh.fileno())
                     if progress:

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from kit.eval.benchmarks import Bench, Problem, index_problems
+from kit.eval.benchmarks import Bench, Problem, bench_languages, index_problems
 from kit.rewards.accuracy import verify
 from kit.rewards.language import language_consistency
 from kit.rewards.parsing import mmath_final_answer, polymath_final_answer
@@ -90,7 +90,10 @@ def _normalize_id(bench: str, raw, where: str) -> int | str:
 
 def parse_prediction_line(line: str, where: str, expected_bench: str | None = None, lineno: int = 0
                           ) -> Prediction:
-    """One JSON line -> :class:`Prediction`, or a :class:`PredictionFileError` naming ``where``."""
+    """One JSON line -> :class:`Prediction`, or a :class:`PredictionFileError` naming ``where``.
+
+    Everything a line can be checked against without the benchmark's files is checked here, so scoring,
+    library callers and a resumed generation reject the same lines with the same message."""
     try:
         row = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -120,6 +123,9 @@ def parse_prediction_line(line: str, where: str, expected_bench: str | None = No
         lang = get_language(str(row["lang"])).code
     except UnknownLanguageError as exc:
         raise PredictionFileError(f"{where}: {exc}") from None
+    known = bench_languages(bench)
+    if lang not in known:  # a language the kit knows but the benchmark lacks (de on MMATH)
+        raise PredictionFileError(f"{where}: language {lang!r} is not in {bench} ({bench} has {', '.join(known)})")
     return Prediction(bench, lang, _normalize_id(bench, row["id"], where), sample, prediction, lineno)
 
 
@@ -148,7 +154,9 @@ def read_predictions(path: str | os.PathLike, bench: str | Bench | None = None) 
 
 def match_problems(predictions: list[Prediction], problems: list[Problem], path: str = "predictions"
                    ) -> list[Problem]:
-    """The problem of each prediction; an id the benchmark does not have is an error naming the line."""
+    """The problem of each prediction; an id (or a language) missing from ``problems`` is an error naming the
+    line. (A language the benchmark itself lacks is already refused by :func:`parse_prediction_line`; this
+    catches one of its languages that was not loaded.)"""
     index = index_problems(problems)
     langs = {p.lang for p in problems}
     matched = []
