@@ -234,11 +234,11 @@ import json
 import pandas as pd
 from IPython.display import Image, Markdown, display
 
-from kit.train.summary import COMPONENTS
+from kit.train.grpo import REWARD_KEYS  # the combined reward and each component, as TRL logs them
 
 summary = json.loads((Path(OUTPUT) / "summary.json").read_text(encoding="utf-8"))
 display(pd.DataFrame(summary["stages"]).set_index("name"))
-rows = [*COMPONENTS, "group_reward_std"]
+rows = [*REWARD_KEYS, "group_reward_std"]
 # held-out questions (never trained on), then the Iter1 RL questions GRPO trained on
 for prefix, title in (("", "held-out questions"), ("trained_", "questions GRPO trained on")):
     if f"{prefix}before" in summary and f"{prefix}after" in summary:

@@ -2,6 +2,7 @@
 the verdict badge, stop a long generation. Without a Chromium binary (`make chromium`) these tests skip, or
 fail when MTHINKER_REQUIRE_BROWSER=1 (CI sets it in .ci/run, so they can never skip silently there)."""
 
+import contextlib
 import os
 import socket
 
@@ -79,68 +80,79 @@ def test_question_streams_to_a_verdict_badge(page, tmp_path):
     assert page.evaluate("document.querySelector('#status').innerText").strip() == "Done."
 
 
+@contextlib.contextmanager
+def replay_page(server: ReplayServer):
+    """The demo served with ``server`` (an OpenAI-compatible replay on 127.0.0.1) as its model, open in Chromium:
+    a stream whose pace the test sets, unlike the tiny model's, which can end before a click lands."""
+    from kit.app.launch import AppConfig, launch_demo
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo, url = launch_demo(AppConfig(api_base=server.url, port=port), block=False)
+    try:
+        with Chromium(timeout_s=60) as page:
+            page.open(url, ready="document.querySelector('#question textarea') !== null")
+            yield page
+    finally:
+        demo.close()
+
+
 def test_indicators_update_while_the_model_streams_before_the_verdict(tmp_path):
     """A served model (a replay server on 127.0.0.1) streams a Japanese thinking that drifts into English,
     slowly: the thinking's language, the share and then the switch alert must show while the verdict badge
     is still pending, i.e. live, not when the stream has ended."""
     pending = "document.querySelector('#verdict [data-state=pending]') !== null"
-    with ReplayServer(delay_s=0.05, reasoning_chars=5, answer_chars=5) as server, socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        from kit.app.launch import AppConfig, launch_demo
+    with ReplayServer(delay_s=0.05, reasoning_chars=5, answer_chars=5) as server, replay_page(server) as page:
+        page.fill("#question textarea", DRIFT_QUESTION)
+        page.fill("#gold input, #gold textarea", DRIFT_GOLD)
+        page.wait_for("document.querySelector('#input-lang [data-lang]')?.dataset.lang === 'ja'")
+        page.click("#submit")
+        # one expression, so both hold at the same moment: a language detected, verdict not yet there
+        seen = page.wait_for(
+            f"({pending}) && document.querySelector('#indicators #thinking-lang [data-lang]')"
+            "?.dataset.lang === 'ja' && document.querySelector('#indicators #target-share')?.innerText"
+        )
+        assert seen.endswith("%")
+        alert = page.wait_for(
+            f"({pending}) && document.querySelector('#indicators .switch-alert')?.innerText"
+        )
+        assert "paragraph 3" in alert and "ja → en" in alert
+        mid = page.evaluate(
+            "[...document.querySelectorAll('#thinking-chips .chip-line .lang-badge')]"
+            ".map(b => b.dataset.lang)"
+        )
+        assert mid[:3] == ["ja", "ja", "en"]
+        verdict = page.wait_for(f"{VERDICT}?.textContent")
+        assert "Not language consistent in ja" in verdict and "thinking ✗" in verdict
+        assert "correct ✓" in page.evaluate("document.querySelector('#verdict').innerText")
+        answer = page.evaluate(
+            "[...document.querySelectorAll('#answer-chips .lang-badge')].map(b => b.dataset.lang)"
+        )
+        assert answer == ["ja"]
 
-        demo, url = launch_demo(AppConfig(api_base=server.url, port=port), block=False)
+
+def test_stop_button_halts_generation_and_shows_the_partial_verdict():
+    # a long, slow stream (about 40 s in all), so the click always lands mid-stream; the local model's stop is
+    # tested without a browser in test_app_api
+    long_thinking = "\n\n".join(["Les canes de Janet pondent 16 œufs par jour."] * 200)
+    with ReplayServer(reasoning=long_thinking, answer="\\boxed{18}", delay_s=0.02, reasoning_chars=5) as server, \
+            replay_page(server) as page:
+        page.fill("#question textarea", "Les canes de Janet pondent 16 œufs par jour. Combien gagne-t-elle ?")
+        page.click("#submit")
+        page.wait_for("document.querySelector('#main-thinking textarea')?.value.length > 20", timeout_s=60)
+        page.click("#stop")
         try:
-            with Chromium(timeout_s=60) as page:
-                page.open(url, ready="document.querySelector('#question textarea') !== null")
-                page.fill("#question textarea", DRIFT_QUESTION)
-                page.fill("#gold input, #gold textarea", DRIFT_GOLD)
-                page.wait_for("document.querySelector('#input-lang [data-lang]')?.dataset.lang === 'ja'")
-                page.click("#submit")
-                # one expression, so both hold at the same moment: a language detected, verdict not yet there
-                seen = page.wait_for(
-                    f"({pending}) && document.querySelector('#indicators #thinking-lang [data-lang]')"
-                    "?.dataset.lang === 'ja' && document.querySelector('#indicators #target-share')?.innerText"
-                )
-                assert seen.endswith("%")
-                alert = page.wait_for(
-                    f"({pending}) && document.querySelector('#indicators .switch-alert')?.innerText"
-                )
-                assert "paragraph 3" in alert and "ja → en" in alert
-                mid = page.evaluate(
-                    "[...document.querySelectorAll('#thinking-chips .chip-line .lang-badge')]"
-                    ".map(b => b.dataset.lang)"
-                )
-                assert mid[:3] == ["ja", "ja", "en"]
-                verdict = page.wait_for(f"{VERDICT}?.textContent")
-                assert "Not language consistent in ja" in verdict and "thinking ✗" in verdict
-                assert "correct ✓" in page.evaluate("document.querySelector('#verdict').innerText")
-                answer = page.evaluate(
-                    "[...document.querySelectorAll('#answer-chips .lang-badge')].map(b => b.dataset.lang)"
-                )
-                assert answer == ["ja"]
-        finally:
-            demo.close()
-
-
-def test_stop_button_halts_generation_and_shows_the_partial_verdict(page):
-    page.fill("#question textarea", "Les canes de Janet pondent 16 œufs par jour. Combien gagne-t-elle ?")
-    set_number(page, "max-tokens", 4000)
-    page.click("#submit")
-    page.wait_for("document.querySelector('#main-thinking textarea')?.value.length > 20", timeout_s=60)
-    page.click("#stop")
-    try:
-        verdict = page.wait_for(f"{VERDICT}?.textContent", timeout_s=60)
-    except BrowserError:
-        raise AssertionError(
-            "no verdict after stop; status: "
-            + str(page.evaluate("document.querySelector('#status').innerText"))
-        ) from None
-    assert "in fr" in verdict
-    assert "stopped" in page.evaluate("document.querySelector('#verdict').innerText")
-    n_chars = len(page.evaluate("document.querySelector('#main-thinking textarea').value"))
-    assert n_chars < 6000  # 4000 tokens of the tiny model would be far longer
+            verdict = page.wait_for(f"{VERDICT}?.textContent", timeout_s=60)
+        except BrowserError:
+            raise AssertionError(
+                "no verdict after stop; status: "
+                + str(page.evaluate("document.querySelector('#status').innerText"))
+            ) from None
+        assert "in fr" in verdict
+        assert "stopped" in page.evaluate("document.querySelector('#verdict').innerText")
+        n_chars = len(page.evaluate("document.querySelector('#main-thinking textarea').value"))
+        assert 20 < n_chars < len(long_thinking) // 2  # halted early, and what had streamed is kept
 
 
 def test_too_long_question_gets_a_clear_message_in_the_page(page):
