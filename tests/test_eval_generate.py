@@ -318,3 +318,60 @@ def test_vllm_keeps_skip_special_tokens_when_think_close_is_not_special(tiny_mod
     flagged = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(words.to_str()), unk_token="[UNK]")
     flagged.add_tokens(["</think>"], special_tokens=True)  # special in the tokenizer, not in the map
     assert keeps_think_close(flagged) is False
+
+
+@pytest.mark.slow
+def test_eval_of_another_model_into_the_same_folder_refuses_and_records_provenance(tmp_path, monkeypatch):
+    """The issue's reproduction: an eval of one model, then `--model tiny` into the same folder, used to print
+    "0 written, 16 already" and the first model's table under the second's name."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from kit.cli.main import app
+    from kit.eval import engines
+
+    server, wide = _Server(), {"COLUMNS": "400", "TERMINAL_WIDTH": "400"}
+    run = tmp_path / "eval"
+    common = ["eval", "--bench", "polymath", "--langs", "ja", "--levels", "low", "--limit", "2", "--n", "2",
+              "--max-tokens", "16", "--workers", "1", "--output", str(run)]
+    served = [*common, "--engine", "openai", "--api-mode", "chat", "--api-base", server.base]
+    try:
+        result = CliRunner().invoke(app, [*served, "--model", "model-a"], env=wide)
+        assert result.exit_code == 0, result.output
+        asked = len(server.bodies)
+        record = json.loads((run / "preds.provenance.json").read_text())
+        assert record["model"] == "model-a" and record["engine"] == "openai" and record["max_new_tokens"] == 16
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert metrics["provenance"]["model"] == "model-a"
+        assert (run / "report.md").read_text().startswith("**model-a — polymath")
+        assert "- engine: openai (api_mode=chat" in (run / "report.md").read_text()
+        assert json.loads(Image.open(run / "report.png").text["Description"])["model"] == "model-a"
+        before = {name: (run / name).read_bytes() for name in ("preds.jsonl", "metrics.json", "report.md")}
+
+        def no_model(*args, **kwargs):
+            raise AssertionError("no model may load")
+        monkeypatch.setattr(engines, "make_engine", no_model)
+        # the same settings again: nothing left to generate, so no engine is made and no request sent
+        result = CliRunner().invoke(app, [*served, "--model", "model-a"], env=wide)
+        assert result.exit_code == 0 and "0 predictions written, 4 already" in result.output, result.output
+        assert len(server.bodies) == asked
+
+        for other, setting in ((["--model", "tiny"], "model"),
+                               ([*served[len(common):], "--model", "model-a", "--temperature", "0.3"],
+                                "temperature"),
+                               ([*served[len(common):], "--model", "model-a", "--baseline", "prompt-control"],
+                                "baseline")):
+            result = CliRunner().invoke(app, [*common, *other], env=wide)
+            assert result.exit_code == 1, result.output
+            message = " ".join(result.output.split())
+            assert f"was generated with {setting}" in message and "--overwrite" in message, message
+            assert "Traceback" not in result.output
+            assert {name: (run / name).read_bytes() for name in before} == before  # nothing touched
+
+        monkeypatch.undo()
+        result = CliRunner().invoke(app, [*served, "--model", "model-b", "--overwrite"], env=wide)
+        assert result.exit_code == 0 and "4 predictions written, 0 already" in result.output, result.output
+        assert json.loads((run / "metrics.json").read_text())["provenance"]["model"] == "model-b"
+        assert (run / "report.md").read_text().startswith("**model-b — polymath")
+    finally:
+        server.close()

@@ -7,6 +7,7 @@ They only parse flags and call :mod:`kit.eval`; heavy imports happen inside the 
 from __future__ import annotations
 
 import json
+import os
 from enum import Enum
 from pathlib import Path
 
@@ -78,16 +79,18 @@ def _throttled(console, out, every_s: float = 10.0):
 
 def _run_generate(bench, data, langs, levels, limit, n, temperature, top_p, max_tokens, seed, model, adapter,
                   backend, load_in_4bit, engine, api_base, api_key_env, api_mode, tokenizer, batch_size,
-                  baseline, out):
+                  baseline, out, overwrite=False, way_out="use another --out file, or --overwrite to replace it"):
     from rich.console import Console
     from rich.markup import escape
 
+    from kit.eval import provenance as prov
     from kit.eval.engines import EngineError, make_engine
     from kit.eval.generate import generate_predictions
     from kit.eval.score import PredictionFileError
     from kit.generation import SamplingParams
 
     console = Console(stderr=True)
+    _check_output_file(out, "--out")
     problems = _problems(bench, data, langs, levels, limit)
     try:
         params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_tokens, seed=seed)
@@ -104,11 +107,15 @@ def _run_generate(bench, data, langs, levels, limit, n, temperature, top_p, max_
     else:
         options = {"adapter": adapter, "backend": backend, "load_in_4bit": load_in_4bit, "progress": False,
                    **({"batch_size": batch_size} if batch_size else {})}
+    record = prov.describe_run(model=model, adapter=adapter, engine=engine.value, params=params,
+                               baseline=baseline.value, api_mode=api_mode.value, api_base=api_base,
+                               backend=backend, load_in_4bit=load_in_4bit)
     try:
-        eng = make_engine(engine.value, model, **options)
-        summary = generate_predictions(problems, eng, out, params, baseline.value,
-                                       progress=_throttled(console, out))
-    except (EngineError, PredictionFileError) as exc:
+        # a factory: the model is loaded only when predictions are missing
+        summary = generate_predictions(problems, lambda: make_engine(engine.value, model, **options), out, params,
+                                       baseline.value, progress=_throttled(console, out), provenance=record,
+                                       overwrite=overwrite, way_out=way_out)
+    except (EngineError, PredictionFileError, prov.ProvenanceMismatch) as exc:
         # escape: messages quote install hints ("mthinker-kit[vllm]") and server replies, which rich would
         # otherwise read as markup (and drop, or fail on a stray "[/...]")
         console.print(f"[red]error:[/] {escape(str(exc))}")
@@ -124,15 +131,23 @@ def _run_score(bench, data, preds, lid, id_langs, workers, details, out, report_
     from rich.console import Console
     from rich.markup import escape
 
+    from kit.eval import provenance as prov
     from kit.eval.aggregate import aggregate
-    from kit.eval.report import markdown_table, rich_table, write_report
+    from kit.eval.report import markdown_table, report_title, rich_table, write_report
     from kit.eval.score import PredictionFileError, read_predictions, score_predictions, write_details
     from kit.languages import parse_languages
 
     console = Console()
+    # every output checked before the (long) scoring, so a bad path loses no work
+    _check_output_file(out, "--out")
+    if details:
+        _check_output_file(details, "--details")
+    if report_dir:
+        _check_output_dir(report_dir, "--report")
     try:
         predictions = read_predictions(preds, bench.value)
-    except PredictionFileError as exc:
+        record = prov.read(preds)
+    except (PredictionFileError, prov.ProvenanceMismatch) as exc:
         _fail(str(exc), "--preds")
     if not predictions:
         _fail(f"{preds}: no predictions", "--preds")
@@ -148,21 +163,48 @@ def _run_score(bench, data, preds, lid, id_langs, workers, details, out, report_
     except PredictionFileError as exc:
         _fail(str(exc), "--preds")
     metrics = aggregate(scored, bench.value, lid.value, id_langs=ids)
+    if record:
+        metrics["provenance"] = record
+    title = report_title(metrics, Path(preds).name)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if details:
         write_details(scored, details)
-    console.print(rich_table(metrics))
+    console.print(rich_table(metrics, title=escape(title)))
     if report_dir:
-        paths = write_report(metrics, report_dir, title=f"{bench.value} — {Path(preds).name} (lid: {lid.value})")
+        paths = write_report(metrics, report_dir, title=title)
         console.print(escape(f"report: {paths['markdown']}, chart: {paths['chart']}"))
     else:  # the table is always saved beside the metrics
         table = out.with_suffix(".md")
-        table.write_text(markdown_table(metrics, title=f"{bench.value} — {Path(preds).name} (lid: {lid.value})"),
-                         encoding="utf-8")
+        table.write_text(markdown_table(metrics, title=title), encoding="utf-8")
         console.print(escape(f"table: {table}"))
     console.print(escape(f"metrics: {out}"))
     return metrics
+
+
+def _check_output_file(path: Path, flag: str) -> None:
+    """Fail on an output file that cannot be written (a folder, a read-only place) before any model loads."""
+    if path.is_dir():
+        _fail(f"{path} is a folder; give a file path", flag)
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        _fail(f"cannot create {path}: {parent} is not a folder", flag)
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        _fail(f"cannot write {path}: permission denied", flag)
+
+
+def _check_output_dir(path: Path, flag: str) -> None:
+    """Fail on an output folder that is a file or cannot be written, before any model loads."""
+    if path.exists() and not path.is_dir():
+        _fail(f"{path} is a file; give a folder", flag)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail(f"cannot create {path}: {exc.strerror or exc}", flag)
+    if not os.access(path, os.W_OK | os.X_OK):
+        _fail(f"cannot write into {path}: permission denied", flag)
 
 
 _DATA = typer.Option(None, "--data", help="Benchmark folder (mmath/<lang>.json, polymath/<lang>/<level>.parquet) "
@@ -202,12 +244,15 @@ def generate_command(
                                           "requests in flight, each written when it returns (default 8)."),
     baseline: BaselineChoice = typer.Option(BaselineChoice.none, "--baseline",
                                             help="The paper's prompt baselines: prompt-control, dit, qrt."),
-    out: Path = typer.Option(..., "--out", help="preds.jsonl (appended to; a rerun resumes)."),
+    out: Path = typer.Option(..., "--out", help="preds.jsonl (appended to; a rerun with the same model and "
+                                                "settings resumes, see preds.provenance.json)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out (and its provenance record) "
+                                                              "instead of resuming it."),
 ):
     """Generate N samples per benchmark problem into a resumable predictions file."""
     _run_generate(bench, data, langs, levels, limit, n, temperature, top_p, max_tokens, seed, model, adapter,
                   backend, load_in_4bit, engine, api_base, api_key_env, api_mode, tokenizer, batch_size,
-                  baseline, out)
+                  baseline, out, overwrite)
 
 
 @app.command("score")
@@ -257,13 +302,16 @@ def eval_command(
     workers: int | None = typer.Option(None, "--workers", min=1),
     output: Path = typer.Option(..., "--output", "--out-dir", help="Folder for preds.jsonl, metrics.json, "
                                                                    "details.jsonl, report.md, report.png."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the folder's predictions instead of "
+                                                              "resuming them (needed for another model)."),
 ):
-    """Generate, score and report in one go (rerunning resumes the generation)."""
-    output.mkdir(parents=True, exist_ok=True)
+    """Generate, score and report in one go (rerunning with the same model and settings resumes)."""
+    _check_output_dir(output, "--output")
     preds = output / "preds.jsonl"
     _run_generate(bench, data, langs, levels, limit, n, temperature, top_p, max_tokens, seed, model, adapter,
                   backend, load_in_4bit, engine, api_base, api_key_env, api_mode, tokenizer, batch_size,
-                  baseline, preds)
+                  baseline, preds, overwrite, way_out="use another --output folder, or --overwrite to replace "
+                                                      "its predictions")
     _run_score(bench, data, preds, lid, id_langs, workers, output / "details.jsonl", output / "metrics.json",
                output, 5.0)
 

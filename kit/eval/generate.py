@@ -6,6 +6,10 @@ appended and synced once per chunk the engine hands over (each request of the Op
 reads the file and generates only the (id, sample) pairs it lacks. A last line cut off by a crash (no
 newline, not valid JSON) is dropped before appending; any other broken line is an error naming it (the file
 is never rewritten silently).
+
+With a ``provenance`` record (:mod:`kit.eval.provenance`, what the CLI always passes) the file is appended to
+only when it was produced by the same settings, and the record is kept beside it. The engine may be given as
+a factory, called only when something is left to generate (a finished file loads no model).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit.eval import provenance as prov
 from kit.eval.baselines import Baseline
 from kit.eval.benchmarks import Problem
 from kit.eval.engines import EngineError, iter_chunks, with_n
@@ -75,8 +80,15 @@ def plan(problems: list[Problem], n: int, done) -> list[tuple[Problem, list[int]
 
 
 def generate_predictions(problems: list[Problem], engine, out: str | os.PathLike, params: SamplingParams,
-                         baseline: str | Baseline = Baseline.none, progress=None) -> GenerateSummary:
+                         baseline: str | Baseline = Baseline.none, progress=None, provenance: dict | None = None,
+                         overwrite: bool = False,
+                         way_out: str = "write to another file, or overwrite it") -> GenerateSummary:
     """Append ``params.n`` predictions per problem to ``out``, skipping those already there.
+
+    ``engine``: an engine, or a zero-argument callable making one (called only when predictions are missing).
+    ``provenance``: this run's record (:func:`kit.eval.provenance.describe_run`); an existing ``out`` produced
+    by other settings raises :class:`kit.eval.provenance.ProvenanceMismatch` (ending with ``way_out``) before
+    anything is touched. ``overwrite``: delete ``out`` and its record first.
 
     Completions are written and synced once per chunk the engine hands over
     (:func:`kit.eval.engines.iter_chunks`: each problem from a streaming engine, each ``engine.chunk_size``
@@ -85,11 +97,23 @@ def generate_predictions(problems: list[Problem], engine, out: str | os.PathLike
     missing package) is raised again with what was saved.
     """
     out = Path(out)
+    if overwrite:
+        out.unlink(missing_ok=True)
+        prov.sidecar_path(out).unlink(missing_ok=True)
+    elif provenance is not None:
+        prov.check(out, provenance, way_out)
     out.parent.mkdir(parents=True, exist_ok=True)
     bench = problems[0].bench if problems else "mmath"
     done, dropped = done_samples(out, bench)
     already = sum(len(v) for v in done.values())
     todo = plan(problems, params.n, done)
+    if provenance is not None:
+        prov.write(out, provenance)
+    if not todo:
+        out.touch()
+        return GenerateSummary(path=out, written=0, already=already, dropped_partial_line=dropped)
+    if callable(engine) and not hasattr(engine, "complete"):
+        engine = engine()
     # Problems missing the same number of samples share a generate call (the engines take one n per call).
     by_count: dict[int, list[tuple[Problem, list[int]]]] = defaultdict(list)
     for item in todo:

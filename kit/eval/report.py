@@ -2,6 +2,9 @@
 
 The table has one row per metric (LC, Acc, LC&Acc; on PolyMath Acc is DW-Acc) and one column per language,
 in-domain languages then ID-AVG, out-of-domain ones then OOD-AVG, ALL-AVG, then any other language.
+When ``metrics.json`` holds the ``provenance`` of its predictions (:mod:`kit.eval.provenance`), the title
+names the model, the Markdown lists the record under the table, and the PNG shows it as a caption and keeps
+it whole in its ``Description`` text chunk.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import json
 import os
 from pathlib import Path
 
+from kit.eval.provenance import model_label, summary_lines
 from kit.languages import IN_DOMAIN, OUT_OF_DOMAIN
 
 ROWS = (("lc", "LC"), ("acc", "Acc"), ("lc_acc", "LC&Acc"))
@@ -21,10 +25,17 @@ class MetricsFileError(ValueError):
 
 def load_metrics(path: str | os.PathLike) -> dict:
     path = Path(path)
+    if path.is_dir():
+        raise MetricsFileError(f"{path} is a folder; give its metrics.json")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise MetricsFileError(f"{path}: metrics file not found") from None
+    except UnicodeDecodeError as exc:
+        raise MetricsFileError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                               f"{exc.start}); not a metrics.json") from None
+    except OSError as exc:
+        raise MetricsFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except json.JSONDecodeError as exc:
         raise MetricsFileError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("languages"), dict):
@@ -34,6 +45,14 @@ def load_metrics(path: str | os.PathLike) -> dict:
         if missing:
             raise MetricsFileError(f"{path}: language {lang} lacks {', '.join(missing)}")
     return data
+
+
+def report_title(metrics: dict, source: str = "") -> str:
+    """``<model> — <bench> (<source>, lid: ...)``; without a provenance record, the bench and the source."""
+    label = model_label(metrics.get("provenance"))
+    where = ", ".join(x for x in (source, f"lid: {metrics.get('lid', '?')}") if x)
+    title = f"{metrics.get('bench', '?')} ({where})"
+    return f"{label} — {title}" if label else title
 
 
 def columns(metrics: dict) -> list[tuple[str, dict]]:
@@ -70,6 +89,8 @@ def markdown_table(metrics: dict, title: str | None = None) -> str:
     for key, name in ROWS:
         label = name.replace("Acc", acc_name)
         lines.append(f"| {label} | " + " | ".join(_fmt(v.get(key)) for _, v in cols) + " |")
+    if metrics.get("provenance"):
+        lines += ["", "Predictions produced by:", ""] + [f"- {line}" for line in summary_lines(metrics["provenance"])]
     return "\n".join(lines) + "\n"
 
 
@@ -97,7 +118,9 @@ def plot_chart(metrics: dict, path: str | os.PathLike, title: str | None = None)
     import matplotlib.pyplot as plt
 
     cols = columns(metrics)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.8 * len(cols) + 2), 3.8), dpi=120)
+    record = metrics.get("provenance")
+    caption = summary_lines(record) if record else []
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.8 * len(cols) + 2), 3.8 + 0.16 * len(caption)), dpi=120)
     width = 0.27
     colors = ("#4C72B0", "#DD8452", "#55A868")
     for k, ((key, name), color) in enumerate(zip(ROWS, colors)):
@@ -110,10 +133,15 @@ def plot_chart(metrics: dict, path: str | os.PathLike, title: str | None = None)
     ax.set_title(title or f"{metrics.get('bench', '')} — LC / Acc / LC&Acc per language")
     ax.legend(ncols=3, loc="upper left", fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
+    if caption:
+        fig.text(0.01, 0.01, "\n".join(caption), fontsize=6.5, va="bottom", ha="left", color="#444444")
+        fig.tight_layout(rect=(0, 0.035 * len(caption) * 3.8 / fig.get_figheight(), 1, 1))
+    else:
+        fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    metadata = {"Title": title or "", "Description": json.dumps(record, ensure_ascii=False)} if record else {}
+    fig.savefig(path, metadata=metadata)
     plt.close(fig)
     return path
 
