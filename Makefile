@@ -35,8 +35,9 @@ chromium:
 	  else echo "not installed:$$missing (needs root and apt): browser tests skip, or fail with MTHINKER_REQUIRE_BROWSER=1"; fi; \
 	fi
 
+# --doctest-modules runs the `>>>` examples in kit/'s docstrings, so they cannot drift from the code.
 test: $(STAMP) chromium
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider --doctest-modules tests kit
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow and not browser" tests

@@ -6,9 +6,10 @@ the tiny tokenizer (DeepSeek-R1-Distill's marks them ``"special": false``, but o
 not), so ``skip_special_tokens=True`` could silently delete the very marker the parser splits on. `decode_completion` is the one place that decodes: it keeps every token
 and strips only padding, BOS and EOS.
 
-    >>> texts = sample(model, tokenizer, [prompt], SamplingParams(n=4, max_new_tokens=64))
-    >>> len(texts[0])
-    4
+Example (needs a loaded model, so it is not a doctest)::
+
+    texts = sample(model, tokenizer, [prompt], SamplingParams(n=4, max_new_tokens=64))
+    len(texts[0])  # 4 completions for the one prompt
 """
 
 from __future__ import annotations

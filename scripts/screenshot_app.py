@@ -1,11 +1,11 @@
 """Screenshots of the demo for the docs: one mid-stream (live indicators, switch alert) and one final
 (verdict badge). Rerun after UI changes:
 
-    .venv/bin/python scripts/screenshot_app.py                      # the replayed drift story (kit.app.replay)
+    .venv/bin/python scripts/screenshot_app.py                      # the replayed drift story (tests.support.replay)
     .venv/bin/python scripts/screenshot_app.py --tiny               # the tiny embedded model (random weights)
     .venv/bin/python scripts/screenshot_app.py --api-base http://127.0.0.1:8000/v1 --api-model m-thinker
 
-By default the page talks to `kit.app.replay.ReplayServer` on 127.0.0.1, which streams a hand-written
+By default the page talks to `tests.support.replay.ReplayServer` on 127.0.0.1, which streams a hand-written
 Japanese thinking that drifts into English (a replay, not a model's output: the docs say so), so the shot
 shows what the indicators are for. Needs Chromium and CJK/Thai fonts (`make chromium`).
 """
@@ -28,7 +28,7 @@ FINAL = "document.querySelector('#verdict [data-state=final]') !== null"
 
 
 def main() -> None:
-    from kit.app.replay import DRIFT_GOLD, DRIFT_QUESTION
+    from tests.support.replay import DRIFT_GOLD, DRIFT_QUESTION
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -48,9 +48,9 @@ def main() -> None:
     parser.add_argument("--final", default=str(REPO / "docs" / "app_final.png"))
     args = parser.parse_args()
 
-    from kit.app.chromium import Chromium
     from kit.app.launch import AppConfig, launch_demo
-    from kit.app.replay import ReplayServer
+    from tests.support.chromium import Chromium
+    from tests.support.replay import ReplayServer
 
     with contextlib.ExitStack() as stack:
         api_base, api_model = args.api_base, args.api_model

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.bundled import write_bundled_slice
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -37,7 +39,6 @@ def tiny_model_path(tiny_cache) -> Path:
 def benchmarks(tmp_path_factory) -> Path:
     """The shared benchmark folder, or else the bundled PolyMath slice laid out as one (real text, low level,
     40 problems per language), exported as MTHINKER_BENCHMARKS for the module that asks for it."""
-    from kit.eval.benchmarks import write_bundled_slice
     from kit.paths import find_benchmarks_dir
 
     full = find_benchmarks_dir(required=False)

@@ -1,14 +1,12 @@
 """The demo's `solve` API through gradio_client, on an app launched in-process (tiny model, no network),
-and the OpenAI-compatible source against a real streaming HTTP server on 127.0.0.1 (`kit.app.replay`)."""
+and the OpenAI-compatible source against a real streaming HTTP server on 127.0.0.1 (`tests.support.replay`)."""
 
 import socket
 import threading
 
 import pytest
-from test_app_indicators import JA_ANSWER, JA_SWITCHING
 
 from kit.app.local import LocalModelSource
-from kit.app.replay import ReplayServer
 from kit.app.session import (
     GenerationSettings,
     InputError,
@@ -17,6 +15,8 @@ from kit.app.session import (
     solve_result,
 )
 from kit.prompts import user_message
+from tests.support.replay import ReplayServer
+from tests.test_app_indicators import JA_ANSWER, JA_SWITCHING
 
 SCHEMA = {
     "thinking": str,

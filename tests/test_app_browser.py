@@ -8,8 +8,8 @@ import socket
 
 import pytest
 
-from kit.app.chromium import BrowserError, Chromium, find_chromium
-from kit.app.replay import DRIFT_GOLD, DRIFT_QUESTION, ReplayServer
+from tests.support.chromium import BrowserError, Chromium, find_chromium
+from tests.support.replay import DRIFT_GOLD, DRIFT_QUESTION, ReplayServer
 
 REQUIRE_BROWSER_ENV = "MTHINKER_REQUIRE_BROWSER"
 NO_BROWSER = "no chromium binary: run `make chromium` (apt, as root) or set MTHINKER_CHROMIUM"

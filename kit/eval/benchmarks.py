@@ -218,25 +218,6 @@ def load_problems(bench: str | Bench, data: str | os.PathLike | None = None, *, 
     return problems
 
 
-def write_bundled_slice(folder: str | os.PathLike) -> Path:
-    """Lay the bundled PolyMath slice (``examples/data/polymath_low_slice.jsonl``: the first 40 ``low``
-    problems of each of the 18 languages) out as a benchmark folder, ``polymath/<lang>/low.parquet``: real
-    benchmark text for offline runs and tests where the full folder is absent. Returns ``folder``."""
-    import pandas as pd
-
-    from kit.paths import EXAMPLES_DIR
-
-    source = EXAMPLES_DIR / "data" / "polymath_low_slice.jsonl"
-    rows = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
-    folder = Path(folder)
-    for lang in sorted({r["lang"] for r in rows}):
-        out = folder / "polymath" / lang
-        out.mkdir(parents=True, exist_ok=True)
-        part = [{"id": r["id"], "question": r["question"], "answer": r["answer"]} for r in rows if r["lang"] == lang]
-        pd.DataFrame(part).to_parquet(out / "low.parquet", index=False)
-    return folder
-
-
 def index_problems(problems: list[Problem]) -> dict[tuple[str, int | str], Problem]:
     """(lang, id) -> problem; a duplicate id within a language is a data error."""
     index: dict[tuple[str, int | str], Problem] = {}

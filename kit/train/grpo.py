@@ -1,8 +1,10 @@
 """The GRPO stage: TRL's GRPOTrainer on a 4-bit + LoRA model with the kit's M-Thinker rewards.
 
-    >>> from kit.train.config import load_config
-    >>> result = run_grpo(load_config("tiny", ["grpo.max_steps=2"]), output_dir="runs/grpo-tiny")
-    >>> result.adapter_dir, result.summary["final"]["reward"]
+Example (trains, so it is not a doctest)::
+
+    from kit.train.config import load_config
+    result = run_grpo(load_config("tiny", ["grpo.max_steps=2"]), output_dir="runs/grpo-tiny")
+    result.adapter_dir, result.summary["final"]["reward"]
 
 What it writes into the output folder: ``config.yaml`` (the resolved config), ``checkpoint-<step>/``
 (adapter + optimizer + trainer state, every ``grpo.save_steps``), ``metrics.jsonl`` (one line per log:

@@ -10,7 +10,7 @@ The bundled story, :data:`DRIFT_THINKING` and :data:`DRIFT_ANSWER`, is hand-writ
 whose thinking starts in Japanese and drifts into English, the behaviour M-Thinker trains away. It is a
 replay, not any model's output; pages that show it must say so.
 
-    python -m kit.app.replay --port 8000 --delay 0.05     # then: python app.py --api-base http://127.0.0.1:8000/v1
+    python -m tests.support.replay --port 8000 --delay 0.05     # then: python app.py --api-base http://127.0.0.1:8000/v1
 """
 
 from __future__ import annotations
