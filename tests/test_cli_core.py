@@ -134,12 +134,15 @@ def test_reward_bad_lang_and_folder(tmp_path):
     assert result.exit_code == 2 and "folder" in result.output
 
 
-def test_reward_binary_file(tmp_path):
-    junk = tmp_path / "junk.bin"
+def test_reward_binary_file_is_refused(tmp_path):
+    junk = tmp_path / "junk.bin"  # scored before as text with replacement characters, i.e. silently accepted
     junk.write_bytes(bytes(range(256)) * 50 + b"</think>\\boxed{18}")
     result = run("reward", "--completion", junk, "--lang", "ja", "--answer", "18", "--json")
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["reward"] == -1.0
+    assert result.exit_code == 2 and "--completion" in result.output, result.output
+    assert "not UTF-8 text (byte 0x80 at line 2" in " ".join(result.output.replace("│", " ").split())
+    result = run("reward", "--completion", "-", "--lang", "ja", "--answer", "18", "--json", input=b"ok \xff")
+    assert result.exit_code == 2 and "stdin: not UTF-8 text (byte 0xff at line 1, column 4)" in " ".join(
+        result.output.replace("│", " ").split())
 
 
 def test_reward_reads_stdin():

@@ -17,22 +17,19 @@ import typer
 from kit.judges import JudgeKind
 from kit.lid import LIDBackend, SegmentUnit
 from kit.rewards.mthinker import RewardVariant
+from kit.textfiles import TextFileError, decode_utf8, read_utf8
 
 app = typer.Typer()
 
 
 def _read_text(path: Path, flag: str) -> str:
     """A UTF-8 text file for ``flag`` ("-" reads stdin); a missing or unreadable file is a usage error."""
-    if str(path) == "-":
-        return sys.stdin.read()
     try:
-        return path.read_bytes().decode("utf-8", errors="replace")
-    except IsADirectoryError:
-        raise typer.BadParameter(f"{path} is a folder; pass a text file", param_hint=flag) from None
-    except FileNotFoundError:
-        raise typer.BadParameter(f"file not found: {path}", param_hint=flag) from None
-    except OSError as exc:
-        raise typer.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint=flag) from None
+        if str(path) == "-":  # bytes, so stdin gets the same strict check as a file
+            return decode_utf8(sys.stdin.buffer.read(), "stdin")
+        return read_utf8(path, "text file")
+    except TextFileError as exc:
+        raise typer.BadParameter(str(exc), param_hint=flag) from None
 
 
 def _check_lang(code: str, flag: str) -> str:

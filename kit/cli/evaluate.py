@@ -49,13 +49,15 @@ def _fail(message: str, flag: str | None = None):
 
 
 def _problems(bench, data, langs, levels, limit, all_levels=True):
-    from kit.eval.benchmarks import BenchmarkError, load_problems
+    from kit.eval.benchmarks import BenchmarkError, SelectionError, load_problems
     from kit.languages import UnknownLanguageError
 
     try:
         return load_problems(bench.value, data, langs=langs, levels=levels, limit=limit, all_levels=all_levels)
     except UnknownLanguageError as exc:
         _fail(str(exc), "--langs")
+    except SelectionError as exc:
+        _fail(str(exc), f"--{exc.option}")
     except (BenchmarkError, FileNotFoundError) as exc:
         _fail(str(exc), "--data")
 
@@ -334,6 +336,8 @@ def compare_command(
 
     console = Console()
     runs = runs or []
+    if out:
+        _check_output_file(out, "--out")
     try:
         loaded = [load_metrics(p) for p in runs]
     except MetricsFileError as exc:

@@ -41,6 +41,15 @@ class BenchmarkError(ValueError):
     """A benchmark file is missing or malformed; the message names the file and the row."""
 
 
+class SelectionError(BenchmarkError):
+    """A language, level or limit the benchmark does not have; ``option`` names the argument (langs, levels,
+    limit) so a command can blame its flag rather than the data."""
+
+    def __init__(self, message: str, option: str):
+        super().__init__(message)
+        self.option = option
+
+
 @dataclass(frozen=True)
 class Problem:
     bench: str
@@ -59,8 +68,8 @@ def _langs(bench: Bench, langs) -> list[str]:
     codes = [lang.code for lang in parse_languages(langs, default=bench_languages(bench))]
     unknown = [c for c in codes if c not in bench_languages(bench)]
     if unknown:
-        raise BenchmarkError(f"{bench.value} has no language {', '.join(unknown)}; "
-                             f"it has: {', '.join(bench_languages(bench))}")
+        raise SelectionError(f"{bench.value} has no language {', '.join(unknown)}; "
+                             f"it has: {', '.join(bench_languages(bench))}", "langs")
     return codes
 
 
@@ -72,7 +81,8 @@ def _levels(levels) -> list[str]:
     chosen = [str(v).strip().lower() for v in levels]
     bad = [v for v in chosen if v not in POLYMATH_LEVELS]
     if bad:
-        raise BenchmarkError(f"unknown PolyMath level {', '.join(bad)}; choose from {', '.join(POLYMATH_LEVELS)}")
+        raise SelectionError(f"unknown PolyMath level {', '.join(bad)}; choose from {', '.join(POLYMATH_LEVELS)}",
+                             "levels")
     return [v for v in POLYMATH_LEVELS if v in chosen]
 
 
@@ -195,7 +205,7 @@ def load_problems(bench: str | Bench, data: str | os.PathLike | None = None, *, 
     bench = Bench(bench.value if isinstance(bench, Enum) else str(bench).strip().lower())
     lang_codes, level_names = _langs(bench, langs), _levels(levels)
     if limit is not None and int(limit) < 1:
-        raise BenchmarkError(f"limit must be >= 1 (got {limit})")
+        raise SelectionError(f"limit must be >= 1 (got {limit})", "limit")
     if data is None or Path(data).expanduser().is_dir():
         root = find_benchmarks_dir(data, required=False) if data is not None else find_benchmarks_dir()
         if root is None:

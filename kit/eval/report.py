@@ -15,6 +15,7 @@ from pathlib import Path
 
 from kit.eval.provenance import model_label, summary_lines
 from kit.languages import IN_DOMAIN, OUT_OF_DOMAIN
+from kit.textfiles import TextFileError, read_utf8
 
 ROWS = (("lc", "LC"), ("acc", "Acc"), ("lc_acc", "LC&Acc"))
 
@@ -25,17 +26,10 @@ class MetricsFileError(ValueError):
 
 def load_metrics(path: str | os.PathLike) -> dict:
     path = Path(path)
-    if path.is_dir():
-        raise MetricsFileError(f"{path} is a folder; give its metrics.json")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MetricsFileError(f"{path}: metrics file not found") from None
-    except UnicodeDecodeError as exc:
-        raise MetricsFileError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
-                               f"{exc.start}); not a metrics.json") from None
-    except OSError as exc:
-        raise MetricsFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        data = json.loads(read_utf8(path, "metrics file (metrics.json)"))
+    except TextFileError as exc:
+        raise MetricsFileError(str(exc)) from None
     except json.JSONDecodeError as exc:
         raise MetricsFileError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("languages"), dict):

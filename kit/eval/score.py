@@ -34,6 +34,7 @@ from kit.eval.benchmarks import Bench, Problem, bench_languages, index_problems
 from kit.rewards.accuracy import verify
 from kit.rewards.language import language_consistency
 from kit.rewards.parsing import mmath_final_answer, polymath_final_answer
+from kit.textfiles import where_not_utf8
 
 REQUIRED_FIELDS = ("bench", "lang", "id", "sample", "prediction")
 
@@ -113,8 +114,8 @@ def parse_prediction_line(line: str, where: str, expected_bench: str | None = No
     if isinstance(sample, bool) or not isinstance(sample, int) or sample < 0:
         raise PredictionFileError(f"{where}: sample must be an integer >= 0 (got {sample!r})")
     prediction = row["prediction"]
-    if prediction is None:
-        prediction = ""  # an empty generation scores wrong and inconsistent; it is not a format error
+    if prediction is None:  # no engine writes null (an empty generation is ""): a file edited or built elsewhere
+        raise PredictionFileError(f"{where}: prediction is null (expected the completion's text; \"\" if empty)")
     if not isinstance(prediction, str):
         raise PredictionFileError(f"{where}: prediction must be a string (got {type(prediction).__name__})")
     from kit.languages import UnknownLanguageError, get_language
@@ -134,12 +135,18 @@ def read_predictions(path: str | os.PathLike, bench: str | Bench | None = None) 
     names both lines. Blank lines are skipped."""
     path = Path(path)
     expected = Bench(bench).value if bench else None
+    if path.is_dir():
+        raise PredictionFileError(f"{path} is a folder; give its predictions file (preds.jsonl)")
     if not path.is_file():
         raise PredictionFileError(f"{path}: predictions file not found")
     seen: dict[tuple, int] = {}
     out: list[Prediction] = []
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for lineno, line in enumerate(fh, 1):
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            try:  # strictly: a replaced byte would be scored as text the model never wrote
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise PredictionFileError(f"{path}: {where_not_utf8(raw, exc, first_line=lineno)}") from None
             if not line.strip():
                 continue
             pred = parse_prediction_line(line, f"{path} line {lineno}", expected, lineno)
