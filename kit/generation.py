@@ -26,6 +26,9 @@ class SamplingParams:
     top_p: float = 0.95
     max_new_tokens: int = 512
     seed: int | None = None
+    # 0 = no top-k cut, as the paper sampled (vLLM's default). Left unset, transformers' generate() falls back
+    # to its global default top_k=50, which the authors' runs never applied.
+    top_k: int = 0
 
     def __post_init__(self):
         if int(self.n) < 1:
@@ -36,15 +39,18 @@ class SamplingParams:
             raise ValueError(f"top_p must be in (0, 1] (got {self.top_p})")
         if int(self.max_new_tokens) < 1:
             raise ValueError(f"max_new_tokens must be >= 1 (got {self.max_new_tokens})")
+        if int(self.top_k) < 0:
+            raise ValueError(f"top_k must be >= 0 (got {self.top_k}); 0 means no top-k cut")
 
     def generate_kwargs(self, tokenizer) -> dict:
         kwargs: dict = {"max_new_tokens": int(self.max_new_tokens), "pad_token_id": tokenizer.pad_token_id}
         if tokenizer.eos_token_id is not None:
             kwargs["eos_token_id"] = tokenizer.eos_token_id
         if self.temperature > 0:
-            kwargs.update(do_sample=True, temperature=float(self.temperature), top_p=float(self.top_p))
+            kwargs.update(do_sample=True, temperature=float(self.temperature), top_p=float(self.top_p),
+                          top_k=int(self.top_k))
         else:  # greedy; unset sampling knobs so transformers does not warn about ignored flags
-            kwargs.update(do_sample=False, temperature=None, top_p=None)
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         return kwargs
 
 

@@ -94,3 +94,21 @@ def test_abandoned_stream_stops_generating(tiny):
         assert after_close < 100  # and it stopped early, not after 1500 forward passes
     finally:
         handle.remove()
+
+
+def test_sampling_applies_no_top_k_cut_as_the_paper(tiny):
+    """transformers' generate() falls back to top_k=50 unless told otherwise; the paper sampled without it."""
+    from transformers.generation.logits_process import TopKLogitsWarper
+
+    model, tok = tiny
+
+    def warpers(kwargs):
+        config, _ = model._prepare_generation_config(None, **kwargs)
+        return [type(p) for p in model._get_logits_processor(config, input_ids_seq_length=1,
+                                                             encoder_input_ids=None, logits_processor=None)]
+
+    paper = SamplingParams(temperature=0.9, top_p=0.95).generate_kwargs(tok)
+    assert TopKLogitsWarper not in warpers(paper)
+    without = {k: v for k, v in paper.items() if k != "top_k"}  # what the kit passed before
+    assert TopKLogitsWarper in warpers(without)
+    assert TopKLogitsWarper in warpers(SamplingParams(top_k=20).generate_kwargs(tok))

@@ -81,7 +81,8 @@ def _throttled(console, out, every_s: float = 10.0):
 
 def _run_generate(bench, data, langs, levels, limit, n, temperature, top_p, max_tokens, seed, model, adapter,
                   backend, load_in_4bit, engine, api_base, api_key_env, api_mode, tokenizer, batch_size,
-                  baseline, out, overwrite=False, way_out="use another --out file, or --overwrite to replace it"):
+                  baseline, out, overwrite=False, way_out="use another --out file, or --overwrite to replace it",
+                  top_k=0):
     from rich.console import Console
     from rich.markup import escape
 
@@ -95,7 +96,8 @@ def _run_generate(bench, data, langs, levels, limit, n, temperature, top_p, max_
     _check_output_file(out, "--out")
     problems = _problems(bench, data, langs, levels, limit)
     try:
-        params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_tokens, seed=seed)
+        params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_tokens, seed=seed,
+                                top_k=top_k)
     except ValueError as exc:
         _fail(str(exc))
     if engine is EngineChoice.openai:
@@ -212,6 +214,8 @@ def _check_output_dir(path: Path, flag: str) -> None:
 _DATA = typer.Option(None, "--data", help="Benchmark folder (mmath/<lang>.json, polymath/<lang>/<level>.parquet) "
                                           "or a Hub id; default: the shared benchmarks folder.")
 _BENCH = typer.Option(..., "--bench", help="mmath or polymath.")
+_TOP_K = typer.Option(0, "--top-k", min=0, help="Top-k cut; 0 = none, as the paper sampled (transformers would "
+                                               "otherwise apply its default of 50).")
 
 
 @app.command("generate")
@@ -225,6 +229,7 @@ def generate_command(
     n: int = typer.Option(4, "--n", min=1, help="Samples per problem."),
     temperature: float = typer.Option(0.9, "--temperature"),
     top_p: float = typer.Option(0.95, "--top-p"),
+    top_k: int = _TOP_K,
     max_tokens: int = typer.Option(32768, "--max-tokens", min=1, help="New tokens per sample (paper: 32768)."),
     seed: int | None = typer.Option(None, "--seed"),
     model: str = typer.Option("tiny", "--model", help="'tiny', a Hub id or a local folder (server model name "
@@ -254,7 +259,7 @@ def generate_command(
     """Generate N samples per benchmark problem into a resumable predictions file."""
     _run_generate(bench, data, langs, levels, limit, n, temperature, top_p, max_tokens, seed, model, adapter,
                   backend, load_in_4bit, engine, api_base, api_key_env, api_mode, tokenizer, batch_size,
-                  baseline, out, overwrite)
+                  baseline, out, overwrite, top_k=top_k)
 
 
 @app.command("score")
@@ -286,6 +291,7 @@ def eval_command(
     n: int = typer.Option(4, "--n", min=1),
     temperature: float = typer.Option(0.9, "--temperature"),
     top_p: float = typer.Option(0.95, "--top-p"),
+    top_k: int = _TOP_K,
     max_tokens: int = typer.Option(32768, "--max-tokens", min=1),
     seed: int | None = typer.Option(None, "--seed"),
     model: str = typer.Option("tiny", "--model"),
@@ -313,21 +319,51 @@ def eval_command(
     _run_generate(bench, data, langs, levels, limit, n, temperature, top_p, max_tokens, seed, model, adapter,
                   backend, load_in_4bit, engine, api_base, api_key_env, api_mode, tokenizer, batch_size,
                   baseline, preds, overwrite, way_out="use another --output folder, or --overwrite to replace "
-                                                      "its predictions")
+                                                      "its predictions",
+                  top_k=top_k)
     _run_score(bench, data, preds, lid, id_langs, workers, output / "details.jsonl", output / "metrics.json",
                output, 5.0)
+
+
+def _paper_side(run: dict, run_path: Path, paper: str, bench_name: str, preds, data, console):
+    """The paper's row and the run rescored for it, with the comparability verdict printed."""
+    from rich.markup import escape
+
+    from kit.eval.benchmarks import BenchmarkError
+    from kit.eval.compare import paper_comparability, paper_row, rescore_for_paper
+    from kit.eval.score import PredictionFileError
+
+    try:
+        row = paper_row(bench_name, paper)
+    except KeyError as exc:
+        _fail(str(exc.args[0]), "--paper")
+    try:
+        run, note = rescore_for_paper(run, run_path, preds, data)
+    except PredictionFileError as exc:
+        _fail(str(exc), "--preds")
+    except (BenchmarkError, FileNotFoundError) as exc:
+        _fail(str(exc), "--data")
+    if note:
+        console.print(f"[yellow]note:[/] {escape(note)}")
+    verdict, reasons = paper_comparability(run, row)
+    return row, run, verdict, reasons
 
 
 @app.command("compare")
 def compare_command(
     runs: list[Path] = typer.Argument(None, help="One or two metrics.json files."),
     paper: str | None = typer.Option(None, "--paper", help="A paper row to set beside the run "
-                                                              "(see --list-paper)."),
+                                                              "(see --list-paper); Δ = run − paper."),
     bench: BenchChoice | None = typer.Option(None, "--bench", help="For --paper/--list-paper without a run."),
     list_paper: bool = typer.Option(False, "--list-paper", help="List the paper rows shipped with the kit."),
+    preds: Path | None = typer.Option(None, "--preds", help="With --paper: the run's predictions, rescored with "
+                                                              "langdetect when the run was scored otherwise "
+                                                              "(default: preds.jsonl beside the run)."),
+    data: str | None = _DATA,
     out: Path | None = typer.Option(None, "--out", help="Also save the comparison as Markdown."),
 ):
-    """Two runs side by side, or a run beside the paper's reported row."""
+    """Two runs side by side, or a run beside the paper's reported row (rescored with the paper's detector,
+    with a verdict on whether the two are comparable)."""
     from rich.console import Console
     from rich.markup import escape
 
@@ -351,22 +387,25 @@ def compare_command(
         for b in ([bench_name] if bench_name else ["mmath", "polymath"]):
             console.print(f"[bold]{b}[/]: " + escape(", ".join(paper_rows(b))))
         return
+    verdict, reasons = None, []
     if paper:
         if not bench_name:
             _fail("--paper needs a run or --bench to know which table", "--bench")
-        try:
-            row = paper_row(bench_name, paper)
-        except KeyError as exc:
-            _fail(str(exc.args[0]), "--paper")
         if len(loaded) > 1:
             _fail("give one run with --paper (or two runs without it)", "RUNS")
         if not loaded:  # just show the paper's row
             from kit.eval.report import rich_table
 
+            try:
+                row = paper_row(bench_name, paper)
+            except KeyError as exc:
+                _fail(str(exc.args[0]), "--paper")
             console.print(rich_table(row, title=escape(f"{paper} ({bench_name}, paper)")))
             console.print(f"[dim]{escape(row.get('source', ''))}[/]")
             return
-        pairs = (loaded[0], row, label_for(str(runs[0])), paper)
+        row, run, verdict, reasons = _paper_side(loaded[0], runs[0], paper, bench_name, preds, data, console)
+        # the paper first, so that Δ reads run − paper
+        pairs = (row, run, paper, label_for(str(runs[0])))
     else:
         if len(loaded) != 2:
             _fail("give two metrics.json files, or one with --paper NAME", "RUNS")
@@ -384,10 +423,15 @@ def compare_command(
     if note:
         console.print(f"[yellow]note:[/] {escape(note)}")
     console.print(rich_comparison(a, b, escape(name_a), escape(name_b)))
+    lines = [f"{'NOT COMPARABLE' if verdict == 'not comparable' else verdict}: "
+             + ("; ".join(reasons) or "same detector, coverage and sampling as the paper")] if verdict else []
     if paper:
-        console.print(f"[dim]paper row: {escape(b.get('source', ''))}[/]")
+        color = "red" if verdict == "not comparable" else "green"
+        console.print(f"[{color}]{escape(lines[0])}[/]")
+        console.print(f"[dim]paper row: {escape(a.get('source', ''))}[/]")
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
+        head = [f"Note: {note}" for _ in [note] if note] + lines
         text = markdown_comparison(a, b, name_a, name_b)
-        out.write_text(f"Note: {note}\n\n{text}" if note else text, encoding="utf-8")
+        out.write_text("\n\n".join([*head, text]), encoding="utf-8")
         console.print(f"saved {escape(str(out))}")

@@ -69,6 +69,9 @@ def language_metrics(records: list[ScoredPrediction], bench: str) -> dict:
     out = {m: round(mean(s[m] for s in samples), digits) for m in METRICS}
     out["n"] = len(records)
     out["samples"] = len(samples)
+    # what the run covered, so a comparison with the paper can say where it covers less
+    out["problems"] = len({r.id for r in records})
+    out["groups"] = {group: len({r.id for r in rs}) for group, rs in _by(records, lambda r: r.group).items()}
     return out
 
 

@@ -124,7 +124,7 @@ class VLLMEngine:
 
             lora = LoRARequest("adapter", 1, self.adapter)
         vparams = VllmParams(n=params.n, temperature=params.temperature, top_p=params.top_p,
-                             max_tokens=params.max_new_tokens, seed=params.seed,
+                             top_k=params.top_k or -1, max_tokens=params.max_new_tokens, seed=params.seed,
                              skip_special_tokens=self.skip_special_tokens)
         prompts = [render(self.tokenizer, p.question, p.lang, baseline) for p in problems]
         outputs = self.llm.generate(prompts, vparams, lora_request=lora)
@@ -197,6 +197,8 @@ class OpenAIEngine:
     def _one(self, problem: Problem, params: SamplingParams, baseline) -> list[str]:
         body = {"model": self.model, "temperature": params.temperature, "top_p": params.top_p,
                 "max_tokens": params.max_new_tokens}
+        if params.top_k:  # not an OpenAI field: sent only when asked for (vLLM's server reads it)
+            body["top_k"] = params.top_k
         if params.seed is not None:
             body["seed"] = params.seed
         if self.mode is ApiMode.completions:

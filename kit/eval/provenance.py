@@ -31,7 +31,7 @@ HASH_WHOLE_BYTES = 64 * 2**20
 EDGE_BYTES = 2**20
 # Settings that change what is generated: a rerun appends only when all of them match.
 MATCHED = ("model", "adapter", "engine", "api_mode", "backend", "load_in_4bit", "temperature", "top_p",
-           "max_new_tokens", "seed", "baseline", "prompt_template", "kit_version")
+           "top_k", "max_new_tokens", "seed", "baseline", "prompt_template", "kit_version")
 
 
 class ProvenanceMismatch(ValueError):
@@ -102,7 +102,7 @@ def describe_run(*, model: str, adapter: str | None, engine: str, params: Sampli
         "backend": backend if engine == "transformers" else None,
         "load_in_4bit": bool(load_in_4bit) if engine == "transformers" else None,
         "n": int(params.n), "temperature": float(params.temperature), "top_p": float(params.top_p),
-        "max_new_tokens": int(params.max_new_tokens), "seed": params.seed,
+        "top_k": int(params.top_k), "max_new_tokens": int(params.max_new_tokens), "seed": params.seed,
         "baseline": Baseline(baseline).value, "prompt_template": prompt_template_hash(baseline),
         "kit_version": kit.__version__,
     }

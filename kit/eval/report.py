@@ -20,6 +20,12 @@ from kit.textfiles import TextFileError, read_utf8
 ROWS = (("lc", "LC"), ("acc", "Acc"), ("lc_acc", "LC&Acc"))
 
 
+def metric_names(bench: str | None) -> tuple[tuple[str, str], ...]:
+    """:data:`ROWS` with the paper's names for ``bench``: PolyMath's accuracy is DW-Acc (and LC&DW-Acc)."""
+    acc_name = "DW-Acc" if bench == "polymath" else "Acc"
+    return tuple((key, name.replace("Acc", acc_name)) for key, name in ROWS)
+
+
 class MetricsFileError(ValueError):
     """A metrics.json file is missing or does not follow the schema."""
 
@@ -74,14 +80,12 @@ def _fmt(value) -> str:
 
 def markdown_table(metrics: dict, title: str | None = None) -> str:
     cols = columns(metrics)
-    acc_name = "DW-Acc" if metrics.get("bench") == "polymath" else "Acc"
     lines = []
     if title:
         lines += [f"**{title}**", ""]
     lines.append("| Metric | " + " | ".join(h for h, _ in cols) + " |")
     lines.append("|---|" + "---:|" * len(cols))
-    for key, name in ROWS:
-        label = name.replace("Acc", acc_name)
+    for key, label in metric_names(metrics.get("bench")):
         lines.append(f"| {label} | " + " | ".join(_fmt(v.get(key)) for _, v in cols) + " |")
     if metrics.get("provenance"):
         lines += ["", "Predictions produced by:", ""] + [f"- {line}" for line in summary_lines(metrics["provenance"])]
@@ -92,12 +96,11 @@ def rich_table(metrics: dict, title: str | None = None):
     """Languages as rows (fits a terminal), LC / Acc / LC&Acc as columns, averages in bold."""
     from rich.table import Table
 
-    acc_name = "DW-Acc" if metrics.get("bench") == "polymath" else "Acc"
     table = Table(title=title or f"{metrics.get('bench', '?')} (lid: {metrics.get('lid', '?')}, "
                                  f"{metrics.get('n_predictions', '?')} predictions)")
     table.add_column("Language")
-    for _, name in ROWS:
-        table.add_column(name.replace("Acc", acc_name), justify="right")
+    for _, name in metric_names(metrics.get("bench")):
+        table.add_column(name, justify="right")
     for header, values in columns(metrics):
         table.add_row(header, *[_fmt(values.get(key)) for key, _ in ROWS],
                       style="bold" if header.endswith("AVG") else None)
