@@ -7,9 +7,12 @@ Two backends give the same thing, a 4-bit (NF4) backbone with a LoRA adapter on 
 - ``transformers`` (any device, CPU included): ``AutoModelForCausalLM`` + ``BitsAndBytesConfig`` (NF4)
   + a PEFT ``LoraConfig`` with the same settings.
 
-``auto`` picks unsloth when CUDA and unsloth are both there, transformers otherwise, and says why in one
-log line. unsloth is imported only inside its own loader: it patches transformers and needs a GPU at
-import, so importing ``kit`` or running any CPU command must never import it.
+``auto`` picks unsloth when CUDA is there and ``import unsloth`` succeeds, transformers otherwise, and says
+why in one log line (the import error included). unsloth is imported only when a model is loaded on CUDA: it
+patches transformers and needs a GPU at import, so importing ``kit`` or running any CPU command never
+imports it.
+
+Precision: bf16 only on compute capability >= 8.0 (:func:`bf16_supported`), fp16 below (a T4 is 7.5).
 
     >>> from kit.models import ModelConfig, load_model
     >>> model, tokenizer = load_model(ModelConfig(name="tiny"))     # 4-bit + LoRA, trainable
@@ -18,7 +21,6 @@ import, so importing ``kit`` or running any CPU command must never import it.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import logging
 import os
@@ -72,7 +74,9 @@ class ModelConfig:
     dtype: str = "auto"  # auto | float32 | bfloat16 | float16 (compute dtype)
     gradient_checkpointing: bool = True
     fast_inference: bool = False  # unsloth + vLLM rollouts (GPU only; needs `pip install vllm`)
-    gpu_memory_utilization: float = 0.6  # vLLM's share of the GPU when fast_inference is on
+    # vLLM's share of the GPU when fast_inference is on; under UNSLOTH_VLLM_STANDBY (the kit's default with
+    # fast_inference) unsloth replaces it by its own share: see prepare_vllm_standby.
+    gpu_memory_utilization: float = 0.6
     lora: LoraSettings = field(default_factory=LoraSettings)
 
     def __post_init__(self):
@@ -105,47 +109,77 @@ def _cuda_available() -> bool:
         return False
 
 
-def _unsloth_installed() -> bool:
-    # find_spec does not import the package (importing unsloth needs a GPU and patches transformers).
-    return importlib.util.find_spec("unsloth") is not None
+def prepare_vllm_standby(fast_inference: bool) -> None:
+    """With ``fast_inference`` set ``UNSLOTH_VLLM_STANDBY=1`` before unsloth is imported: vLLM then sleeps
+    while training runs, so both share the GPU. Under standby unsloth *overrides*
+    ``model.gpu_memory_utilization`` with its own share by GPU size (unsloth_zoo ``load_vllm``: about 0.76
+    on a 15 GB T4, 0.78 on 24 GB, 0.88 from 40 GB; ``UNSLOTH_VLLM_STANDBY_UTIL_OVERRIDE=1`` keeps yours), so
+    the knob only acts when the variable is set to 0 by the user beforehand."""
+    if fast_inference:
+        os.environ.setdefault("UNSLOTH_VLLM_STANDBY", "1")
 
 
-def resolve_backend(backend: str | Backend = "auto") -> tuple[str, str]:
-    """Return ``(chosen, reason)`` and log it once. ``unsloth`` without CUDA or unsloth is an error."""
+def import_unsloth() -> tuple[bool, str]:
+    """``(True, "")`` when ``import unsloth`` works, else ``(False, "<error type>: <message>")``.
+
+    Importing is the only honest test: unsloth can be installed and still fail at import (no GPU, a
+    mismatched torch or triton, a broken xformers), and a failed import must fall back, not crash later."""
+    try:
+        import unsloth  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 (any import failure means: not usable here, say why)
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return False, f"{type(exc).__name__}: {message}"[:300]
+    return True, ""
+
+
+def resolve_backend(backend: str | Backend = "auto", *, fast_inference: bool = False) -> tuple[str, str]:
+    """Return ``(chosen, reason)`` and log it once. ``unsloth`` without CUDA or a working unsloth is an error.
+
+    On CUDA, unsloth is imported here (``fast_inference`` sets vLLM standby first, which must precede it)."""
     backend = backend.value if isinstance(backend, Backend) else str(backend)
-    cuda, has_unsloth = _cuda_available(), _unsloth_installed()
+    if backend not in {b.value for b in Backend}:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {[b.value for b in Backend]}")
     if backend == Backend.transformers.value:
         chosen, reason = "transformers", "requested explicitly"
-    elif backend == Backend.unsloth.value:
-        if not cuda:
+    elif not _cuda_available():
+        if backend == Backend.unsloth.value:
             raise RuntimeError("model.backend=unsloth needs a CUDA GPU; none is visible. "
                                "Use model.backend=transformers (or auto) on CPU.")
-        if not has_unsloth:
-            raise RuntimeError("model.backend=unsloth but unsloth is not installed: "
-                               "pip install 'mthinker-kit[gpu]' (or use model.backend=transformers)")
-        chosen, reason = "unsloth", "requested explicitly"
-    elif backend == Backend.auto.value:
-        if cuda and has_unsloth:
-            chosen, reason = "unsloth", "CUDA is available and unsloth is installed"
-        elif cuda:
-            chosen, reason = "transformers", "CUDA is available but unsloth is not installed (pip install 'mthinker-kit[gpu]')"
-        else:
-            chosen, reason = "transformers", "no CUDA GPU, so unsloth cannot run"
+        chosen, reason = "transformers", "no CUDA GPU, so unsloth cannot run"
     else:
-        raise ValueError(f"unknown backend {backend!r}; choose one of {[b.value for b in Backend]}")
+        prepare_vllm_standby(fast_inference)
+        usable, error = import_unsloth()
+        if usable:
+            chosen, reason = "unsloth", ("requested explicitly" if backend == Backend.unsloth.value
+                                         else "CUDA is available and unsloth imports")
+        elif backend == Backend.unsloth.value:
+            raise RuntimeError(f"model.backend=unsloth but `import unsloth` failed ({error}): "
+                               "pip install 'mthinker-kit[gpu]', or use model.backend=transformers")
+        else:
+            chosen, reason = "transformers", f"CUDA is available but `import unsloth` failed: {error}"
     log.info("model backend: %s (%s)", chosen, reason)
     return chosen, reason
 
 
+def bf16_supported() -> bool:
+    """bf16 compute only on compute capability >= 8.0 (Ampere and later). ``torch.cuda.is_bf16_supported()``
+    answers True on a T4 (7.5), where bf16 is emulated, until unsloth patches it; the capability does not."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return False
+    return tuple(torch.cuda.get_device_capability(torch.cuda.current_device())) >= (8, 0)
+
+
 def compute_dtype(dtype: str = "auto"):
-    """The compute dtype: float32 on CPU (bf16 matmuls are slow there), bf16 on GPUs that have it, else fp16."""
+    """The compute dtype: float32 on CPU (bf16 matmuls are slow there), bf16 on capability >= 8.0, else fp16."""
     import torch
 
     if dtype != "auto":
         return getattr(torch, dtype)
     if not torch.cuda.is_available():
         return torch.float32
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if bf16_supported() else torch.float16
 
 
 REASONING_MARKERS = ("<think>", "</think>")
@@ -201,7 +235,7 @@ def load_model(cfg: ModelConfig, *, adapter: str | None = None, trainable: bool 
             raise ValueError(f"model.name {cfg.name} is a LoRA adapter folder, and adapter {adapter} is another; "
                              "pass the first adapter's base model as model.name")
         cfg, adapter = dataclasses.replace(cfg, name=adapter_base(cfg.name)), cfg.name
-    chosen, _ = resolve_backend(cfg.backend)
+    chosen, _ = resolve_backend(cfg.backend, fast_inference=cfg.fast_inference)
     if chosen == "unsloth":
         return _load_unsloth(cfg, adapter=adapter, trainable=trainable)
     return _load_transformers(cfg, adapter=adapter, trainable=trainable)
@@ -239,17 +273,8 @@ def _load_transformers(cfg: ModelConfig, *, adapter: str | None, trainable: bool
     if torch.cuda.is_available() and not cfg.load_in_4bit:
         model = model.to(f"cuda:{_cuda_index()}")
     tokenizer = load_tokenizer(cfg.name)
-    if cfg.load_in_4bit and trainable:
-        from peft import prepare_model_for_kbit_training
-
-        # Casts norms to fp32 and enables input grads so checkpointed 4-bit layers backpropagate into LoRA.
-        model = prepare_model_for_kbit_training(
-            model, use_gradient_checkpointing=cfg.gradient_checkpointing,
-            gradient_checkpointing_kwargs={"use_reentrant": False},
-        )
-    elif cfg.gradient_checkpointing and trainable:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        model.enable_input_require_grads()
+    if trainable:
+        freeze_for_lora(model, gradient_checkpointing=cfg.gradient_checkpointing)
     if adapter:
         from peft import PeftModel
 
@@ -267,10 +292,26 @@ def _load_transformers(cfg: ModelConfig, *, adapter: str | None, trainable: bool
     return model, tokenizer
 
 
+def freeze_for_lora(model, *, gradient_checkpointing: bool) -> None:
+    """Freeze the backbone and turn on non-reentrant gradient checkpointing, keeping every weight in its load
+    dtype. PEFT's ``prepare_model_for_kbit_training`` would also upcast the 16-bit weights that stay outside
+    the 4-bit layers to fp32: embeddings and lm_head are 2 x 152,064 x 3,584 values in the 7B model, 2.2 GB
+    in bf16 and 4.4 GB after the upcast, and an fp32 lm_head makes every logit fp32 as well. unsloth keeps
+    them 16-bit too; the LoRA weights PEFT adds are fp32 either way (the fp16 gradient scaler needs that)."""
+    for param in model.parameters():
+        param.requires_grad_(False)
+    if gradient_checkpointing:
+        # Non-reentrant checkpointing backpropagates into LoRA without inputs that require grad; the hook is
+        # kept for the reentrant variant a user may switch to.
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
+
+
 def _load_unsloth(cfg: ModelConfig, *, adapter: str | None, trainable: bool):
     if cfg.fast_inference:
-        # Must be set before the import: unsloth then lets vLLM and training share the GPU memory.
-        os.environ.setdefault("UNSLOTH_VLLM_STANDBY", "1")
+        prepare_vllm_standby(True)  # also set by resolve_backend; here for callers that come directly
+        import importlib.util
+
         if importlib.util.find_spec("vllm") is None:
             raise RuntimeError("model.fast_inference=true needs vLLM: pip install vllm "
                                "(or set model.fast_inference=false to generate with transformers)")
@@ -278,7 +319,7 @@ def _load_unsloth(cfg: ModelConfig, *, adapter: str | None, trainable: bool):
 
     from kit.tiny import resolve_model_name
 
-    dtype = None if cfg.dtype == "auto" else compute_dtype(cfg.dtype)
+    dtype = compute_dtype(cfg.dtype)  # explicit: fp16 below capability 8.0 whatever torch claims
     checkpointing = "unsloth" if cfg.gradient_checkpointing and trainable else False
     model, tokenizer = FastLanguageModel.from_pretrained(
         model_name=adapter or resolve_model_name(cfg.name),  # unsloth resolves an adapter's base itself
@@ -413,10 +454,11 @@ def load_merged(adapter, base: str | None = None):
 
 def save_gguf(adapter, output, quantization: str, max_seq_length: int = 4096) -> Path:
     """GGUF through unsloth's ``save_pretrained_gguf`` (CUDA and the ``gpu`` extra only)."""
-    if not _cuda_available() or not _unsloth_installed():
-        raise RuntimeError("GGUF export runs through unsloth, which needs a CUDA GPU: install the gpu extra "
-                           "(pip install 'mthinker-kit[gpu]') on a machine with CUDA, or export --merged and "
-                           "convert with llama.cpp's convert_hf_to_gguf.py")
+    usable, error = import_unsloth() if _cuda_available() else (False, "no CUDA GPU")
+    if not usable:
+        raise RuntimeError(f"GGUF export runs through unsloth, which needs a CUDA GPU ({error}): install the gpu "
+                           "extra (pip install 'mthinker-kit[gpu]') on a machine with CUDA, or export --merged "
+                           "and convert with llama.cpp's convert_hf_to_gguf.py")
     from unsloth import FastLanguageModel
 
     model, tokenizer = FastLanguageModel.from_pretrained(str(adapter), max_seq_length=max_seq_length,

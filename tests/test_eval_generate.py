@@ -2,6 +2,7 @@
 end to end with the tiny model (generate -> score -> eval -> compare)."""
 
 import json
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -375,3 +376,55 @@ def test_eval_of_another_model_into_the_same_folder_refuses_and_records_provenan
         assert (run / "report.md").read_text().startswith("**model-b — polymath")
     finally:
         server.close()
+
+
+@pytest.fixture
+def fake_vllm(monkeypatch, tiny_model_path):
+    """vLLM cannot run without a GPU: a stand-in ``vllm`` module records the engine's arguments and returns
+    the tiny tokenizer, so what the kit asks vLLM for is checked (the sampling itself is vLLM's)."""
+    import types
+
+    from kit.models import load_tokenizer
+
+    created = []
+
+    class LLM:
+        def __init__(self, **kwargs):
+            created.append(kwargs)
+
+        def get_tokenizer(self):
+            return load_tokenizer(str(tiny_model_path))
+
+    monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=LLM, SamplingParams=dict))
+    return created
+
+
+def test_vllm_engine_context_dtype_and_adapter_as_model(fake_vllm, tmp_path, monkeypatch):
+    import torch
+
+    from kit import models
+    from kit.eval.engines import VLLM_PROMPT_BUDGET
+
+    adapter = tmp_path / "final"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"r": 32, "base_model_name_or_path": "x-bnb-4bit"}))
+    models.record_base(adapter, "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(models, "bf16_supported", lambda: False)  # a T4: capability 7.5
+    engine = make_engine("vllm", str(adapter), max_new_tokens=4096)
+    args = fake_vllm[-1]
+    assert args["model"] == "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B" and engine.adapter == str(adapter)
+    assert args["enable_lora"] is True and args["max_lora_rank"] == 32
+    assert args["max_model_len"] == VLLM_PROMPT_BUDGET + 4096 and args["dtype"] == "float16"
+    monkeypatch.setattr(models, "bf16_supported", lambda: True)
+    make_engine("vllm", "some/model", max_new_tokens=512)
+    assert fake_vllm[-1]["dtype"] == "bfloat16" and fake_vllm[-1]["enable_lora"] is False
+    with pytest.raises(EngineError, match="is a LoRA adapter folder and --adapter"):
+        make_engine("vllm", str(adapter), adapter=str(adapter))
+
+
+def test_vllm_engine_names_a_prompt_over_its_budget(fake_vllm):
+    engine = make_engine("vllm", "some/model", max_new_tokens=64, prompt_budget=8)
+    problem = load_problems("polymath", langs=["ja"], levels=["low"], limit=1)[0]
+    with pytest.raises(EngineError, match=rf"polymath ja id {problem.id!r}: the prompt has \d+ tokens, over"):
+        engine.complete([problem], SamplingParams(n=1, max_new_tokens=64))

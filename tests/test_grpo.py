@@ -167,6 +167,22 @@ def test_vllm_rollouts_need_cuda_and_vllm():
     check_vllm(load_config("tiny"), cuda=False)
 
 
+def test_fast_inference_without_use_vllm_is_not_called_unused_on_unsloth(caplog):
+    """unsloth's GRPOTrainer turns use_vllm on itself when the model carries a vLLM engine: no warning that
+    the engine goes unused; the transformers backend ignores the flag, and says so."""
+    from kit.train.grpo import check_vllm
+
+    caplog.set_level("INFO", logger="kit.train.grpo")
+    check_vllm(load_config("tiny", ["model.fast_inference=true"]), cuda=True)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    assert any("unsloth turns grpo.use_vllm on" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    check_vllm(load_config("tiny", ["model.fast_inference=true", "model.backend=transformers"]), cuda=True)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [("model.fast_inference=true only applies to the unsloth backend; model.backend=transformers "
+                         "ignores it and generates rollouts with transformers")]
+
+
 @pytest.mark.slow
 def test_no_signal_is_reported(tiny_model_path, tmp_path, caplog):
     """The untrained random model fails the format on every completion: identical rewards in every group.

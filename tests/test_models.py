@@ -214,15 +214,115 @@ def test_describe_oom_for_sampling_names_its_own_knobs():
 
 
 @pytest.mark.parametrize(
-    "cuda, has_unsloth, chosen, reason",
-    [(True, True, "unsloth", "CUDA is available and unsloth is installed"),
-     (True, False, "transformers", "unsloth is not installed"),
-     (False, True, "transformers", "no CUDA GPU")],
+    "cuda, importable, chosen, reason",
+    [(True, (True, ""), "unsloth", "CUDA is available and unsloth imports"),
+     (True, (False, "ImportError: no module"), "transformers", "`import unsloth` failed: ImportError: no module"),
+     (False, (True, ""), "transformers", "no CUDA GPU")],
 )
-def test_auto_backend_decision_table(monkeypatch, cuda, has_unsloth, chosen, reason):
+def test_auto_backend_decision_table(monkeypatch, cuda, importable, chosen, reason):
     from kit import models
 
     monkeypatch.setattr(models, "_cuda_available", lambda: cuda)
-    monkeypatch.setattr(models, "_unsloth_installed", lambda: has_unsloth)
+    monkeypatch.setattr(models, "import_unsloth", lambda: importable)
     got, why = resolve_backend("auto")
     assert got == chosen and reason in why
+
+
+@pytest.fixture
+def broken_unsloth(tmp_path, monkeypatch):
+    """An installed-looking unsloth whose import fails the way it does without a usable GPU (the real import
+    machinery runs it: find_spec finds it, importing raises)."""
+    package = tmp_path / "site" / "unsloth"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        "raise NotImplementedError('Unsloth cannot find any torch accelerator? You need a GPU.')\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.delitem(sys.modules, "unsloth", raising=False)
+    monkeypatch.delenv("UNSLOTH_VLLM_STANDBY", raising=False)
+    return package
+
+
+def test_auto_falls_back_when_unsloth_is_installed_but_fails_to_import(broken_unsloth, monkeypatch, caplog):
+    import importlib.util
+
+    from kit import models
+
+    assert importlib.util.find_spec("unsloth") is not None  # what the old find_spec rule would have trusted
+    monkeypatch.setattr(models, "_cuda_available", lambda: True)
+    caplog.set_level("INFO", logger="kit.models")
+    chosen, reason = resolve_backend("auto", fast_inference=True)
+    assert chosen == "transformers"
+    assert "NotImplementedError: Unsloth cannot find any torch accelerator" in reason
+    assert any("model backend: transformers" in r.getMessage() and "cannot find any torch accelerator"
+               in r.getMessage() for r in caplog.records)
+    import os
+
+    assert os.environ.get("UNSLOTH_VLLM_STANDBY") == "1"  # set before the import was tried
+    with pytest.raises(RuntimeError, match="import unsloth` failed .*NotImplementedError"):
+        resolve_backend("unsloth")
+
+
+def test_precision_follows_compute_capability_not_is_bf16_supported(monkeypatch):
+    """A T4 (7.5) gets fp16 on every path although torch.cuda.is_bf16_supported() says True there."""
+    import torch
+
+    from kit import models
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    for capability, dtype in (((7, 5), torch.float16), ((8, 0), torch.bfloat16), ((9, 0), torch.bfloat16)):
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, c=capability: c)
+        assert models.compute_dtype() == dtype, capability
+        fp16 = dtype == torch.float16
+        assert models.trainer_precision(cuda=True) == {"bf16": not fp16, "fp16": fp16}
+    assert models.compute_dtype("bfloat16") == torch.bfloat16  # an explicit choice is kept
+
+
+def test_load_paths_compute_in_fp16_on_capability_7_5(monkeypatch):
+    """load_full and load_merged ask compute_dtype, so a faked T4 loads fp16 (load_full: fp32 weights, since
+    fp16 weights cannot be trained under the fp16 gradient scaler). The load stops at from_pretrained."""
+    import peft  # noqa: F401  (imports bitsandbytes, which must see the real, CUDA-less torch)
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from kit import models
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def record(*args, **kwargs):
+        seen.append(kwargs.get("dtype"))
+        raise Stop
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", record)
+    for bf16, full, merged in ((False, torch.float32, torch.float16), (True, torch.bfloat16, torch.bfloat16)):
+        monkeypatch.setattr(models, "bf16_supported", lambda b=bf16: b)
+        with pytest.raises(Stop):
+            models.load_full(ModelConfig(name="some/base", backend="transformers"))
+        with pytest.raises(Stop):
+            models.load_merged("runs/adapter", base="some/base")
+        assert seen[-2:] == [full, merged], bf16
+
+
+def test_fallback_keeps_embeddings_and_lm_head_in_their_load_dtype(tiny_model_path):
+    """No fp32 upcast of the 16-bit weights outside the 4-bit layers (PEFT's prepare_model_for_kbit_training
+    would double embeddings and lm_head: 4.4 GB instead of 2.2 GB in the 7B); LoRA stays trainable in fp32."""
+    import torch
+
+    model, tokenizer = load_model(ModelConfig(name="tiny", dtype="bfloat16", lora=LoraSettings(r=4, alpha=8)))
+    base = model.get_base_model()
+    assert base.get_input_embeddings().weight.dtype == torch.bfloat16
+    assert base.get_output_embeddings().weight.dtype == torch.bfloat16
+    assert base.model.norm.weight.dtype == torch.bfloat16
+    trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n and p.dtype == torch.float32 for n, p in trainable.items())
+    ids = tokenizer("1 + 1 = 2", return_tensors="pt")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(**ids).logits
+    assert logits.dtype == torch.bfloat16  # logits are not materialized in fp32 by the model
+    logits.float().logsumexp(-1).mean().backward()
+    assert any(p.grad is not None and torch.count_nonzero(p.grad) > 0 for p in trainable.values())

@@ -137,6 +137,24 @@ SELECT_SET = ["data.langs=[fr,ko,ja]", "select.limit_per_lang=4", "select.n=4", 
 N_GOOD = [1, 2, 0, 4, 3, 1, 2, 0, 1, 1, 1, 1]  # per question of the pool, in file order
 
 
+def test_sampling_stages_never_load_a_vllm_engine(monkeypatch):
+    """select, refs and the pipeline's before/after sample with HF generate: with the preset's
+    fast_inference they would start an idle vLLM engine, which no in-process release frees."""
+    from kit import models
+    from kit.train import select
+    from kit.train.config import load_config
+
+    loaded = []
+    monkeypatch.setattr(models, "load_model", lambda cfg, **kw: loaded.append((cfg, kw)) or ("model", "tok"))
+    config = load_config("tiny", ["model.fast_inference=true"])
+    assert config.model.fast_inference is True
+    select.load_policy(config, "some/model", adapter="runs/a")
+    cfg, kwargs = loaded[-1]
+    assert cfg.fast_inference is False and cfg.name == "some/model" and kwargs == {"adapter": "runs/a",
+                                                                                  "trainable": False}
+    assert config.model.fast_inference is True  # the GRPO stage still gets it
+
+
 def test_split_test_takes_the_languages_in_turn():
     from kit.train.select import split_test
 

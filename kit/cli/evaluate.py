@@ -107,7 +107,8 @@ def _run_generate(bench, data, langs, levels, limit, n, temperature, top_p, max_
         options = {"api_base": api_base, "api_key_env": api_key_env, "mode": api_mode.value, "tokenizer": tokenizer,
                    **({"concurrency": batch_size} if batch_size else {})}
     elif engine is EngineChoice.vllm:
-        options = {"adapter": adapter, **({"chunk_size": batch_size} if batch_size else {})}
+        options = {"adapter": adapter, "max_new_tokens": max_tokens,
+                   **({"chunk_size": batch_size} if batch_size else {})}
     else:
         options = {"adapter": adapter, "backend": backend, "load_in_4bit": load_in_4bit, "progress": False,
                    **({"batch_size": batch_size} if batch_size else {})}

@@ -5,8 +5,10 @@
   :func:`kit.models.load_for_inference` (unsloth on CUDA when installed, else transformers; 4-bit NF4 and a
   LoRA adapter go through it) and sampled in batches by :func:`kit.generation.sample`.
 - :class:`VLLMEngine`: vLLM when it is installed (imported only when chosen), with a LoRA adapter through
-  ``LoRARequest``. Prompts go to vLLM ``chunk_size`` problems at a time (default 256, see
-  :data:`VLLM_CHUNK`), each chunk written as soon as it finishes.
+  ``LoRARequest`` (an adapter folder given as the model loads its recorded base plus the adapter). Prompts
+  go to vLLM ``chunk_size`` problems at a time (default 256, see :data:`VLLM_CHUNK`), each chunk written as
+  soon as it finishes. Its context is :data:`VLLM_PROMPT_BUDGET` + ``max_new_tokens`` tokens (not the
+  model's 131k, whose KV cache would not fit a small GPU), computed in fp16 below compute capability 8.0.
 - :class:`OpenAIEngine`: any OpenAI-compatible server (vLLM serve, SGLang, llama.cpp, a hosted API) over
   httpx, ``concurrency`` requests in flight; :meth:`OpenAIEngine.stream` hands each problem's completions
   over as soon as its request returns, so they are written at once. ``mode="completions"`` (default) posts
@@ -27,6 +29,7 @@ from enum import Enum
 from kit.eval.baselines import Baseline, messages, render
 from kit.eval.benchmarks import Problem
 from kit.generation import SamplingParams
+from kit.models import adapter_base, compute_dtype, is_adapter_dir
 
 
 class EngineKind(str, Enum):
@@ -49,7 +52,10 @@ class EngineError(RuntimeError):
 # one call for everything would lose all of it on a crash. 256 problems x n samples keeps vLLM full for most
 # of a call and bounds what a crash can lose to one chunk.
 VLLM_CHUNK = 256
-DEFAULT_CHUNK = 8  # transformers: one sampling batch per chunk
+DEFAULT_CHUNK = 8
+# Prompt tokens the vLLM context reserves beside --max-tokens: the rendered prompts of MMATH and PolyMath
+# (instruction, question, chat template) stay well under it; a longer one is refused by name in complete().
+VLLM_PROMPT_BUDGET = 2048  # transformers: one sampling batch per chunk
 
 
 class TransformersEngine:
@@ -92,21 +98,18 @@ def keeps_think_close(tokenizer) -> bool:
 class VLLMEngine:
     name = "vllm"
 
-    def __init__(self, model: str, adapter: str | None = None, max_model_len: int | None = None,
-                 gpu_memory_utilization: float = 0.9, chunk_size: int = VLLM_CHUNK):
+    def __init__(self, model: str, adapter: str | None = None, max_new_tokens: int | None = None,
+                 prompt_budget: int = VLLM_PROMPT_BUDGET, gpu_memory_utilization: float = 0.9,
+                 chunk_size: int = VLLM_CHUNK):
         try:
             from vllm import LLM
         except ImportError:
             raise EngineError("--engine vllm needs vLLM (pip install 'mthinker-kit[vllm]' on a CUDA machine); "
                               "or use --engine transformers") from None
-        kwargs = {"model": model, "gpu_memory_utilization": gpu_memory_utilization, "enable_lora": bool(adapter)}
-        if adapter:
-            kwargs["max_lora_rank"] = _adapter_rank(adapter)  # vLLM refuses ranks above its default of 16
-        if max_model_len:
-            kwargs["max_model_len"] = max_model_len
-        self.llm = LLM(**kwargs)
+        self.llm = LLM(**vllm_engine_args(model, adapter, max_new_tokens, prompt_budget, gpu_memory_utilization))
         self.tokenizer = self.llm.get_tokenizer()
-        self.adapter = adapter
+        self.adapter = adapter if adapter or not is_adapter_dir(model) else model
+        self.prompt_budget = prompt_budget
         self.chunk_size = chunk_size
         # The authors generate with vLLM's default skip_special_tokens=True, which drops stray special tokens
         # (e.g. a chat-template marker the model emits) from the text that is language-checked. We keep that
@@ -127,8 +130,34 @@ class VLLMEngine:
                              top_k=params.top_k or -1, max_tokens=params.max_new_tokens, seed=params.seed,
                              skip_special_tokens=self.skip_special_tokens)
         prompts = [render(self.tokenizer, p.question, p.lang, baseline) for p in problems]
+        for problem, prompt in zip(problems, prompts):
+            length = len(self.tokenizer.encode(prompt, add_special_tokens=False))
+            if length > self.prompt_budget:
+                raise EngineError(f"{problem.bench} {problem.lang} id {problem.id!r}: the prompt has {length} "
+                                  f"tokens, over the vLLM engine's prompt budget of {self.prompt_budget}")
         outputs = self.llm.generate(prompts, vparams, lora_request=lora)
         return [[o.text for o in out.outputs] for out in outputs]
+
+
+def vllm_engine_args(model: str, adapter: str | None, max_new_tokens: int | None, prompt_budget: int,
+                     gpu_memory_utilization: float) -> dict:
+    """``vllm.LLM`` keyword arguments: an adapter folder given as ``model`` becomes its recorded base plus the
+    adapter; the context is ``prompt_budget + max_new_tokens``; fp16 below compute capability 8.0."""
+    if is_adapter_dir(model):
+        if adapter:
+            raise EngineError(f"--model {model} is a LoRA adapter folder and --adapter {adapter} is another; pass "
+                              f"the first adapter's base model as --model")
+        model, adapter = adapter_base(model), model
+    import torch
+
+    dtype = str(compute_dtype()).removeprefix("torch.") if torch.cuda.is_available() else "auto"
+    kwargs = {"model": model, "gpu_memory_utilization": gpu_memory_utilization, "enable_lora": bool(adapter),
+              "dtype": dtype}
+    if adapter:
+        kwargs["max_lora_rank"] = _adapter_rank(adapter)  # vLLM refuses ranks above its default of 16
+    if max_new_tokens:
+        kwargs["max_model_len"] = prompt_budget + int(max_new_tokens)
+    return kwargs
 
 
 def _adapter_rank(adapter: str) -> int:

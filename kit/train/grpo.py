@@ -85,9 +85,13 @@ def check_vllm(config: Config, *, cuda: bool) -> None:
         if importlib.util.find_spec("vllm") is None:
             raise ValueError("grpo.use_vllm=true but vllm is not installed: pip install vllm "
                              "(or set grpo.use_vllm=false to generate with transformers)")
+    elif config.model.fast_inference and config.model.backend == "transformers":
+        log.warning("model.fast_inference=true only applies to the unsloth backend; model.backend=transformers "
+                    "ignores it and generates rollouts with transformers")
     elif config.model.fast_inference:
-        log.warning("model.fast_inference=true loads a vLLM engine but grpo.use_vllm=false does not use it "
-                    "for rollouts: set grpo.use_vllm=true")
+        # unsloth's GRPOTrainer sets use_vllm=True (colocated) itself when the model carries a vLLM engine.
+        log.info("model.fast_inference=true: on unsloth, GRPO rollouts use its vLLM engine (unsloth turns "
+                 "grpo.use_vllm on); with the transformers fallback the flag is ignored")
 
 
 def _checkpoint_step(path: Path) -> int:

@@ -75,12 +75,16 @@ def keep_question(goods: list[bool]) -> bool:
 
 
 def load_policy(config, model_name: str | None = None, adapter: str | None = None):
-    """The current model for sampling: ``model_name`` (default ``config.model.name``) + optional adapter."""
+    """The current model for sampling: ``model_name`` (default ``config.model.name``) + optional adapter.
+
+    Always without ``fast_inference``: these stages sample with HF ``generate``, and a vLLM engine started
+    by the load would sit idle holding its share of the GPU (and cannot be freed in-process)."""
     from kit.models import load_model
 
     quantized = getattr(config.select, "load_in_4bit", None)
     cfg = dataclasses.replace(config.model, name=model_name or config.model.name, gradient_checkpointing=False,
-                              load_in_4bit=config.model.load_in_4bit if quantized is None else quantized)
+                              load_in_4bit=config.model.load_in_4bit if quantized is None else quantized,
+                              fast_inference=False)
     return load_model(cfg, adapter=adapter, trainable=False)
 
 
