@@ -139,18 +139,26 @@ def test_app_on_an_openai_compatible_server(chat_server):
     assert result["answer_lang"] == "ja"
 
 
-def test_server_errors_end_the_session_with_the_partial_text_kept(chat_server):
+def test_server_errors_end_the_session_with_the_partial_text_kept(chat_server, caplog):
+    """The caller sees a generic message with an error id; the log line under that id has the detail."""
+
+    def logged_for(error: str) -> str:
+        error_id = error.split("error id ")[1].split(";")[0]
+        return next(r.getMessage() for r in caplog.records if f"error {error_id}" in r.getMessage())
+
     source = OpenAISource(chat_server(reasoning=JA_SWITCHING, answer=JA_ANSWER, cut_after=6).url)
     last = list(run_session(source, QUESTION_JA, "auto", GenerationSettings(max_new_tokens=64)))[-1]
-    assert last.done and "not chat-completion JSON" in last.error
+    assert last.done and "the model failed (error id" in last.error
+    assert "not chat-completion JSON" in logged_for(last.error)
     assert last.completion == JA_SWITCHING[:54] and last.verdict is not None and not last.verdict.consistent
 
     failing = OpenAISource(chat_server(reasoning="", answer="", status=503).url)
     last = list(run_session(failing, QUESTION_JA, "auto"))[-1]
-    assert "HTTP 503" in last.error and "model overloaded" in last.error
+    assert "HTTP 503" not in last.error and "model overloaded" not in last.error
+    assert "HTTP 503" in logged_for(last.error) and "model overloaded" in logged_for(last.error)
 
     unreachable = OpenAISource(f"http://127.0.0.1:{free_port()}/v1")
-    assert "cannot reach the model server" in list(run_session(unreachable, QUESTION_JA))[-1].error
+    assert "cannot reach the model server" in logged_for(list(run_session(unreachable, QUESTION_JA))[-1].error)
 
 
 def test_gold_answer_gives_correctness(chat_server):
@@ -292,3 +300,75 @@ def test_browser_tests_fail_instead_of_skipping_when_the_browser_is_required(tmp
     assert "MTHINKER_REQUIRE_BROWSER=1 but no chromium binary" in required.stdout
     optional = run("0")
     assert optional.returncode == 0 and "1 skipped" in optional.stdout, optional.stdout[-2000:]
+
+
+# ---------------------------------------------------------------------------------------------- failures leak nothing
+
+
+class _EchoingFailure:
+    """A backend on 127.0.0.1 answering 500 with a body that echoes the request's Authorization header, as
+    some proxies and debug servers do."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = ('{"error": "internal failure in shard-7", "request_headers": {"Authorization": "'
+                        + str(self.headers.get("Authorization")) + '"}}').encode()
+                self.send_response(500)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.slow
+def test_a_failing_backend_leaks_nothing_to_callers_and_its_detail_goes_to_the_log(monkeypatch, caplog, capfd):
+    import logging
+    from types import SimpleNamespace
+
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    key = "sk-test-0123456789abcdef"
+    monkeypatch.setenv("MTHINKER_TEST_KEY", key)
+    backend = _EchoingFailure()
+    demo, url = launch(api_base=backend.url, api_model="served-model", api_key_env="MTHINKER_TEST_KEY")
+    leaks = (backend.url.split("//")[1].split("/")[0], "shard-7", key, "Bearer")
+    try:
+        with caplog.at_level(logging.DEBUG, logger="kit.app"):
+            capfd.readouterr()
+            with pytest.raises(AppError) as failure:
+                Client(url, verbose=False).predict(QUESTION_JA, "auto", 0.7, 16, api_name="/solve")
+            with pytest.raises(AppError, match="limit is 4000"):  # a rejected request
+                Client(url, verbose=False).predict("x" * 4001, "auto", 0.7, 16, api_name="/solve")
+            think = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "think")
+            page = list(think(QUESTION_JA, "auto", 0.7, 16, "", "fasttext", False, SimpleNamespace(session_hash="t")))
+        stderr = capfd.readouterr().err
+    finally:
+        demo.close()
+        backend.close()
+    message = str(failure.value)
+    status = page[-1][0]  # the status line the page shows
+    assert "error id" in message and "error id" in status, (message, status)
+    for text in (message, status, demo.config["components"].__repr__()):
+        assert not any(leak in text for leak in leaks), text
+    # the operator's log has the detail (which server, what it answered) under the same id, redacted
+    error_id = message.split("error id ")[1].split(";")[0]
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+    assert f"error {error_id}" in logged and backend.url in logged and "shard-7" in logged
+    assert key not in logged and "Bearer [redacted]" not in logged and "[redacted]" in logged
+    assert "solve rejected: the question has 4001 characters" in caplog.text  # at debug level
+    assert "Traceback" not in stderr, stderr

@@ -80,15 +80,16 @@ class AppConfig:
 
 def build_sources(cfg: AppConfig):
     from kit.app.local import LocalModelSource
-    from kit.app.session import OpenAISource
+    from kit.app.session import OpenAISource, redact
     from kit.app.ui import DemoSources
 
     if cfg.api_base:
         main = OpenAISource(cfg.api_base, model=cfg.api_model, api_key=os.environ.get(cfg.api_key_env))
-        return DemoSources(
+        log.info("model server: %s (model %s)", redact(cfg.api_base), cfg.api_model)
+        return DemoSources(  # the page names the model, not where it is served (an internal address)
             main=main,
             lid_backend=cfg.lid,
-            description=f"Model: `{cfg.api_model}` served at `{cfg.api_base}`.",
+            description=f"Model: `{cfg.api_model}`, served by an OpenAI-compatible server.",
         )
     name = cfg.model_name()
     note = (

@@ -7,13 +7,20 @@ A *source* turns (question, language, sampling settings, stop event) into text d
 Local models (`kit.app.local`) load through `kit.models` (4-bit through unsloth or bitsandbytes on a GPU,
 full precision on CPU) and stream through `kit.generation.stream`, whose stopping criterion watches the stop
 event, so the stop button halts the model itself. Prompts come from `kit.prompts`.
+
+A failing model never shows its detail to the caller (the page and ``solve`` are anonymous): the caller gets
+a generic message with an error id, and the server log gets the detail under that id, with secrets
+(``Authorization`` headers, bearer tokens, API keys) redacted (:func:`report_failure`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -21,6 +28,8 @@ from typing import Protocol
 from kit.app.indicators import LiveTracker, LiveView, Verdict, final_verdict
 from kit.lid import detect, strip_latex
 from kit.rewards.parsing import THINK_CLOSE, last_boxed
+
+log = logging.getLogger(__name__)
 
 # Questions longer than this are refused with a message (MMATH's longest is about 2,500 characters).
 MAX_QUESTION_CHARS = 4000
@@ -32,6 +41,41 @@ UPDATE_EVERY_S = 0.2
 
 class InputError(ValueError):
     """Bad input from the page or the API; the message is shown to the user as is."""
+
+
+REDACTED = "[redacted]"
+# Credentials as servers echo them: headers (Authorization, X-API-Key, api-key), bearer tokens, JSON or
+# query keys named like a key/token/secret/password, and OpenAI-style "sk-..." keys.
+_SECRET_PATTERNS = (
+    re.compile(r"(?i)((?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)(?:bearer\s+|basic\s+)?[^\s\"',}]+"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
+    re.compile(r"(?i)((?:x-)?api[-_]?key|access[-_]?token|token|secret|password)([\"']?\s*[:=]\s*[\"']?)"
+               r"[^\s\"'&,}]+"),
+    re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"),
+    re.compile(r"(//[^/\s:@]+:)[^@\s/]+@"),  # user:password@ in a URL
+)
+
+
+def redact(text: str, secrets: tuple[str | None, ...] = ()) -> str:
+    """``text`` with credentials replaced by ``[redacted]``: each of ``secrets`` (the configured key) wherever
+    it appears, and anything that looks like one (see ``_SECRET_PATTERNS``)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    text = _SECRET_PATTERNS[0].sub(lambda m: m.group(1) + REDACTED, text)
+    text = _SECRET_PATTERNS[1].sub(lambda m: m.group(1) + REDACTED, text)
+    text = _SECRET_PATTERNS[2].sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
+    text = _SECRET_PATTERNS[3].sub(REDACTED, text)
+    return _SECRET_PATTERNS[4].sub(lambda m: m.group(1) + REDACTED + "@", text)
+
+
+def report_failure(exc: BaseException, where: str, secrets: tuple[str | None, ...] = ()) -> str:
+    """Log ``exc`` (redacted, under a fresh error id; the traceback at debug level) and return the message a
+    caller may see: generic, with the id to find the detail in the server log."""
+    error_id = uuid.uuid4().hex[:12]
+    log.error("error %s in %s: %s", error_id, where, redact(f"{type(exc).__name__}: {exc}", secrets))
+    log.debug("error %s traceback", error_id, exc_info=(type(exc), exc, exc.__traceback__))
+    return f"the model failed (error id {error_id}; the server log has the details)"
 
 
 @dataclass
@@ -82,7 +126,7 @@ class OpenAISource:
     ):
         self.api_base = api_base.rstrip("/")
         self.model, self.api_key, self.timeout_s = model, api_key, timeout_s
-        self.label = label or f"{model} @ {self.api_base}"
+        self.label = label or model  # shown in the page: the server's address stays in the server log
 
     def _url(self) -> str:
         return self.api_base + (
@@ -251,8 +295,8 @@ def run_session(
                 yield update()
             if stop_event.is_set():
                 break
-    except Exception as exc:  # noqa: BLE001 - shown in the page; the partial text and its verdict are kept
-        error = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - reported in the page; the partial text and its verdict are kept
+        error = report_failure(exc, source.label, secrets=(getattr(source, "api_key", None),))
     verdict = final_verdict(completion, target_lang, backend)
     boxed = last_boxed(completion)  # the whole completion, as the accuracy reward and the scorers search it
     correct = None

@@ -20,6 +20,7 @@ from kit.app.session import (
     SessionUpdate,
     Source,
     detect_question_language,
+    report_failure,
     run_session,
     solve_result,
 )
@@ -291,9 +292,9 @@ def build_demo(sources: DemoSources):
                     yield render(run)
             except InputError as exc:
                 yield [fragments.status_html(str(exc), error=True), *empty]
-            except Exception as exc:  # never a stack trace in the page
-                log.exception("demo generation failed")
-                yield [fragments.status_html(f"Error: {type(exc).__name__}: {exc}", error=True), *empty]
+            except Exception as exc:  # noqa: BLE001 - never a stack trace, or any detail, in the page
+                message = report_failure(exc, "the page's Think")
+                yield [fragments.status_html(message[0].upper() + message[1:] + ".", error=True), *empty]
             finally:
                 if run is not None:
                     sources.release(session_id, run)
@@ -347,9 +348,11 @@ def build_demo(sources: DemoSources):
                 ):
                     pass
             except InputError as exc:
-                raise gr.Error(str(exc)) from None
-            if last.error:
-                raise gr.Error(f"the model failed: {last.error}")
+                # a rejected request is the caller's mistake: its traceback is for debugging, not stderr
+                log.debug("solve rejected: %s", exc, exc_info=True)
+                raise gr.Error(str(exc), print_exception=False) from None
+            if last.error:  # generic, with an error id: the detail is in the server log
+                raise gr.Error(last.error, print_exception=False)
             return solve_result(last)
 
         gr.api(solve, api_name="solve", concurrency_id=GENERATE)

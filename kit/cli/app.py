@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from kit.app.launch import AppConfig, Preset
+from kit.cli.train import setup_logging
 from kit.lid import LIDBackend
 from kit.models import Backend
 
@@ -79,5 +80,6 @@ def serve(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    setup_logging()  # the server log: each failure's detail under the error id its caller was shown
     typer.echo(f"mthinker demo on http://{host}:{port or '<free port>'} (Ctrl+C to stop)")
     launch_demo(cfg, block=True)
