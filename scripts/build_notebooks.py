@@ -364,7 +364,7 @@ EXTRA_OVERRIDES = []                     # any other key=value, e.g. ["grpo.lear
         code('''
 import json
 
-from kit.train.grpo import latest_checkpoint
+from kit.train.progress import latest_checkpoint
 
 if USE_DRIVE:
     from google.colab import drive

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from kit.train.config import load_config
-from kit.train.grpo import check_batch, latest_checkpoint, summarize
+from kit.train.grpo import check_batch, summarize
+from kit.train.progress import latest_checkpoint
 
 COMPONENTS = ["reward", "format", "accuracy", "lc", "lc_ratio", "cta"]
 

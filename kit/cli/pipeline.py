@@ -1,7 +1,7 @@
 """``mthinker sft | select | refs | pipeline | export | export-verl``: the stages around GRPO.
 
     mthinker pipeline examples/configs/tiny.yaml --output runs/quickstart     # what `make quickstart` runs
-    mthinker sft --preset tiny --output runs/sft
+    mthinker sft --preset tiny --output runs/sft                  # --resume continues after a crash or a kill
     mthinker select --preset tiny --model runs/sft/model --output runs/select
     mthinker refs --preset tiny --model runs/sft/model --input runs/select --output runs/refs
     mthinker export runs/quickstart/final --merged --output runs/merged
@@ -23,6 +23,7 @@ from kit.cli.train import (
     CONFIG_ARG,
     OUTPUT_OPT,
     PRESET_OPT,
+    RESUME_OPT,
     SET_OPT,
     load_cli_config,
     setup_logging,
@@ -46,7 +47,8 @@ def _check_dir(path: Path | None, flag: str) -> None:
 
 @app.command("sft")
 def sft(config: str | None = CONFIG_ARG, preset: str | None = PRESET_OPT, overrides: list[str] | None = SET_OPT,
-        output: Path | None = OUTPUT_OPT, adapter: Path | None = ADAPTER_OPT, verbose: bool = VERBOSE_OPT):
+        output: Path | None = OUTPUT_OPT, adapter: Path | None = ADAPTER_OPT, resume: bool = RESUME_OPT,
+        verbose: bool = VERBOSE_OPT):
     """Cold-start SFT (LoRA, or full with sft.full=true) on multilingual reasoning traces."""
     setup_logging(verbose)
     cfg = load_cli_config(config, preset, overrides, output)
@@ -55,8 +57,8 @@ def sft(config: str | None = CONFIG_ARG, preset: str | None = PRESET_OPT, overri
     from kit.train.sft import run_sft
 
     try:
-        result = run_sft(cfg, Path(cfg.output_dir), adapter=str(adapter) if adapter else None)
-    except (ValueError, DataError, FileNotFoundError, RuntimeError) as exc:
+        result = run_sft(cfg, Path(cfg.output_dir), adapter=str(adapter) if adapter else None, resume=resume)
+    except (ValueError, DataError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
         _fail(exc)
     typer.echo(json.dumps(result.summary, indent=2))
 

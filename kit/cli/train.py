@@ -24,6 +24,7 @@ SET_OPT = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
                        help="Override a config key, e.g. --set grpo.max_steps=10 (repeatable).")
 OUTPUT_OPT = typer.Option(None, "--output", "-o", help="Output folder (default: output_dir of the config).")
 ADAPTER_OPT = typer.Option(None, "--adapter", help="Start from this LoRA adapter (e.g. the SFT one).")
+RESUME_OPT = typer.Option(False, "--resume", help="Continue from the latest checkpoint in the output folder.")
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -81,7 +82,7 @@ def grpo(
     preset: str | None = PRESET_OPT,
     overrides: list[str] | None = SET_OPT,
     output: Path | None = OUTPUT_OPT,
-    resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint in the output folder."),
+    resume: bool = RESUME_OPT,
     adapter: Path | None = ADAPTER_OPT,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON instead of a table."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug log lines."),

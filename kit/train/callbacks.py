@@ -27,24 +27,28 @@ SIGNAL_CHECK_STEPS = 5  # warn when the first this many logged steps (or all, if
 
 
 class MetricsLogger(TrainerCallback):
-    def __init__(self, path: str | Path, *, append: bool = False, keep_until_step: int = 0, echo: bool = True,
+    def __init__(self, path: str | Path, *, resumed_at: int = 0, echo: bool = True,
                  signal_warning: str | None = None):
-        """``append`` (resume): keep the lines up to ``keep_until_step`` (the checkpoint resumed from) and
-        drop the later ones, which the killed run logged but never saved and the resumed run logs again.
+        """``resumed_at``: the step of the checkpoint a resumed run continues from (0: a fresh run, which
+        starts a new log). A resumed run keeps the lines up to that step and drops the later ones, which the
+        killed run logged but never saved and the resumed run logs again.
         ``signal_warning``: logged once when every group of the first steps had identical rewards."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not append and self.path.exists():
-            self.path.unlink()
-        elif append and self.path.exists():
+        if not resumed_at:
+            self.path.unlink(missing_ok=True)
+        elif self.path.exists():
             kept = []
             for line in self.path.read_text(encoding="utf-8").splitlines():
                 try:
-                    if json.loads(line).get("step", 0) <= keep_until_step:
+                    if json.loads(line).get("step", 0) <= resumed_at:
                         kept.append(line)
                 except json.JSONDecodeError:  # a line cut by a kill mid-write
                     continue
-            self.path.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+            # atomically: a kill mid-rewrite must not lose the lines of the saved steps
+            partial = self.path.with_name(self.path.name + ".partial")
+            partial.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+            partial.replace(self.path)
         self.echo = echo
         self.started = time.monotonic()
         self.signal_warning = signal_warning

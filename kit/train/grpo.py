@@ -18,17 +18,16 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from kit.rewards.trl import COMBINED, COMPONENTS
 from kit.train.config import Config, GRPOSettings, save_config
+from kit.train.progress import checkpoint_step, resume_checkpoint
 
 log = logging.getLogger(__name__)
 
 REWARD_KEYS = (COMBINED, *COMPONENTS)  # what TRL logs as rewards/<key>/mean; kit.rewards.trl owns the names
-_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
 @dataclass
@@ -92,24 +91,6 @@ def check_vllm(config: Config, *, cuda: bool) -> None:
         # unsloth's GRPOTrainer sets use_vllm=True (colocated) itself when the model carries a vLLM engine.
         log.info("model.fast_inference=true: on unsloth, GRPO rollouts use its vLLM engine (unsloth turns "
                  "grpo.use_vllm on); with the transformers fallback the flag is ignored")
-
-
-def _checkpoint_step(path: Path) -> int:
-    return int(_CHECKPOINT.match(path.name).group(1))
-
-
-def latest_checkpoint(output_dir: str | Path) -> Path | None:
-    """The ``checkpoint-<step>`` folder with the highest step that holds a complete trainer state."""
-    output_dir = Path(output_dir)
-    if not output_dir.is_dir():
-        return None
-    found = []
-    for path in output_dir.iterdir():
-        match = _CHECKPOINT.match(path.name)
-        # trainer_state.json is written last: a checkpoint killed mid-save lacks it and is skipped
-        if match and (path / "trainer_state.json").is_file():
-            found.append((int(match.group(1)), path))
-    return max(found)[1] if found else None
 
 
 # ----------------------------------------------------------------------------------------------- data
@@ -265,15 +246,10 @@ def run_grpo(config: Config, output_dir: str | Path | None = None, *, resume: bo
     check_lengths(config)
     check_vllm(config, cuda=torch.cuda.is_available())
     output_dir = Path(output_dir or config.output_dir)
-    checkpoint = latest_checkpoint(output_dir)
-    if checkpoint is not None and not resume:
-        raise FileExistsError(f"{output_dir} already holds {checkpoint.name}: pass --resume to continue from it, "
-                              "or choose another --output")
-    if resume and checkpoint is None:
-        log.warning("--resume: no checkpoint in %s yet, starting from step 0", output_dir)
+    resumed_from = resume_checkpoint(output_dir, resume)
     with stage_log(output_dir, "grpo"):
         save_config(config, output_dir)
-        return _train(config, output_dir, checkpoint if resume else None, adapter, extra_callbacks)
+        return _train(config, output_dir, resumed_from, adapter, extra_callbacks)
 
 
 def _train(config: Config, output_dir: Path, resumed_from: Path | None, adapter: str | None,
@@ -296,8 +272,7 @@ def _train(config: Config, output_dir: Path, resumed_from: Path | None, adapter:
 
     from trl import GRPOTrainer
 
-    logger = MetricsLogger(output_dir / "metrics.jsonl", append=resumed_from is not None,
-                           keep_until_step=_checkpoint_step(resumed_from) if resumed_from else 0,
+    logger = MetricsLogger(output_dir / "metrics.jsonl", resumed_at=checkpoint_step(resumed_from),
                            signal_warning=NO_SIGNAL)
     trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=dataset,
                           processing_class=tokenizer, callbacks=[logger, *(extra_callbacks or [])])

@@ -13,7 +13,8 @@
     <output>/summary.json, pipeline.log
 
 Every stage writes a ``DONE`` marker last; a stage whose marker exists is skipped, so rerunning the command
-after a crash or a kill continues where it stopped (an interrupted GRPO stage resumes from its checkpoint;
+after a crash or a kill continues where it stopped (interrupted SFT and GRPO stages resume from their latest
+checkpoint;
 interrupted select and refs stages skip the batches they already wrote).
 Held-out questions (the last ``pipeline.eval_per_lang`` of each language in ``data.train``) are never
 trained or selected on.
@@ -135,9 +136,10 @@ def _run_pipeline(config, output_dir: Path) -> dict:
         if is_done(sft_dir):
             stages.append({"name": "sft", "result": f"skipped (done): {sft_dir}"})
         else:
-            from kit.train.sft import run_sft
+            from kit.train.sft import run_sft, sft_checkpoint
 
-            result = run_sft(config, sft_dir, exclude=holdout_ids)
+            # an interrupted SFT stage continues from its latest checkpoint, as GRPO does
+            result = run_sft(config, sft_dir, exclude=holdout_ids, resume=sft_checkpoint(sft_dir) is not None)
             release_memory()
             stages.append({"name": "sft", "result": f"{result.summary['steps']} steps, loss "
                            f"{result.summary['first_loss']:.3f} -> {result.summary['final_loss']:.3f}"})
@@ -182,7 +184,8 @@ def _run_pipeline(config, output_dir: Path) -> dict:
         if is_done(grpo_dir):
             stages.append({"name": f"iter{it}/grpo", "result": "skipped (done)"})
         else:
-            from kit.train.grpo import latest_checkpoint, run_grpo
+            from kit.train.grpo import run_grpo
+            from kit.train.progress import latest_checkpoint
 
             steps = {"max_steps": settings.grpo_steps} if settings.grpo_steps else {}
             cfg = _stage_config(config, policy, train_data=str(refs_dir / "train.jsonl"), **steps)

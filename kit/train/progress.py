@@ -2,6 +2,7 @@
 progress logs for the sampling stages, and freeing the model between stages.
 
 - ``DONE`` is written last, only when a stage finished; the pipeline skips a stage whose folder has it.
+- :func:`resume_checkpoint` picks the trainer checkpoint a training stage (SFT, GRPO) continues from.
 - :func:`stage_log` copies the kit's log lines into ``<output>/<stage>.log`` while the stage runs.
 - :class:`ProgressLog` is an append-only JSONL of finished work: select and refs append each batch as soon as
   it is scored, so a crash or a kill loses at most the batch in flight, and a rerun skips what is logged.
@@ -15,6 +16,7 @@ import gc
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from kit.data.loaders import write_rows
 log = logging.getLogger(__name__)
 
 DONE = "DONE"
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
 def write_marker(output_dir: str | Path) -> None:
@@ -36,6 +39,42 @@ def is_done(output_dir: str | Path) -> bool:
 def clear_marker(output_dir: str | Path) -> None:
     """A stage that (re)starts is not done until it writes the marker again."""
     (Path(output_dir) / DONE).unlink(missing_ok=True)
+
+
+def checkpoint_step(path: Path | None) -> int:
+    """The step of a ``checkpoint-<step>`` folder (0 for None: a run from the start)."""
+    return int(_CHECKPOINT.match(path.name).group(1)) if path is not None else 0
+
+
+def latest_checkpoint(output_dir: str | Path) -> Path | None:
+    """The ``checkpoint-<step>`` folder with the highest step that holds a complete trainer state."""
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        return None
+    found = []
+    for path in output_dir.iterdir():
+        match = _CHECKPOINT.match(path.name)
+        # trainer_state.json is written last: a checkpoint killed mid-save lacks it and is skipped
+        if match and (path / "trainer_state.json").is_file():
+            found.append((int(match.group(1)), path))
+    return max(found)[1] if found else None
+
+
+def resume_checkpoint(checkpoint_dir: str | Path, resume: bool, output: str | Path | None = None) -> Path | None:
+    """The checkpoint a training stage continues from: the latest complete one in ``checkpoint_dir`` when
+    ``resume``, None for a run from step 0.
+
+    A run from step 0 over saved checkpoints is refused: the trainer's checkpoint rotation would delete them
+    (they cost GPU hours). ``output``: the folder the user named, for the message (default ``checkpoint_dir``).
+    """
+    checkpoint = latest_checkpoint(checkpoint_dir)
+    output = output or checkpoint_dir
+    if checkpoint is not None and not resume:
+        raise FileExistsError(f"{output} already holds {checkpoint.name}: pass --resume to continue from it, "
+                              "or choose another --output")
+    if resume and checkpoint is None:
+        log.warning("--resume: no checkpoint in %s yet, starting from step 0", output)
+    return checkpoint if resume else None
 
 
 @contextlib.contextmanager

@@ -6,8 +6,10 @@ completion only. Traces come from ``sft.traces``: a file/folder/Hub id in the la
 :mod:`kit.data.sft_data`, or ``synthetic`` (:mod:`kit.data.traces`, built from ``data.train``; only meant to
 teach the tiny random model the format).
 
-Writes into the output folder: ``config.yaml``, ``metrics.jsonl``, ``sft.log``, ``adapter/`` (LoRA + tokenizer)
-or ``model/`` (``sft.full``), ``summary.json`` and, last, the ``DONE`` marker the pipeline checks.
+Writes into the output folder: ``config.yaml``, ``metrics.jsonl``, ``sft.log``, ``checkpoints/checkpoint-<step>``
+(every ``sft.save_steps``), ``adapter/`` (LoRA + tokenizer) or ``model/`` (``sft.full``), ``summary.json`` and,
+last, the ``DONE`` marker the pipeline checks. ``resume=True`` continues from the latest complete checkpoint
+(as GRPO does), so a crash or a kill loses no saved step.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+
+from kit.train.progress import checkpoint_step, latest_checkpoint, resume_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -116,20 +120,30 @@ def memory_settings(config) -> dict:
     return {**{f"sft.{k}": getattr(config.sft, k) for k in keys}, **model_memory_settings(config.model)}
 
 
-def run_sft(config, output_dir: str | Path, *, adapter: str | None = None,
-            exclude: set[str] = frozenset()) -> SFTResult:
+CHECKPOINTS = "checkpoints"  # the trainer's checkpoint-<step> folders, inside the stage's output folder
+
+
+def sft_checkpoint(output_dir: str | Path) -> Path | None:
+    """The latest complete SFT checkpoint in a stage folder (what ``resume`` continues from), or None."""
+    return latest_checkpoint(Path(output_dir) / CHECKPOINTS)
+
+
+def run_sft(config, output_dir: str | Path, *, adapter: str | None = None, exclude: set[str] = frozenset(),
+            resume: bool = False) -> SFTResult:
     """Cold-start SFT; see the module docstring for what is written where."""
     from kit.train.config import save_config
     from kit.train.progress import clear_marker, stage_log
 
     output_dir = Path(output_dir)
+    resumed_from = resume_checkpoint(output_dir / CHECKPOINTS, resume, output=output_dir)
     with stage_log(output_dir, "sft"):
         clear_marker(output_dir)
         save_config(config, output_dir)
-        return _run_sft(config, output_dir, adapter, exclude)
+        return _run_sft(config, output_dir, adapter, exclude, resumed_from)
 
 
-def _run_sft(config, output_dir: Path, adapter: str | None, exclude: set[str]) -> SFTResult:
+def _run_sft(config, output_dir: Path, adapter: str | None, exclude: set[str],
+             resumed_from: Path | None) -> SFTResult:
     from kit.models import default_optimizer, load_full, load_model, record_base, trainer_precision
     from kit.train.oom import describe_oom, is_oom_error
     from kit.train.progress import write_marker
@@ -150,7 +164,7 @@ def _run_sft(config, output_dir: Path, adapter: str | None, exclude: set[str]) -
                               control=config.data.control)
     precision = trainer_precision(config.model.dtype)
     args = SFTConfig(
-        output_dir=str(output_dir / "checkpoints"),
+        output_dir=str(output_dir / CHECKPOINTS),
         completion_only_loss=True,
         max_length=None,  # tokenize_traces already dropped the long ones
         num_train_epochs=settings.num_train_epochs,
@@ -172,12 +186,15 @@ def _run_sft(config, output_dir: Path, adapter: str | None, exclude: set[str]) -
         **precision,
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                         callbacks=[MetricsLogger(output_dir / "metrics.jsonl")])
+                         callbacks=[MetricsLogger(output_dir / "metrics.jsonl",
+                                                  resumed_at=checkpoint_step(resumed_from))])
     from kit.train.grpo import _quiet_progress
 
     _quiet_progress(trainer)  # a progress bar and MetricsLogger's readable lines, not raw log dicts
+    if resumed_from:
+        log.info("SFT: resuming from %s", resumed_from)
     try:
-        trainer.train()
+        trainer.train(resume_from_checkpoint=str(resumed_from) if resumed_from else None)
     except Exception as exc:
         if _cuda() and is_oom_error(exc):
             raise RuntimeError(describe_oom(exc, memory_settings(config))) from exc
@@ -189,7 +206,8 @@ def _run_sft(config, output_dir: Path, adapter: str | None, exclude: set[str]) -
         record_base(adapter_dir, config.model.name)
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     summary = {"examples": len(dataset), "steps": trainer.state.global_step, "first_loss": losses[0] if losses else None,
-               "final_loss": losses[-1] if losses else None, "adapter": str(adapter_dir)}
+               "final_loss": losses[-1] if losses else None, "adapter": str(adapter_dir),
+               "resumed_from": str(resumed_from) if resumed_from else None}
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     write_marker(output_dir)
     log.info("SFT: %d steps, loss %s -> %s; adapter in %s", summary["steps"], summary["first_loss"],
