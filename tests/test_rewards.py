@@ -7,6 +7,7 @@ a small recording double so the tests can count its calls.
 import math
 import pickle
 import threading
+import time
 
 import pytest
 
@@ -83,7 +84,43 @@ def test_verify_cases(gold, predicted, expected):
 
 
 def test_verify_times_out_to_false():
-    assert verify("1", "9^{9^{9^{9^{9}}}}", timeout_s=1) is False
+    assert verify("1", "\\sum_{k=1}^{10^{6}} k^{k}", timeout_s=1) is False  # math-verify runs past 1 s on it
+
+
+@pytest.mark.parametrize(("answer", "too_large"), [
+    ("9^{9^{9^{9^{9}}}}", True), ("9^{999999999}", True), ("(10^{10})!", True), ("-9^{-9^{9}}", True),
+    ("{" * 100 + "1" + "}" * 100, True), ("2^{2023}", False), ("100!", False), ("x^{2^{10}}+1", False),
+    ("\\frac{9^{9}}{2}", False),
+])
+def test_literal_digits_flags_answers_no_one_could_compute(answer, too_large):
+    from kit.rewards.accuracy import MAX_LITERAL_DIGITS, literal_digits
+
+    assert (literal_digits(answer) > MAX_LITERAL_DIGITS) is too_large
+
+
+def test_a_hostile_batch_has_bounded_reward_time_and_correct_answers_still_score():
+    """Issue 16: eight boxed power towers cost 41.6 s (5 s each, one after another). Towers are now read, not
+    computed; answers that do reach math-verify share one batch deadline; correct answers, checked first,
+    still score 1."""
+    assert verify("1", "1")  # math-verify imported: a first import is no answer's cost
+    towers = [f"まず計算します。</think>\\boxed{{{d}^{{9^{{9^{{9^{{9}}}}}}}}}}" for d in range(2, 10)]
+    start = time.monotonic()
+    out = score_completions(towers + [CORRECT], lang="ja", answer="18", config=RewardConfig(min_response_chars=0))
+    assert time.monotonic() - start < 5.0  # a single tower reaching math-verify would cost its 5 s alone
+    assert [b.accuracy for b in out] == [0.0] * 8 + [1.0]
+
+    slow = [f"まず計算します。</think>\\boxed{{{'(' * 60}{k}{')' * 60}}}" for k in range(8)]  # slow to parse, not large
+    config = RewardConfig(min_response_chars=0, accuracy_batch_timeout_s=2.0)
+    start = time.monotonic()
+    out = score_completions(slow + [CORRECT, CORRECT], lang="ja", answer="18", config=config)
+    assert time.monotonic() - start < 8.0  # 2 s for the batch (was 8 x 5 s = 40 s), generous for a loaded box
+    assert [b.accuracy for b in out] == [0.0] * 8 + [1.0, 1.0]
+    low, high = config.reward_range
+    assert all(low <= b.reward <= high for b in out)
+
+
+def test_a_large_gold_is_still_matched():
+    assert verify("2^{2023}", "2^{2023}") is True
 
 
 def test_verify_off_the_main_thread():

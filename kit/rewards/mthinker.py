@@ -42,7 +42,7 @@ from typing import Any
 
 from kit.judges.base import CTAItem
 from kit.lid import LIDBackend
-from kit.rewards.accuracy import accuracy_score
+from kit.rewards.accuracy import accuracy_scores
 from kit.rewards.language import LCResult, language_consistency, lc_ratio
 from kit.rewards.parsing import PAPER_MIN_RESPONSE_CHARS, check_format, split_thinking
 
@@ -75,6 +75,7 @@ class RewardConfig:
     cta_weight: float = 1.0
     dense_lc: bool = False  # grade the language term by lc_ratio (see the module docstring)
     accuracy_timeout_s: float = 5.0  # per math-verify comparison; a timeout scores 0
+    accuracy_batch_timeout_s: float = 10.0  # all comparisons of one scoring call together (a GRPO step's batch)
 
     def __post_init__(self):
         self.variant = _enum_value(RewardVariant, self.variant, "variant")
@@ -91,9 +92,10 @@ class RewardConfig:
             raise ValueError(f"RewardConfig.cta_weight={self.cta_weight!r} must be a finite number >= 0 (paper: 1.0)")
         if not isinstance(self.dense_lc, bool):
             raise ValueError(f"RewardConfig.dense_lc={self.dense_lc!r} must be true or false")  # noqa: TRY004
-        if not (isinstance(self.accuracy_timeout_s, (int, float)) and self.accuracy_timeout_s > 0):
-            raise ValueError(f"RewardConfig.accuracy_timeout_s={self.accuracy_timeout_s!r} must be a number of "
-                             f"seconds > 0 (default 5)")
+        for key, default in (("accuracy_timeout_s", 5), ("accuracy_batch_timeout_s", 10)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and value > 0):
+                raise ValueError(f"RewardConfig.{key}={value!r} must be a number of seconds > 0 (default {default})")
 
     @property
     def uses_cta(self) -> bool:
@@ -202,10 +204,11 @@ def score_completions(completions: Sequence, *, lang, answer, en_question=None, 
     references = _column(en_reference, n, "en_reference")
 
     rows = []
-    for text, lg, gold in zip(completions, langs, answers):  # text: a string or TRL's chat messages
+    accuracies = accuracy_scores(completions, [_text(gold) for gold in answers], config.accuracy_timeout_s,
+                                 config.accuracy_batch_timeout_s)  # the whole batch under one deadline
+    for text, lg, accuracy in zip(completions, langs, accuracies):  # text: a string or TRL's chat messages
         lg = _text(lg)
         format_ok = check_format(text, config.min_response_chars)
-        accuracy = accuracy_score(text, _text(gold), timeout_s=config.accuracy_timeout_s)
         pieces = language_consistency(text, lg, config.lid_backend)
         share = lc_ratio(text, lg, config.lid_backend)
         rows.append((text, lg, format_ok, accuracy, share, pieces))
