@@ -8,9 +8,12 @@ Two backends behind one API:
 - ``langdetect``: exactly the check of the M-Thinker and PolyMath scorers, for paper parity.
 
 The consistency rule (:func:`is_consistent`) is the paper's for both backends: remove LaTeX
-(``$$..$$``, ``\\(..\\)``, ``\\[..\\]``, then ``$..$``); 15 characters or fewer left count as consistent;
-otherwise langdetect (seed 42) must return exactly one language and it must be the target, or fastText's
-top label must be the target.
+(``$$..$$``, ``\\(..\\)``, ``\\[..\\]``, then ``$..$``); 15 characters or fewer left count as consistent
+(the authors' training reward measures them with surrounding whitespace stripped, their scorers as
+written: :class:`ShortTextRule`); otherwise langdetect (seed 42) must return exactly one language and it
+must be the target, or fastText's top label must be the target. fastText also ignores LaTeX command names
+outside math (``\\boxed``, ``\\frac``, ``\\begin{equation*}``): :func:`detection_text` is the one place
+that prepares text for detection and letter counting.
 
 :func:`analyze_segments` splits a text into paragraphs or sentences, detects each one and reports the share
 of letters written in the target language (the demo's live indicator and the dense ``lc_ratio`` reward).
@@ -34,6 +37,19 @@ from pathlib import Path
 
 # The paper's threshold: after LaTeX removal, texts this short are consistent without detection.
 SHORT_TEXT_CHARS = 15
+
+
+class ShortTextRule(str, Enum):
+    """How the 15 characters are counted: the authors' two scripts differ.
+
+    ``training``: ``len(text.strip())``, the GRPO reward's ``whether_cons`` (verl/utils/reward_score/
+    Reward_acc_lc_cta.py), so a padded short answer such as ``"\\n\\nThe answer is 4\\n"`` passes.
+    ``scoring``: ``len(text)``, the MMATH and PolyMath scorers' ``whether_cons`` (eval_tools/), whitespace
+    included, so the same answer (18 characters) is detected, and fails for a non-English target.
+    """
+
+    training = "training"
+    scoring = "scoring"
 # Share of letters that must sit in target-language paragraphs for the fasttext check to pass. Monolingual
 # benchmark text clears it >95% of the time in the paper's languages; text with a third of its paragraphs
 # native fails it (scripts/measure_mixed_lc.py prints both rates).
@@ -108,6 +124,32 @@ def strip_latex(text: str) -> str:
     return _INLINE_MATH.sub("", "".join(pieces))
 
 
+# LaTeX commands outside math delimiters (``\\boxed{204}`` on its own line, ``\\text{...}``, an
+# ``equation*`` environment): their ASCII names read as English to fastText and outweigh a short CJK
+# answer. Environment names go with their \\begin/\\end; the braces' contents stay (``\\text{cm}`` is text).
+_LATEX_COMMAND = re.compile(r"\\(?:begin|end)\s*\{[^{}\n]*\}|\\[A-Za-z]+\*?")
+
+
+def strip_latex_commands(text: str) -> str:
+    """Remove LaTeX command names (and ``\\begin{..}``/``\\end{..}`` with their environment) from ``text``.
+
+    Example:
+        >>> strip_latex_commands("求 xy。 \\\\boxed{204} \\\\text{cm}")
+        '求 xy。 {204} {cm}'
+    """
+    return _LATEX_COMMAND.sub("", text) if "\\" in text else text
+
+
+def detection_text(text: str, backend: str | LIDBackend = "fasttext") -> str:
+    """What the detector and the letter count see, for training, scoring and the demo alike.
+
+    LaTeX math removed as the paper's scorers do (:func:`strip_latex`). For fastText also the command names
+    outside math (:func:`strip_latex_commands`); langdetect gets exactly the authors' input (paper parity).
+    """
+    text = strip_latex("" if text is None else str(text))
+    return text if _backend(backend) is LIDBackend.langdetect else strip_latex_commands(text)
+
+
 _MARK_CANDIDATES = re.compile(r"[^\w\s\x00-\x7f]")
 
 
@@ -126,6 +168,34 @@ def count_letters(text: str) -> int:
     # Marks are neither word characters nor ASCII: only those candidates need a category lookup (this keeps
     # the count as fast as a regex on CJK and Latin text).
     return letters + sum(1 for ch in _MARK_CANDIDATES.findall(text) if unicodedata.category(ch)[0] == "M")
+
+
+# Content per letter against Latin, measured on the parallel MMATH questions (English letters / the
+# language's letters, LaTeX removed; scripts/measure_short_answer_lc.py --weights): a Han character carries
+# about three Latin letters, a Hangul syllable two, a kana 1.7, an Arabic letter 1.3 (short vowels are not
+# written); Thai (0.99), Cyrillic, Latin and the Indic scripts about one.
+_SCRIPT_WEIGHTS = (
+    (re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]"), 3.0),
+    (re.compile("[\uac00-\ud7af\u1100-\u11ff\u3131-\u318e]"), 2.0),
+    (re.compile("[\u3041-\u3096\u30a1-\u30fa\u30fc\uff66-\uff9d]"), 1.7),
+    (re.compile("[\u0620-\u064a\u066e-\u06d3\u06fa-\u06ff]"), 1.3),
+)
+
+
+def letter_weight(text: str) -> float:
+    """:func:`count_letters` with each letter weighted by how much content its script packs into it, so a
+    Chinese paragraph weighs as much as its English translation (not a third of it).
+
+    Example:
+        >>> letter_weight("abc"), letter_weight("数学"), letter_weight("수학")
+        (3.0, 6.0, 4.0)
+    """
+    weight = float(count_letters(text))
+    if text.isascii():
+        return weight
+    for pattern, per_letter in _SCRIPT_WEIGHTS:
+        weight += (per_letter - 1.0) * len(pattern.findall(text))
+    return weight
 
 
 # ---------------------------------------------------------------------------------------------- fastText
@@ -220,7 +290,8 @@ def _detect_langdetect(text: str) -> Detection:
 
 def _registry_code(label: str) -> str:
     label = label.lower()
-    return "zh" if label in ("zh-cn", "zh-tw", "zh_cn", "zh_tw") else label
+    # lid.176 also labels written Chinese as Cantonese or Wu (yue, wuu): both are Chinese text here.
+    return "zh" if label in ("zh-cn", "zh-tw", "zh_cn", "zh_tw", "yue", "wuu") else label
 
 
 def _backend(backend: str | LIDBackend) -> LIDBackend:
@@ -260,18 +331,23 @@ def detect_many(texts: list[str], backend: str | LIDBackend = "fasttext") -> lis
     return _detect_fasttext_many(texts)
 
 
-def is_consistent(text: str, lang: str, backend: str | LIDBackend = "fasttext") -> bool:
+def is_consistent(text: str, lang: str, backend: str | LIDBackend = "fasttext",
+                  short_text_rule: str | ShortTextRule = ShortTextRule.scoring) -> bool:
     """The paper's language-consistency check of one piece of text (a thinking or an answer).
 
-    LaTeX removed (:func:`strip_latex`); 15 characters or fewer left: consistent. Otherwise, langdetect:
-    seed 42, ``detect_langs`` must return exactly one language and it must be the target (``zh-cn`` for
-    zh); a detection error (no features) is inconsistent. fasttext: the top label must be the target and at
-    least ``FASTTEXT_MIN_TARGET_SHARE`` of the letters must be in paragraphs detected as the target.
+    :func:`detection_text` (LaTeX removed; for fastText also command names); 15 characters or fewer left:
+    consistent, counted per ``short_text_rule`` (:class:`ShortTextRule`: the training reward strips
+    whitespace first, the scorers do not). Otherwise, langdetect: seed 42, ``detect_langs`` must return
+    exactly one language and it must be the target (``zh-cn`` for zh); a detection error (no features) is
+    inconsistent. fasttext: the top label must be the target and at least ``FASTTEXT_MIN_TARGET_SHARE`` of
+    the letters (weighted by script, :func:`letter_weight`) must be in paragraphs detected as the target.
     """
-    remaining = strip_latex("" if text is None else str(text))
-    if len(remaining) <= SHORT_TEXT_CHARS:
+    backend = _backend(backend)
+    remaining = detection_text(text, backend)
+    counted = remaining.strip() if ShortTextRule(short_text_rule) is ShortTextRule.training else remaining
+    if len(counted) <= SHORT_TEXT_CHARS:
         return True
-    if _backend(backend) is LIDBackend.langdetect:
+    if backend is LIDBackend.langdetect:
         try:
             langs = _langdetect_langs(remaining)
         except Exception:  # noqa: BLE001 - as the scorers: any exception leaves the text inconsistent
@@ -336,26 +412,37 @@ def analyze_segments(text: str, target_lang: str, unit: str = "paragraph",
                      backend: str | LIDBackend = "fasttext") -> SegmentAnalysis:
     """Detect each paragraph (or sentence) of ``text`` and the share of its letters in ``target_lang``.
 
-    Each segment is detected with its LaTeX removed; its weight is its number of letters outside LaTeX, so
-    formulas and numbers neither help nor hurt. ``target_share`` is 0.0 when the text has no letters at all.
-    Texts with more than ``MAX_SEGMENTS`` segments have neighbouring segments merged first.
+    Each segment is detected as :func:`detection_text` leaves it; its weight is its letters outside LaTeX,
+    weighted by script (:func:`letter_weight`), so formulas and numbers neither help nor hurt. A segment of
+    ``SHORT_TEXT_CHARS`` or fewer characters is no evidence either way (the paper's short-text rule, per
+    segment: fastText calls "求 。" Japanese) and has no weight; when every segment is that short, the share
+    is 1.0 or 0.0 by the detection of all of them together. ``target_share`` is 0.0 when the text has no
+    letters at all. Texts with more than ``MAX_SEGMENTS`` segments have neighbouring segments merged first.
 
     Example:
-        >>> a = analyze_segments("まず、x を求めます。\\n\\nSo x equals two.", "ja")
+        >>> a = analyze_segments("まず、x を求めます。両辺を二で割ります。\\n\\nSo x equals two, as required.", "ja")
         >>> [s.lang for s in a.segments], 0 < a.target_share < 1
         (['ja', 'en'], True)
     """
     text = "" if text is None else str(text)
     target = _registry_code(str(target_lang).strip())
     spans = _merge_spans(split_segments(text, unit), MAX_SEGMENTS)
-    stripped = [strip_latex(text[s:e]) for s, e in spans]
+    stripped = [detection_text(text[s:e], backend) for s, e in spans]
     detections = detect_many(stripped, backend)
-    segments, letters_total, letters_target = [], 0, 0
-    for (s, e), clean, det in zip(spans, stripped, detections):
-        n = count_letters(clean)
-        letters_total += n
-        if det.lang == target:
-            letters_target += n
-        segments.append(Segment(text=text[s:e], lang=det.lang, start=s, end=e))
-    share = letters_target / letters_total if letters_total else 0.0
+    segments = [Segment(text=text[s:e], lang=det.lang, start=s, end=e) for (s, e), det in zip(spans, detections)]
+    share = target_share(stripped, [det.lang for det in detections], target, backend)
     return SegmentAnalysis(segments=segments, target_share=share)
+
+
+def target_share(cleaned: list[str], langs: list[str | None], target: str,
+                 backend: str | LIDBackend = "fasttext") -> float:
+    """The share rule of :func:`analyze_segments` over segments already cleaned (:func:`detection_text`) and
+    detected (``langs``); the demo's live tracker calls it on its cached paragraphs."""
+    evidence = [(letter_weight(clean), lang == target) for clean, lang in zip(cleaned, langs)
+                if len(clean.strip()) > SHORT_TEXT_CHARS]
+    if not evidence:
+        whole = "\n".join(cleaned)
+        evidence = [(letter_weight(whole), detect_many([whole], backend)[0].lang == target)] if whole.strip() else []
+    letters_total = sum(weight for weight, _ in evidence)
+    letters_target = sum(weight for weight, on_target in evidence if on_target)
+    return letters_target / letters_total if letters_total else 0.0

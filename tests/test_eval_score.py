@@ -14,6 +14,7 @@ from kit.eval.score import (
     score_predictions,
 )
 from kit.paths import find_benchmarks_dir
+from kit.rewards.language import language_consistency
 
 FULL = find_benchmarks_dir(required=False)
 needs_full = pytest.mark.skipif(FULL is None, reason="needs the full benchmark folder (../shared/benchmarks "
@@ -208,10 +209,13 @@ def test_synthetic_predictions_score_as_designed(tmp_path):
 
 @pytest.mark.parametrize("lid", ["fasttext", "langdetect"])
 def test_whitespace_counts_toward_the_short_text_rule(lid):
-    """As in the authors' scripts, the pieces are checked as they stand: "\\n\\boxed{18}\\n" (12 characters)
-    passes as short, the same answer padded past 15 characters goes to the detector (and is not Japanese)."""
+    """As in the authors' scorers, the pieces are checked as they stand: "\\n\\boxed{18}\\n" (12 characters)
+    passes as short, the same answer padded past 15 characters goes to the detector (and is not Japanese).
+    fastText does not count the command name ``boxed``, so its padded answer is padded further."""
     assert consistency("mmath", f"{JA_THINK}</think>\n\\boxed{{18}}\n", "ja", lid) == (True, True)
-    assert consistency("mmath", f"{JA_THINK}</think>\n\n\\boxed{{18}}      \n", "ja", lid) == (True, False)
+    padded = "\n\n\\boxed{18}      \n" if lid == "langdetect" else "\n\n\\boxed{18}            \n"
+    assert consistency("mmath", f"{JA_THINK}</think>{padded}", "ja", lid) == (True, False)
+    assert language_consistency(f"{JA_THINK}</think>{padded}", "ja", lid).answer  # training strips it
 
 
 @pytest.mark.parametrize("bench, answer_part, acc", [
@@ -224,12 +228,13 @@ def test_extraction_follows_the_authors_scanners(low_ja, bench, answer_part, acc
     assert score_one(bench, "ja", f"{JA_THINK}</think>{answer_part}", low_ja.answer)[1] is acc
 
 
-def test_training_reward_and_scorer_agree_on_padded_answers(low_ja):
-    """The reward's LC is the scorer's: an answer padded past 15 characters by blank lines is checked."""
+def test_training_reward_and_scorer_follow_their_own_short_text_rules(low_ja):
+    """As in the authors' scripts: an answer padded past 15 characters by blank lines is checked by the scorer
+    (and is not Japanese) but short for the training reward, which strips whitespace first."""
     from kit.rewards import RewardConfig, score_completions
 
     text = f"{JA_THINK}</think>\n\nThe answer: 18\n"  # 14 characters stripped, 17 as written
     assert score_one("mmath", "ja", text, low_ja.answer, "langdetect")[2:] == (True, False)
     [row] = score_completions([text], lang="ja", answer="18",
                               config=RewardConfig(min_response_chars=0, lid_backend="langdetect"))
-    assert row.lc == 0.0 and row.reward == -1.0
+    assert row.lc == 1.0 and row.reward == 0.0  # consistent; no \boxed{}, so not correct

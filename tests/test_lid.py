@@ -248,3 +248,77 @@ def test_thinking_that_drifts_into_english_is_inconsistent(backend):
     mixed = "\n\n".join(ja[i] if i % 3 == 0 else en[i] for i in range(6))
     assert is_consistent(pure, "ja", backend)
     assert not is_consistent(mixed, "ja", backend)
+
+# ---------------------------------------------------------------------------------------------- short native answers
+
+_SENTENCE_END = re.compile(r"(?<=[。？！.?!])\s*")
+# MMATH rows whose last sentences, in all ten languages, are long enough to reach the detector (not the
+# 15-character rule); rates over every MMATH row are in docs/BENCHMARKS.md (scripts/measure_short_answer_lc.py).
+_MMATH_ROWS = (0, 4, 8, 11)
+
+
+def _last_sentence(question: str) -> str:
+    return [s for s in _SENTENCE_END.split(question.strip()) if s.strip()][-1]
+
+
+def _answer_forms(sentence: str, gold: str) -> dict[str, str]:
+    """An answer as models write it: a sentence, then the boxed result outside math delimiters."""
+    return {"short": f"{sentence}\n\\boxed{{{gold}}}",
+            "own line": f"\n\n{sentence}\n\n\\boxed{{{gold}}}\n",
+            "display": f"{sentence}\n$$\n\\boxed{{{gold}}}\n$$",
+            "env": f"{sentence}\n\\begin{{equation*}}\n\\boxed{{{gold}}}\n\\end{{equation*}}",
+            "text": f"{sentence} \\boxed{{\\text{{{gold}}}}}"}
+
+
+def _mmath_answer_cases():
+    from kit.languages import PAPER_LANGUAGES
+    from kit.paths import find_benchmarks_dir
+
+    root = find_benchmarks_dir(required=False)
+    if root is None:
+        return []
+    rows = {lang: json.loads((root / "mmath" / f"{lang}.json").read_text("utf-8")) for lang in PAPER_LANGUAGES}
+    cases = []
+    for lang in PAPER_LANGUAGES:
+        drift_from = "zh" if lang == "en" else "en"  # the same row's sentence in the language models drift to
+        for i in _MMATH_ROWS:
+            native, drifted = _last_sentence(rows[lang][i]["question"]), _last_sentence(rows[drift_from][i]["question"])
+            for form in _answer_forms(native, rows[lang][i]["answer"]):
+                cases.append(pytest.param(lang, _answer_forms(native, rows[lang][i]["answer"])[form],
+                                          _answer_forms(drifted, rows[lang][i]["answer"])[form],
+                                          id=f"{lang}-{i}-{form}"))
+    return cases
+
+
+@pytest.mark.skipif(not _mmath_answer_cases(), reason="shared benchmark folder not present")
+@pytest.mark.parametrize("lang, native, drifted", _mmath_answer_cases())
+@pytest.mark.parametrize("rule", ["training", "scoring"])
+def test_short_native_answers_pass_and_drifted_fail(lang, native, drifted, rule):
+    """Real MMATH answers in the ten paper languages: the boxed result outside math (``\\boxed``,
+    ``\\begin{equation*}``, ``\\text``) no longer reads as English, the same answer in the drift language fails."""
+    from kit.lid import detection_text
+
+    assert len(detection_text(native).strip()) > 15  # the detector decides, not the short-text rule
+    assert is_consistent(native, lang, "fasttext", rule)
+    assert not is_consistent(drifted, lang, "fasttext", rule)
+
+
+def test_issue_example_and_command_names():
+    from kit.lid import detection_text, strip_latex_commands
+
+    answer = "存在实数 $x$ 和 $y$，……求 $xy$。\n\\boxed{204}"
+    assert is_consistent(answer, "zh") and is_consistent("\n\n" + answer * 3, "zh")
+    assert strip_latex_commands(r"\begin{equation*} \frac{1}{2} \text{cm} \end{equation*}") == " {1}{2} {cm} "
+    assert detection_text(answer, "langdetect") == strip_latex(answer)  # the paper's backend sees its own input
+
+
+def test_letters_are_weighted_by_script(slice_rows):
+    """A Chinese paragraph beside its English translation holds about half the content, not a quarter."""
+    from kit.lid import letter_weight
+
+    zh = next(r for r in slice_rows if r["lang"] == "zh")
+    en = next(r["en_question"] for r in slice_rows if r["lang"] == "zh")
+    share = analyze_segments(zh["question"] + "\n\n" + en, "zh").target_share
+    assert 0.35 < share < 0.65
+    assert letter_weight(strip_latex(zh["question"])) > 2 * count_letters(strip_latex(zh["question"]))
+    assert letter_weight("กขค") == count_letters("กขค") == 3  # Thai: one letter, one unit (measured 0.99)

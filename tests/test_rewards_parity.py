@@ -2,7 +2,9 @@
 benchmark text, and the accuracy check's single deadline.
 
 The ports below are the authors' code as published in XZhang00/M-Thinker (formatting aside):
-``whether_cons`` and the ``</think>`` split of eval_tools/MMATH/cal-MMATH-acc.py, ``math_postprocess_v2`` and
+``whether_cons`` of the GRPO reward (verl.tar.gz: verl/utils/reward_score/Reward_acc_lc_cta.py, which strips
+whitespace before the 15-character rule), ``whether_cons`` and the ``</think>`` split of
+eval_tools/MMATH/cal-MMATH-acc.py (which does not), ``math_postprocess_v2`` and
 its helpers from eval_tools/MMATH/utils.py, ``extract_boxed_content`` of eval_tools/PolyMath/eval/run_eval-fast.py
 (PolyMath's own scorer) and the answer field of eval_tools/PolyMath/polymath_res_gen.py. They are written
 out here, not imported from the kit, so that a change in the kit cannot change what it is compared with.
@@ -43,6 +45,34 @@ def paper_whether_cons(pred, language):
         except:  # noqa: E722, S110 - verbatim
             pass
     return lang_cons_binary
+
+
+_TRAIN_LATEX_PATTERN = re.compile(r'\$\$.*?\$\$|\\\(.*?\\\)|\\\[.*?\\\]', flags=re.DOTALL)
+_TRAIN_SINGLE_DOLLAR_PATTERN = re.compile(r'\$[^$]*\$')
+
+
+def paper_train_whether_cons(pred, language):
+    re_pred = _TRAIN_LATEX_PATTERN.sub('', pred)
+    re_pred = _TRAIN_SINGLE_DOLLAR_PATTERN.sub('', re_pred)
+    if len(re_pred.strip()) <= 15:
+        return True
+    try:
+        DetectorFactory.seed = 42
+        lang_prob = detect_langs(re_pred)
+        detect_lang = "zh-cn" if language == "zh" else language
+        pred_lang = [lang.lang for lang in lang_prob]
+        return len(lang_prob) == 1 and detect_lang in pred_lang
+    except Exception:  # noqa: BLE001 - verbatim
+        return False
+
+
+def paper_train_lc(solution_str, lang):
+    """The LC gate of compute_score_R_acc_lc_cta_async, per piece (the length rule is the format's, not LC's)."""
+    if "</think>" in solution_str:
+        tmp = solution_str.split("</think>")
+        if len(tmp) == 2:
+            return paper_train_whether_cons(tmp[0], lang), paper_train_whether_cons(tmp[1], lang)
+    return False, False
 
 
 def paper_split(generated_text):
@@ -204,32 +234,42 @@ def _completions(texts):
 
 
 def test_lc_is_the_papers_check_on_benchmark_texts():
-    """Training LC (the reward) and both scorers give exactly the authors' verdicts, piece by piece."""
+    """Training LC (the reward) gives exactly the authors' training verdicts and both scorers their eval
+    verdicts, piece by piece."""
     completions = _completions(_benchmark_texts())
     assert len({lang for lang, _ in completions}) == 18
-    mismatches = []
+    mismatches, differ = [], 0
     for lang, text in completions:
         paper = paper_mmath_lc(text, lang)
         reward = language_consistency(text, lang, "langdetect")
         kit = {"reward": (reward.think, reward.answer), "mmath": consistency("mmath", text, lang, "langdetect"),
                "polymath": consistency("polymath", text, lang, "langdetect")}
-        expected = {"reward": paper, "mmath": paper, "polymath": paper_polymath_lc(text, lang)}
+        expected = {"reward": paper_train_lc(text, lang), "mmath": paper, "polymath": paper_polymath_lc(text, lang)}
         mismatches += [(where, lang, text[-60:]) for where in kit if kit[where] != expected[where]]
+        differ += expected["reward"] != paper
     assert not mismatches, mismatches[:5]
+    assert differ  # the case list holds answers on which the authors' two rules disagree
 
 
 @pytest.mark.parametrize("answer", ["\n\nThe answer is 4\n", "\n\n最终答案 \\boxed{4}\n"])
-def test_whitespace_padded_answers_fail_as_in_the_paper(answer):
-    """15 characters once stripped, 18 as written: the paper checks them (and finds English or Chinese)."""
+def test_whitespace_padded_answers_pass_in_training_and_fail_in_scoring(answer):
+    """15 characters once stripped, 18 as written: the authors' training reward lets them pass, their scorers
+    check them (and find English or Chinese). The kit follows each script."""
     text = "まず、二つの数を足します。二と二を足すと四になります。</think>" + answer
+    assert paper_train_lc(text, "ja") == (True, True)
     assert paper_mmath_lc(text, "ja") == (True, False)
-    assert language_consistency(text, "ja", "langdetect").answer is False
+    for backend in ("langdetect", "fasttext"):
+        assert language_consistency(text, "ja", backend).answer is True
+        if backend == "fasttext" and "boxed" in answer:
+            continue  # fastText ignores the command name: 12 characters, consistent under both rules
+        assert consistency("mmath", text, "ja", backend) == (True, False)
+        assert consistency("polymath", text, "ja", backend) == (True, False)
 
 
 @pytest.mark.parametrize("backend", ["fasttext", "langdetect"])
 def test_scorer_and_reward_share_the_lc_function(backend):
     for _, text in _completions(_benchmark_texts()[:40]):
-        r = language_consistency(text, "ja", backend)
+        r = language_consistency(text, "ja", backend, short_text_rule="scoring")
         assert consistency("mmath", text, "ja", backend) == (r.think, r.answer)
 
 # ---------------------------------------------------------------------------------------------- extraction parity

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kit.lid import count_letters, detect, split_segments, strip_latex
+from kit.lid import count_letters, detect, detection_text, split_segments, target_share
 from kit.rewards.parsing import split_thinking
 
 # A paragraph needs this many letters (outside LaTeX) before its detected language counts for the switch
@@ -37,8 +37,9 @@ class Chip:
 
     text: str
     lang: str | None  # None: no letters (a formula, a number)
-    letters: int  # letters outside LaTeX: the paragraph's weight in the target share
+    letters: int  # letters outside LaTeX
     confidence: float
+    clean: str = ""  # what the detector saw (kit.lid.detection_text)
 
     @property
     def reliable(self) -> bool:
@@ -84,13 +85,14 @@ class LiveTracker:
     def _chip(self, paragraph: str) -> Chip:
         chip = self._cache.get(paragraph)
         if chip is None:
-            clean = strip_latex(paragraph)
+            clean = detection_text(paragraph, self.backend)
             detection = detect(clean, self.backend)
             chip = Chip(
                 text=paragraph,
                 lang=detection.lang,
                 letters=count_letters(clean),
                 confidence=detection.confidence,
+                clean=clean,
             )
             if len(self._cache) > 4096:  # a runaway stream must not grow memory without bound
                 self._cache.clear()
@@ -108,7 +110,7 @@ class LiveTracker:
         if text not in self._whole_cache:
             if len(self._whole_cache) > 64:
                 self._whole_cache.clear()
-            self._whole_cache[text] = detect(strip_latex(text), self.backend).lang
+            self._whole_cache[text] = detect(detection_text(text, self.backend), self.backend).lang
         return self._whole_cache[text]
 
     def update(self, completion: str) -> LiveView:
@@ -121,8 +123,6 @@ class LiveTracker:
             thinking, answer = parsed.thinking, parsed.answer
         chips = self._chips(thinking)
         answer_chips = self._chips(answer)
-        letters = sum(c.letters for c in chips)
-        on_target = sum(c.letters for c in chips if c.lang == self.target_lang)
         switches = find_switches(chips, self.target_lang)
         return LiveView(
             target_lang=self.target_lang,
@@ -133,7 +133,8 @@ class LiveTracker:
             answer_lang=self._language_of(answer, answer_chips),
             chips=chips,
             answer_chips=answer_chips,
-            target_share=on_target / letters if letters else 0.0,
+            target_share=target_share([c.clean for c in chips], [c.lang for c in chips], self.target_lang,
+                                      self.backend),
             switch=switches[0] if switches else None,
             switches=switches,
         )

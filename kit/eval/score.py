@@ -11,8 +11,9 @@ Per prediction (one line of ``preds.jsonl``):
 - **acc**: :func:`kit.rewards.accuracy.verify` (math-verify) of the gold against the extracted answer; the
   gold is read as written for MMATH and as ``$gold$`` for PolyMath, as each scorer does.
 - **think_lc / answer_lc**: :func:`kit.rewards.language.language_consistency`, the training reward's own LC
-  function: the paper's check of the thinking and the answer as they stand in the completion (whitespace
-  counts toward the 15-character threshold). Without a single ``</think>`` the thinking is inconsistent; the
+  function with the scorers' short-text rule: the paper's check of the thinking and the answer as they stand
+  in the completion (whitespace counts toward the 15-character threshold, as in the authors' eval scripts;
+  their training reward strips it first). Without a single ``</think>`` the thinking is inconsistent; the
   answer is inconsistent on MMATH and, on PolyMath, is the whole completion (the PolyMath generation script
   stores it as the answer), so only ``answer_lc`` can differ between the two benchmarks.
 - **lc** = think_lc and answer_lc; **lc_acc** = lc and acc.
@@ -31,6 +32,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from kit.eval.benchmarks import Bench, Problem, bench_languages, index_problems
+from kit.lid import ShortTextRule
 from kit.rewards.accuracy import verify
 from kit.rewards.language import language_consistency
 from kit.rewards.parsing import mmath_final_answer, polymath_final_answer
@@ -187,8 +189,10 @@ def extract_answer(bench: str, text: str) -> str | None:
 
 
 def consistency(bench: str, text: str, lang: str, lid: str = "fasttext") -> tuple[bool, bool]:
-    """(think_lc, answer_lc): the training reward's LC check (see the module docstring)."""
-    result = language_consistency(text, lang, lid, whole_text_as_answer=bench == Bench.polymath.value)
+    """(think_lc, answer_lc): the training reward's LC check with the scorers' short-text rule (see the module
+    docstring)."""
+    result = language_consistency(text, lang, lid, whole_text_as_answer=bench == Bench.polymath.value,
+                                  short_text_rule=ShortTextRule.scoring)
     return result.think, result.answer
 
 

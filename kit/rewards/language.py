@@ -5,10 +5,13 @@
 
 with :func:`kit.lid.is_consistent` (the paper's check: LaTeX removed, 15 characters or fewer pass, then the
 detector must agree with the target) applied to the two pieces exactly as they stand around ``</think>``
-(:func:`kit.rewards.parsing.split_raw`): nothing stripped, so whitespace counts toward the 15 characters, as
-in the M-Thinker scorers' ``whether_cons``. :func:`language_consistency` is the one LC function of the kit:
-the training reward, both benchmark scorers (:mod:`kit.eval.score`) and the demo all call it, so a
-completion is consistent in training exactly when it is consistent in evaluation. An output without exactly
+(:func:`kit.rewards.parsing.split_raw`). The 15 characters are counted as each of the authors' scripts
+counts them (:class:`kit.lid.ShortTextRule`): the training reward (default here) strips surrounding
+whitespace first, as their GRPO reward's ``whether_cons`` does; the benchmark scorers (:mod:`kit.eval.score`)
+pass ``short_text_rule="scoring"``, whitespace included, as their eval scripts' ``whether_cons`` do.
+:func:`language_consistency` is the one LC function of the kit: the training reward, both benchmark
+scorers and the demo all call it, so the two verdicts differ only where the authors' scripts differ
+(a short answer padded with whitespace). An output without exactly
 one ``</think>`` has an inconsistent thinking; its answer is inconsistent too, except for the PolyMath
 scorer, whose generation script stores the whole output as the answer (``whole_text_as_answer``).
 
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kit.lid import analyze_segments, is_consistent
+from kit.lid import ShortTextRule, analyze_segments, is_consistent
 from kit.rewards.parsing import _as_text, split_raw, split_thinking
 
 
@@ -41,17 +44,19 @@ class LCResult:
         return self.think and self.answer
 
 
-def language_consistency(completion, lang: str, backend="fasttext", *, whole_text_as_answer: bool = False
-                         ) -> LCResult:
+def language_consistency(completion, lang: str, backend="fasttext", *, whole_text_as_answer: bool = False,
+                         short_text_rule: str | ShortTextRule = ShortTextRule.training) -> LCResult:
     """Check the raw thinking and answer pieces separately; never raises (a detector failure counts as
     inconsistent). ``whole_text_as_answer``: without a single ``</think>``, check the whole output as the
-    answer (the PolyMath scorer) instead of failing it (training, MMATH)."""
+    answer (the PolyMath scorer) instead of failing it (training, MMATH). ``short_text_rule``: ``training``
+    (the reward) or ``scoring`` (the benchmark scorers), see :class:`kit.lid.ShortTextRule`."""
     try:
         thinking, answer = split_raw(completion)
         if thinking is None:
-            whole = whole_text_as_answer and is_consistent(_as_text(completion), lang, backend)
+            whole = whole_text_as_answer and is_consistent(_as_text(completion), lang, backend, short_text_rule)
             return LCResult(think=False, answer=bool(whole))
-        return LCResult(think=is_consistent(thinking, lang, backend), answer=is_consistent(answer, lang, backend))
+        return LCResult(think=is_consistent(thinking, lang, backend, short_text_rule),
+                        answer=is_consistent(answer, lang, backend, short_text_rule))
     except Exception:  # noqa: BLE001 - a reward never raises; a detector failure is inconsistent
         return LCResult(think=False, answer=False)
 
