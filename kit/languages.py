@@ -5,6 +5,11 @@ from here. A language carries its code, names, the localized instruction appende
 ("reason step by step and put the final answer within \\boxed{}"), the explicit language-control sentence of
 the paper's Prompt-Control baseline, and the discourse word the DIT baseline pre-fills the thinking with.
 
+For the paper's ten languages the instruction and the control sentence are the authors' own, read byte for
+byte from ``kit/resources/authors_prompts.json`` (Apache-2.0, XZhang00/M-Thinker: the templates of their
+released RL data, rejection sampling, references and both evaluations); the other eight languages use the
+kit's wording.
+
 Example:
     >>> from kit.languages import get_language, parse_languages
     >>> get_language("ja").native_name
@@ -15,8 +20,14 @@ Example:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
+
+AUTHORS_PROMPTS_PATH = Path(__file__).parent / "resources" / "authors_prompts.json"
+# Between the question and the instruction (and the control sentence), as in the authors' templates.
+PROMPT_SEPARATOR = "\n"
 
 
 @dataclass(frozen=True)
@@ -36,19 +47,31 @@ class Language:
 
 
 _B = r"\boxed{}"
+_AUTHORS_PROMPTS = json.loads(AUTHORS_PROMPTS_PATH.read_text(encoding="utf-8"))
+_TEMPLATE_HEAD = "{question}" + PROMPT_SEPARATOR
+
+
+def _authors_instruction(code: str) -> str:
+    """The instruction of the authors' template ``"{question}\\n<instruction>"`` (``{{}}`` is a literal ``{}``)."""
+    template = _AUTHORS_PROMPTS["templates"][code]
+    if not template.startswith(_TEMPLATE_HEAD):
+        raise ValueError(f"{AUTHORS_PROMPTS_PATH}: templates.{code} must start with {_TEMPLATE_HEAD!r}")
+    return template[len(_TEMPLATE_HEAD):].format()
+
+
+def _authors_control(code: str) -> str:
+    return _AUTHORS_PROMPTS["control"][code]
+
 
 LANGUAGES: dict[str, Language] = {
     lang.code: lang
     for lang in [
         Language("en", "English", "English",
-                 f"Please reason step by step, and put your final answer within {_B}.",
-                 "Please think and answer in English.", "Okay", "The final answer is"),
+                 _authors_instruction("en"), _authors_control("en"), "Okay", "The final answer is"),
         Language("zh", "Chinese", "中文",
-                 f"请逐步推理，并将最终答案放在 {_B} 中。",
-                 "请用中文进行思考和回答。", "好的", "最终答案是"),
+                 _authors_instruction("zh"), _authors_control("zh"), "好的", "最终答案是"),
         Language("ar", "Arabic", "العربية",
-                 f"يرجى التفكير خطوة بخطوة، ووضع إجابتك النهائية داخل {_B}.",
-                 "يرجى التفكير والإجابة باللغة العربية.", "حسنًا", "الإجابة النهائية هي"),
+                 _authors_instruction("ar"), _authors_control("ar"), "حسنًا", "الإجابة النهائية هي"),
         Language("bn", "Bengali", "বাংলা",
                  f"অনুগ্রহ করে ধাপে ধাপে যুক্তি দিন এবং আপনার চূড়ান্ত উত্তর {_B} এর মধ্যে রাখুন।",
                  "অনুগ্রহ করে বাংলায় চিন্তা করুন এবং উত্তর দিন।", "আচ্ছা", "চূড়ান্ত উত্তর হল"),
@@ -56,11 +79,9 @@ LANGUAGES: dict[str, Language] = {
                  f"Bitte denke Schritt für Schritt nach und setze deine endgültige Antwort in {_B}.",
                  "Bitte denke und antworte auf Deutsch.", "Okay", "Die endgültige Antwort ist"),
         Language("es", "Spanish", "Español",
-                 f"Por favor, razona paso a paso y escribe tu respuesta final dentro de {_B}.",
-                 "Por favor, piensa y responde en español.", "Bien", "La respuesta final es"),
+                 _authors_instruction("es"), _authors_control("es"), "Bien", "La respuesta final es"),
         Language("fr", "French", "Français",
-                 f"Veuillez raisonner étape par étape et mettre votre réponse finale dans {_B}.",
-                 "Veuillez réfléchir et répondre en français.", "D'accord", "La réponse finale est"),
+                 _authors_instruction("fr"), _authors_control("fr"), "D'accord", "La réponse finale est"),
         Language("id", "Indonesian", "Bahasa Indonesia",
                  f"Silakan bernalar langkah demi langkah, dan letakkan jawaban akhir Anda di dalam {_B}.",
                  "Silakan berpikir dan menjawab dalam bahasa Indonesia.", "Baiklah", "Jawaban akhirnya adalah"),
@@ -68,17 +89,14 @@ LANGUAGES: dict[str, Language] = {
                  f"Ragiona passo dopo passo e inserisci la tua risposta finale all'interno di {_B}.",
                  "Per favore, pensa e rispondi in italiano.", "Bene", "La risposta finale è"),
         Language("ja", "Japanese", "日本語",
-                 f"段階的に推論し、最終的な答えを {_B} の中に入れてください。",
-                 "日本語で考え、日本語で答えてください。", "まず", "最終的な答えは"),
+                 _authors_instruction("ja"), _authors_control("ja"), "まず", "最終的な答えは"),
         Language("ko", "Korean", "한국어",
-                 f"단계별로 추론하고 최종 답을 {_B} 안에 넣어 주세요.",
-                 "한국어로 생각하고 한국어로 답해 주세요.", "좋아", "최종 답은"),
+                 _authors_instruction("ko"), _authors_control("ko"), "좋아", "최종 답은"),
         Language("ms", "Malay", "Bahasa Melayu",
                  f"Sila berfikir langkah demi langkah, dan letakkan jawapan akhir anda di dalam {_B}.",
                  "Sila berfikir dan jawab dalam bahasa Melayu.", "Baiklah", "Jawapan akhir ialah"),
         Language("pt", "Portuguese", "Português",
-                 f"Por favor, raciocine passo a passo e coloque sua resposta final dentro de {_B}.",
-                 "Por favor, pense e responda em português.", "Certo", "A resposta final é"),
+                 _authors_instruction("pt"), _authors_control("pt"), "Certo", "A resposta final é"),
         Language("ru", "Russian", "Русский",
                  f"Пожалуйста, рассуждайте шаг за шагом и поместите окончательный ответ в {_B}.",
                  "Пожалуйста, думайте и отвечайте на русском языке.", "Хорошо", "Окончательный ответ:"),
@@ -89,11 +107,9 @@ LANGUAGES: dict[str, Language] = {
                  f"దయచేసి దశలవారీగా ఆలోచించి, మీ తుది సమాధానాన్ని {_B} లో ఉంచండి.",
                  "దయచేసి తెలుగులో ఆలోచించి సమాధానం ఇవ్వండి.", "సరే", "తుది సమాధానం"),
         Language("th", "Thai", "ไทย",
-                 f"กรุณาให้เหตุผลทีละขั้นตอน และใส่คำตอบสุดท้ายของคุณไว้ใน {_B}",
-                 "กรุณาคิดและตอบเป็นภาษาไทย", "โอเค", "คำตอบสุดท้ายคือ"),
+                 _authors_instruction("th"), _authors_control("th"), "โอเค", "คำตอบสุดท้ายคือ"),
         Language("vi", "Vietnamese", "Tiếng Việt",
-                 f"Hãy suy luận từng bước và đặt câu trả lời cuối cùng của bạn trong {_B}.",
-                 "Hãy suy nghĩ và trả lời bằng tiếng Việt.", "Được rồi", "Đáp án cuối cùng là"),
+                 _authors_instruction("vi"), _authors_control("vi"), "Được rồi", "Đáp án cuối cùng là"),
     ]
 }
 

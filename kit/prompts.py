@@ -1,21 +1,25 @@
 """The one prompt builder of the kit.
 
-A question becomes one user turn: the question, a blank line, the localized instruction of its language
-(see `kit.languages`). Training, selection, references, evaluation and the demo all build prompts here.
+A question becomes one user turn: the question as given, a newline, the localized instruction of its
+language (see `kit.languages`), as the authors' ``template.format(question=...)`` builds it: for the paper's
+ten languages the turn equals theirs byte for byte. Training, selection, references, evaluation and the demo
+all build prompts here.
 """
 
 from __future__ import annotations
 
-from kit.languages import get_language
+from kit.languages import PROMPT_SEPARATOR, get_language
 
 
 def user_message(question: str, lang: str, *, control: bool = False) -> str:
-    """The user turn for ``question`` in ``lang``; ``control=True`` adds the Prompt-Control sentence."""
+    """The user turn for ``question`` in ``lang``; ``control=True`` adds the Prompt-Control sentence (after a
+    newline, as the authors' mmath_eval-control.py does). The question is not stripped: the authors'
+    templates keep its whitespace."""
     language = get_language(lang)
-    parts = [question.strip(), language.instruction]
+    parts = [question, language.instruction]
     if control:
         parts.append(language.control)
-    return "\n\n".join(parts)
+    return PROMPT_SEPARATOR.join(parts)
 
 
 def build_messages(question: str, lang: str, *, control: bool = False) -> list[dict[str, str]]:

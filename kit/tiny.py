@@ -19,7 +19,7 @@ from pathlib import Path
 
 from kit.paths import EXAMPLES_DIR, cache_dir
 
-TINY_VERSION = "v1"  # bump when the recipe below changes, so cached folders are rebuilt
+TINY_VERSION = "v2"  # v2: tokenizer trained on the authors' instructions  # bump when the recipe below changes, so cached folders are rebuilt
 BOS, EOS, PAD = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜pad｜>"
 USER, ASSISTANT = "<｜User｜>", "<｜Assistant｜>"
 SPECIAL_TOKENS = [BOS, EOS, PAD, USER, ASSISTANT, "<think>", "</think>"]

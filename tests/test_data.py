@@ -48,6 +48,28 @@ def test_verl_parquet_round_trip(tmp_path):
     assert rows[0]["id"] == originals[0]["id"] and rows[0]["lang"] == "th"
 
 
+@pytest.mark.parametrize("lang", ["ja", "ko", "th", "fr", "pt", "zh"])
+def test_released_rl_prompts_get_one_instruction(tmp_path, lang):
+    """The released RL data's prompts end with the authors' instruction: loading strips it, so the kit's prompt
+    (built again from the loaded question) is the released one byte for byte, with one instruction, not two."""
+    import pandas as pd
+
+    from kit.languages import AUTHORS_PROMPTS_PATH
+
+    template = json.loads(AUTHORS_PROMPTS_PATH.read_text(encoding="utf-8"))["templates"][lang]
+    originals = slice_rows(lang, 3)
+    released = [template.format(question=o["question"].strip()) for o in originals]
+    pd.DataFrame([{"data_source": lang, "prompt": [{"role": "user", "content": text}],
+                   "reward_model": {"style": "rule", "ground_truth": o["answer"]}, "extra_info": {"id": o["id"]}}
+                  for text, o in zip(released, originals)]).to_parquet(tmp_path / "train.parquet")
+    rows = load_rows(tmp_path / "train.parquet")
+    assert [r["question"] for r in rows] == [o["question"].strip() for o in originals]
+    rebuilt = [user_message(r["question"], lang) for r in rows]
+    assert rebuilt == released
+    instruction = template.split("\n", 1)[1].format()
+    assert all(text.count(instruction) == 1 for text in rebuilt)
+
+
 def test_verl_missing_ground_truth_names_row_and_field(tmp_path):
     import pandas as pd
 

@@ -1,5 +1,6 @@
 """The language registry, the one parser, the prompt builder, the tiny model and the CLI root."""
 
+import json
 import subprocess
 import sys
 
@@ -101,10 +102,45 @@ def test_check_format(text, min_chars, ok):
 # ---------------------------------------------------------------- prompts and tiny model
 
 def test_user_message_is_localized():
-    msg = user_message("  2+2? ", "ja")
-    assert msg.startswith("2+2?\n\n") and msg.endswith(get_language("ja").instruction)
-    assert get_language("ja").control in user_message("q", "ja", control=True)
+    msg = user_message("2+2? ", "ja")
+    assert msg == "2+2? \n" + get_language("ja").instruction  # the question as given, as the authors' format
+    assert user_message("q", "ja", control=True).endswith("\n" + get_language("ja").control)
     assert build_messages("q", "fr") == [{"role": "user", "content": user_message("q", "fr")}]
+    assert user_message("q", "de") == "q\n" + get_language("de").instruction  # the kit's own wording
+
+
+def _authors_prompt_files():
+    from kit.languages import AUTHORS_PROMPTS_PATH
+    from kit.paths import find_benchmarks_dir
+
+    files = [AUTHORS_PROMPTS_PATH]
+    shared = find_benchmarks_dir(required=False)
+    reference = shared.parent / "reference" / "authors_prompts.json" if shared else None
+    if reference is not None and reference.is_file():
+        files.append(reference)
+    return files
+
+
+@pytest.mark.parametrize("path", _authors_prompt_files(), ids=lambda p: p.parent.name)
+def test_prompts_are_the_authors_byte_for_byte(path):
+    """The paper's ten languages get the authors' templates exactly (real benchmark questions, whitespace and
+    all), against the shipped copy and the reference file when it is here; the shipped copy names its source
+    and license."""
+    from kit.languages import AUTHORS_PROMPTS_PATH, PAPER_LANGUAGES
+    from kit.paths import find_benchmarks_dir
+
+    templates = json.loads(path.read_text(encoding="utf-8"))["templates"]
+    assert sorted(templates) == sorted(PAPER_LANGUAGES)
+    shipped = json.loads(AUTHORS_PROMPTS_PATH.read_text(encoding="utf-8"))
+    assert "XZhang00/M-Thinker" in shipped["source"] and "Apache-2.0" in shipped["license"]
+    questions = ["Combien font 2 et 3 ?", "  padded question \n"]
+    shared = find_benchmarks_dir(required=False)
+    for lang, template in templates.items():
+        qs = questions
+        if shared is not None:
+            qs = qs + [r["question"] for r in json.loads((shared / "mmath" / f"{lang}.json").read_text("utf-8"))[:40]]
+        for q in qs:
+            assert user_message(q, lang).encode() == template.format(question=q).encode()
 
 
 def test_tiny_model_template_prefills_think(tiny_model_path):
