@@ -220,3 +220,18 @@ def test_symbolic_never_raises_and_stays_in_range(reference, thinking):
     (score,) = judge.score([CTAItem("", reference, thinking, "ja")])
     assert 0.0 <= score <= 1.0 and judge.stats.failures == 0
     assert latex_eval.equivalent(reference, thinking) in (True, False, None)
+
+
+@pytest.mark.parametrize("lang", ["ja", "th", "ar", "zh", "fr"])
+def test_number_dump_cannot_win_but_a_faithful_translation_does(lang):
+    """Listing 1..100 plus the answer matches every key result (recall 1) but little of it is the reference's:
+    the precision term holds it to <= 0.4. A faithful translation (the benchmark's own, of real PolyMath
+    questions) keeps >= 0.8."""
+    rows = [json.loads(line) for line in SLICE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    judge = SymbolicJudge()
+    faithful = [judge.score_one(r["en_question"], r["question"]) for r in rows if r["lang"] == lang]
+    assert mean(faithful) >= 0.8
+    dump = "、".join(str(i) for i in range(1, 101)) + " \\boxed{18}"
+    assert judge.score_one(EN_REF, dump) <= 0.4
+    assert judge.score_one(EN_REF, ascii_digits(dump) + " " + TH_DIGITS) <= 0.4
+    assert judge.score_one(EN_REF, JA_ALL + " " + " ".join(map(str, range(20, 23)))) == 1.0  # a few extras: free

@@ -22,7 +22,14 @@ in the target thinking, and it counts once whatever its readings:
   three numbers). The target thinking is read in both conventions, so there ``80.000`` means 80 *and* 80000
   and ``1.250,75`` means 1250.75: generous on the target side, never inflating the reference's count.
 
-    CTA = |key results of the reference matched in the target thinking| / |key results of the reference|
+    recall    = |key results of the reference matched in the target thinking| / |key results of the reference|
+    precision = |key results of the target thinking matched in the reference| / |key results of the thinking|
+    CTA       = recall * min(1, PRECISION_SLACK * precision)
+
+The precision term is ours, not the paper's rubric (an LLM judge reads a number dump for what it is; a
+mechanical one must be told): a thinking may hold up to ``PRECISION_SLACK`` times as many distinct key
+results as it shares with the reference at no cost, so a faithful translation scores its recall, while a
+thinking that lists the numbers 1 to 100 plus the answer (recall 1, precision 0.06) scores 0.12, not 1.
 
 An expression with no exact textual twin is matched in three steps, cheapest first: a variable-free one
 by its value against the target's numbers (``2^{10}`` and ``1024``); then by its values in floats at two
@@ -57,6 +64,10 @@ from functools import lru_cache
 from kit.judges import latex_eval
 from kit.judges.base import CachedJudge, CTAItem
 from kit.rewards.parsing import boxed_contents
+
+# A thinking may hold this many times as many key results as it shares with the reference before the score
+# shrinks (extra steps and checks are normal; a dump of numbers is not).
+PRECISION_SLACK = 2.0
 
 # Math spans, as the regex  \$\$(.+?)\$\$ | \\\[(.+?)\\\] | \\\((.+?)\\\) | \$(.+?)\$  (DOTALL) finds them, but
 # scanned in linear time by math_spans(): the regex rescans to the end of the text for every unclosed opening.
@@ -180,12 +191,14 @@ def _fraction_of(match: re.Match) -> frozenset[Fraction]:
 
 
 @lru_cache(maxsize=4096)
-def key_results(text: str, any_convention: bool = False) -> tuple[frozenset[frozenset[Fraction]], tuple[str, ...]]:
+def key_results(text: str, any_convention: bool = False, *, decimal_comma_only: bool = False
+                ) -> tuple[frozenset[frozenset[Fraction]], tuple[str, ...]]:
     """(numeric key results, non-numeric canonical expressions) found in ``text``.
 
     Each numeric key result is the frozenset of its readings (see :func:`number_readings`). The English
     reference is read in the English convention; with ``any_convention`` (the target thinking) every number is
-    also read in the decimal-comma convention, so ``80.000`` there matches both 80000 and 80.
+    also read in the decimal-comma convention, so ``80.000`` there matches both 80000 and 80;
+    ``decimal_comma_only`` reads it in that convention alone (the precision term counts each text once).
     """
     text = ascii_digits((text or "")[:_MAX_TEXT])
     numbers: set[frozenset[Fraction]] = set()
@@ -193,6 +206,8 @@ def key_results(text: str, any_convention: bool = False) -> tuple[frozenset[froz
     numbers.update(r for r in map(_fraction_of, _FRAC.finditer(text)) if r)
     plain = _OPERATORS.sub(" ", _FRAC.sub(" ", text))
     conventions = [(_EN_NUMBER, False)] + ([(_COMMA_NUMBER, True)] if any_convention else [])
+    if decimal_comma_only:
+        conventions = [(_COMMA_NUMBER, True)]
     for pattern, decimal_comma in conventions:
         numbers.update(r for r in (number_readings(m.group(0), decimal_comma) for m in pattern.finditer(plain)) if r)
     candidates = boxed_contents(text)  # the kit's one \boxed{} scanner
@@ -222,7 +237,7 @@ class SymbolicJudge(CachedJudge):
     """
 
     name = "symbolic"
-    identity = "symbolic-v3"  # bump when extraction or matching changes: on-disk caches must not mix versions
+    identity = "symbolic-v4"  # bump when extraction or matching changes: on-disk caches must not mix versions
 
     def __init__(self, cache=None, max_verify_pairs: int = 8, verify_budget_s: float = 0.5):
         super().__init__(cache)
@@ -240,9 +255,12 @@ class SymbolicJudge(CachedJudge):
         tgt_numbers, tgt_exprs = key_results(thinking or "", any_convention=True)
         target_values = frozenset().union(*tgt_numbers)
         matched = sum(1 for readings in ref_numbers if not readings.isdisjoint(target_values))
-        if ref_exprs:
-            matched += self._matched_expressions(ref_exprs, tgt_exprs, _floats(target_values))
-        return matched / total
+        matched_exprs = self._matched_expressions(ref_exprs, tgt_exprs, _floats(target_values)) if ref_exprs else 0
+        recall = (matched + matched_exprs) / total
+        # the thinking's key results counted in one convention at a time ("2,5" is one number, not three)
+        readings = (key_results(thinking or "")[0], key_results(thinking or "", decimal_comma_only=True)[0])
+        return recall * max(precision_factor(ref_numbers, numbers, len(tgt_exprs), matched_exprs)
+                            for numbers in readings)
 
     def _matched_expressions(self, ref_exprs, tgt_exprs, target_floats: tuple[float, ...]) -> int:
         """Exact text first, then values (against the target's numbers, then at the two fixed points), then
@@ -285,6 +303,18 @@ class SymbolicJudge(CachedJudge):
                     matched += 1
                     break
         return matched
+
+
+def precision_factor(ref_numbers, tgt_numbers, n_target_exprs: int, matched_exprs: int) -> float:
+    """``min(1, PRECISION_SLACK * precision)``: the share of the thinking's key results found in the reference
+    (numbers by value; each matched reference expression stands for one matched target expression)."""
+    total = len(tgt_numbers) + n_target_exprs
+    if total == 0:
+        return 0.0
+    ref_values = frozenset().union(*ref_numbers) if ref_numbers else frozenset()
+    shared = sum(1 for readings in tgt_numbers if not readings.isdisjoint(ref_values))
+    precision = (shared + min(matched_exprs, n_target_exprs)) / total
+    return min(1.0, PRECISION_SLACK * precision)
 
 
 class _CloseIndex:
