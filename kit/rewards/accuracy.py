@@ -292,7 +292,7 @@ def accuracy_scores(completions: Sequence, golds: Sequence[str], timeout_s: floa
     reached after the batch deadline scores 0. None: no batch deadline. Never raises.
 
     Example:
-        >>> accuracy_scores(["\\boxed{2}", "\\boxed{9^{9^{9^{9^{9}}}}}", "\\boxed{2}"], ["2", "2", "3"])
+        >>> accuracy_scores(["\\\\boxed{2}", "\\\\boxed{9^{9^{9^{9^{9}}}}}", "\\\\boxed{2}"], ["2", "2", "3"])
         [1.0, 0.0, 0.0]
     """
     try:
