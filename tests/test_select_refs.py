@@ -120,9 +120,17 @@ class ScriptedPolicy:
         out = []
         for question, lang in questions:
             row = self.by_text[question]
-            good = self.plan(row, lang, n)
-            out.append([_completion(question, lang, row["answer"], correct=i < good) for i in range(n)])
+            planned = self.plan(row, lang, n)  # good, or (good, correct but in English)
+            good, english = planned if isinstance(planned, tuple) else (planned, 0)
+            texts = [_completion(question, lang, row["answer"], correct=i < good) for i in range(n)]
+            texts[good:good + english] = [ENGLISH_CORRECT.format(answer=row["answer"])] * english
+            out.append(texts)
         return out
+
+
+# correct, but thought in English: counts towards "answered correctly", never towards "good"
+ENGLISH_CORRECT = ("First, let us count the eggs that are left after breakfast and baking every single day, "
+                   "then multiply by the price.</think>The final answer is \\boxed{{{answer}}}")
 
 
 def _patch(monkeypatch, policy):
@@ -155,14 +163,47 @@ def test_sampling_stages_never_load_a_vllm_engine(monkeypatch):
     assert config.model.fast_inference is True  # the GRPO stage still gets it
 
 
-def test_split_test_takes_the_languages_in_turn():
+def test_split_test_holds_out_a_seeded_random_draw():
     from kit.train.select import split_test
 
-    kept = [{"id": f"{lang}{i}", "lang": lang} for lang in ("fr", "ja", "ko") for i in range(3)]  # by language
-    train, test = split_test(kept, 4)
-    assert [r["id"] for r in test] == ["fr0", "fr1", "ja0", "ko0"]  # file order kept, languages in turn
-    assert len(train) == 5 and not {r["id"] for r in train} & {r["id"] for r in test}
-    assert split_test(kept, 0) == (kept, []) and split_test(kept, 99)[1] == kept
+    kept = [{"id": f"{lang}{i}", "lang": lang} for lang in ("fr", "ja", "ko") for i in range(30)]  # by language
+    train, test = split_test(kept, 8, seed=0)
+    assert len(test) == 8 and len(train) == 82 and not {r["id"] for r in train} & {r["id"] for r in test}
+    assert {r["lang"] for r in test} != {"fr"}  # not the file's first rows: a draw over every language
+    assert split_test(kept, 8, seed=0) == (train, test) and split_test(kept, 8, seed=1)[1] != test
+    assert split_test(kept, 0)[1] == [] and sorted(r["id"] for r in split_test(kept, 999)[1]) == sorted(
+        r["id"] for r in kept)
+
+
+def test_choose_per_lang_samples_at_random_and_tops_up_in_the_authors_order():
+    from kit.train.select import CORRECT_NEVER_CONSISTENT, NEVER_CORRECT, QUALIFIES, choose_per_lang
+
+    rows = [({"id": f"ja{i}", "lang": "ja"}, QUALIFIES) for i in range(100)]
+    first = choose_per_lang(rows, 10, False, seed=0)
+    assert len(first) == 10 and [r["id"] for r in first] != [f"ja{i}" for i in range(10)]  # not the first 10
+    assert first == choose_per_lang(rows, 10, False, seed=0) and first != choose_per_lang(rows, 10, False, seed=1)
+    # ko: 3 qualify; the top-up takes every correct-but-inconsistent one before any never-correct one
+    short = [({"id": f"q{i}", "lang": "ko"}, QUALIFIES) for i in range(3)]
+    short += [({"id": f"c{i}", "lang": "ko"}, CORRECT_NEVER_CONSISTENT) for i in range(5)]
+    short += [({"id": f"w{i}", "lang": "ko"}, NEVER_CORRECT) for i in range(5)]
+    filled = [r["id"][0] for r in choose_per_lang(short, 10, True, seed=0)]
+    assert sorted(filled) == sorted("qqq" + "ccccc" + "ww") and filled[:3] == ["q"] * 3
+    assert [r["id"][0] for r in choose_per_lang(short, 10, False, seed=0)] == ["q"] * 3
+    # adding a language leaves another language's sample as it was
+    assert [r for r in choose_per_lang(rows + short, 10, True, seed=0) if r["lang"] == "ja"] == first
+
+
+@pytest.mark.parametrize("entry, tier", [
+    ({"good": [True, False], "correct": [True, False]}, 0),
+    ({"good": [False, False], "correct": [True, False]}, 1),
+    ({"good": [False, False], "correct": [False, False]}, 2),
+    ({"good": [True, True], "correct": [True, True]}, None),
+    ({"good": [False, False]}, None),  # a log from before correctness was recorded: never topped up
+])
+def test_selection_tier(entry, tier):
+    from kit.train.select import selection_tier
+
+    assert selection_tier(entry) == tier
 
 
 def test_select_caps_per_language_splits_and_resumes(tiny_cache, tmp_path, monkeypatch):
@@ -180,16 +221,16 @@ def test_select_caps_per_language_splits_and_resumes(tiny_cache, tmp_path, monke
     whole = ScriptedPolicy(pool, script)
     _patch(monkeypatch, whole)
     reference = run_select(cfg, tmp_path / "whole")
-    # kept: 0 < #good < 4, then at most 2 per language in file order, then 3 test rows, one per language
+    # kept: 0 < #good < 4, then a random 2 per language (fr has exactly 2, ja 3, ko 4), 3 of them held out
     ids = [r["id"] for r in pool]
-    expect_kept = [ids[0], ids[1], ids[4], ids[5], ids[8], ids[9]]
+    qualifying = {i for i, k in zip(ids, N_GOOD) if 0 < k < 4}
     train = [json.loads(line)["id"] for line in reference.train_path.read_text().splitlines()]
     test = [json.loads(line)["id"] for line in reference.test_path.read_text().splitlines()]
-    assert test == [ids[0], ids[4], ids[8]] and train == [ids[1], ids[5], ids[9]]
-    assert sorted(train + test) == sorted(expect_kept)
+    assert len(test) == 3 and len(train) == 3 and set(train + test) <= qualifying
+    assert {ids[0], ids[1]} <= set(train + test)  # fr: its only two
     stats = reference.stats["per_lang"]
     assert {k: v["kept"] for k, v in stats.items()} == {"fr": 2, "ja": 2, "ko": 2}
-    assert stats["fr"] == {"tried": 4, "kept": 2, "all_good": 1, "none_good": 1}
+    assert stats["fr"] == {"tried": 4, "kept": 2, "all_good": 1, "none_good": 1, "topped_up": 0}
     assert [c["seed"] for c in whole.calls] == [0, 1, 2, 3]  # one seed per fixed batch
 
     # a run killed after its first batch keeps that batch; the rerun samples only the rest
@@ -339,3 +380,23 @@ def test_progress_log_with_other_settings_starts_over_and_keeps_the_old_records(
     ProgressLog(tmp_path / "rollouts.jsonl", {"temperature": 0.3})  # a second change keeps both old sets
     assert '"q1"' in (tmp_path / "rollouts.stale.jsonl").read_text()
     assert '"q2"' in (tmp_path / "rollouts.stale-2.jsonl").read_text()
+
+
+def test_select_tops_up_a_short_language_as_the_authors(tiny_cache, tmp_path, monkeypatch):
+    """fr has 2 qualifying questions of 4 against a cap of 3: the top-up adds the one answered correctly
+    (in English) before the one never answered correctly; ja, with enough, is not topped up."""
+    from kit.train.config import load_config
+    from kit.train.select import TIER_NAMES, question_pool, run_select
+
+    cfg = load_config("tiny", ["data.langs=[fr,ja]", "select.limit_per_lang=4", "select.n=4", "select.batch_size=4",
+                               "select.max_per_lang=3", "select.test_size=0", "select.top_up=true"])
+    pool = question_pool(cfg, cfg.select.limit_per_lang)
+    fr = [r["id"] for r in pool if r["lang"] == "fr"]
+    plan = {fr[0]: 1, fr[1]: 2, fr[2]: (0, 2), fr[3]: 0} | {r["id"]: 1 for r in pool if r["lang"] == "ja"}
+    _patch(monkeypatch, ScriptedPolicy(pool, lambda row, lang, n: plan[row["id"]]))
+    result = run_select(cfg, tmp_path / "select")
+    rows = {json.loads(line)["id"]: json.loads(line) for line in result.train_path.read_text().splitlines()}
+    assert {i for i in rows if i in fr} == {fr[0], fr[1], fr[2]}
+    assert rows[fr[2]]["selected_as"] == TIER_NAMES[1] and rows[fr[0]]["selected_as"] == TIER_NAMES[0]
+    assert result.stats["per_lang"]["fr"]["topped_up"] == 1 and result.stats["per_lang"]["ja"]["topped_up"] == 0
+    assert sum(r["lang"] == "ja" for r in rows.values()) == 3

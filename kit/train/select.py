@@ -2,10 +2,29 @@
 
 For every question in the training languages the model samples ``n`` rollouts (the paper: 8, temperature
 0.9, top-p 0.95). A rollout is *good* when it is well-formed, language-consistent and correct (the
-components of :func:`kit.rewards.mthinker.score_completions`; nothing is re-implemented here). A question is
-kept when ``0 < #good < n``: GRPO learns nothing from a group that is all right or all wrong. At most
-``max_per_lang`` per language are kept; ``test_size`` kept questions, taken from the languages in turn, go to
-a test split.
+components of :func:`kit.rewards.mthinker.score_completions`; nothing is re-implemented here). A question
+*qualifies* when ``0 < #good < n``: GRPO learns nothing from a group that is all right or all wrong.
+
+What is kept follows the authors' ``code/filter_RL_data-fix-stage1.py`` (XZhang00/M-Thinker; ``-stage2.py``
+for Iter2 is the same procedure):
+
+- **a seeded random sample of at most** ``max_per_lang`` (3,000) qualifying questions per language, not the
+  first ones (the script shuffles each language's list and takes the first 3,000; it writes
+  ``random.seed = 42``, an assignment that seeds nothing, so its sample cannot be redrawn: the kit seeds
+  with ``select.seed``);
+- **the top-up** (``top_up``; the script's comment: "ja/ko, if the data volume does not meet the
+  requirements, use the following data to make up to 3000 records"): a language with fewer qualifying
+  questions than the cap is filled, in this order, with questions answered correctly at least once but never
+  correctly *and* consistently, then with questions never answered correctly (random order within each).
+  The script's first top-up source, qualifying questions the cold-start SFT had trained on, is not a
+  separate tier here: the kit's pool never sets those questions aside, so they qualify with the others;
+- **the test split**: the kept questions of all languages shuffled together (seeded) and the first
+  ``test_size`` (64) written to ``test.jsonl``. The script's ``test.parquet`` holds its first 64 while its
+  ``train.parquet`` holds all of them, those 64 included; the kit holds them out of ``train.jsonl``, so the
+  test split measures questions GRPO never trained on.
+
+``limit_per_lang`` (questions *tried* per language, the first ones of the file; None = all) is the kit's
+budget knob, not the authors': they sampled every question not used by the cold-start SFT.
 
 Writes ``rollouts.jsonl`` (every completion and whether it was good; appended batch by batch, so a rerun
 after a crash or a kill skips the questions already sampled), ``train.jsonl`` / ``test.jsonl`` (rows ``{id,
@@ -18,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +52,11 @@ class SelectSettings:
     temperature: float = 0.9
     top_p: float = 0.95
     max_new_tokens: int = 1024  # the real model needs far more for hard questions; raise on a big GPU
-    max_per_lang: int = 3000  # the paper's cap
-    test_size: int = 64  # kept questions that go to test.jsonl, the languages in turn (the paper: 64)
+    max_per_lang: int = 3000  # the paper's cap: a seeded random sample of the qualifying questions
+    # Fill a language short of max_per_lang as the authors did for ja/ko (module docstring). Off by default
+    # (a group the model never gets right gives GRPO no signal); the GPU presets turn it on, as the paper.
+    top_up: bool = False
+    test_size: int = 64  # kept questions held out to test.jsonl, a seeded random draw (the paper: 64)
     limit_per_lang: int | None = None  # questions tried per language (None = all)
     batch_size: int = 8  # prompts per generate() call
     seed: int = 0
@@ -69,6 +92,42 @@ def is_good(breakdown) -> bool:
 def keep_question(goods: list[bool]) -> bool:
     """The paper's rule: 0 < #good < n."""
     return 0 < sum(map(bool, goods)) < len(goods)
+
+
+QUALIFIES, CORRECT_NEVER_CONSISTENT, NEVER_CORRECT = 0, 1, 2  # the authors' order of preference
+TIER_NAMES = {QUALIFIES: "qualifying", CORRECT_NEVER_CONSISTENT: "top-up: correct but never consistent",
+              NEVER_CORRECT: "top-up: never correct"}
+
+
+def selection_tier(entry: dict) -> int | None:
+    """Which of the authors' sources a sampled question belongs to (:data:`TIER_NAMES`); None when it is never
+    kept (every rollout good, or a log written before per-rollout correctness was recorded)."""
+    goods = entry["good"]
+    if keep_question(goods):
+        return QUALIFIES
+    correct = entry.get("correct")
+    if correct is None or all(goods):
+        return None
+    return CORRECT_NEVER_CONSISTENT if any(correct) else NEVER_CORRECT
+
+
+def choose_per_lang(tiered: list[tuple[dict, int]], cap: int, top_up: bool, seed: int) -> list[dict]:
+    """At most ``cap`` rows per language: a seeded random sample of the qualifying ones, then (``top_up``)
+    the next tiers in order while the language is short. Each language draws from its own seeded generator,
+    so adding a language leaves the others' samples unchanged."""
+    by_lang: dict[str, dict[int, list[dict]]] = {}
+    for row, tier in tiered:
+        by_lang.setdefault(row["lang"], {}).setdefault(tier, []).append(row)
+    kept = []
+    for lang, tiers in by_lang.items():
+        rng = random.Random(f"{seed}-{lang}")
+        chosen: list[dict] = []
+        for tier in sorted(tiers) if top_up else [QUALIFIES]:
+            rows = list(tiers.get(tier, []))
+            rng.shuffle(rows)
+            chosen += rows[: max(0, cap - len(chosen))]
+        kept += chosen
+    return kept
 
 
 # ------------------------------------------------------------------------- shared by select/refs/summary
@@ -131,18 +190,12 @@ def question_pool(config, limit_per_lang: int | None, exclude: set[str] = frozen
     return cap_per_lang([r for r in rows if r["id"] not in exclude], limit_per_lang)
 
 
-def split_test(kept: list[dict], test_size: int) -> tuple[list[dict], list[dict]]:
-    """``(train, test)``: ``test_size`` rows taken from the languages in turn (the first of each language, then
-    the second, ...), so a file ordered by language still gives every language its share of the test split."""
-    by_lang: dict[str, list[dict]] = {}
-    for row in kept:
-        by_lang.setdefault(row["lang"], []).append(row)
-    test_ids: set[str] = set()
-    for depth in range(max((len(v) for v in by_lang.values()), default=0)):
-        for rows in by_lang.values():
-            if len(test_ids) < test_size and depth < len(rows):
-                test_ids.add(rows[depth]["id"])
-    return [r for r in kept if r["id"] not in test_ids], [r for r in kept if r["id"] in test_ids]
+def split_test(kept: list[dict], test_size: int, seed: int = 0) -> tuple[list[dict], list[dict]]:
+    """``(train, test)``: every language's kept rows shuffled together (seeded, as the authors shuffle their
+    final list) and the first ``test_size`` held out as the test split; train keeps the shuffled order."""
+    order = list(kept)
+    random.Random(seed).shuffle(order)
+    return order[test_size:], order[:test_size]
 
 
 # ------------------------------------------------------------------------------------------- the stage
@@ -162,7 +215,7 @@ def run_select(config, output_dir: str | Path, *, model_name: str | None = None,
 
 
 def _run_select(config, output_dir: Path, model_name, adapter, exclude: set[str]) -> SelectResult:
-    from kit.data.loaders import cap_per_lang, write_rows
+    from kit.data.loaders import write_rows
     from kit.generation import progress_bar
     from kit.prompts import build_messages
     from kit.train.config import section_dict
@@ -190,31 +243,39 @@ def _run_select(config, output_dir: Path, model_name, adapter, exclude: set[str]
                              max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size,
                              seed=settings.seed + index, control=config.data.control, progress=False,
                              section="select")
+            breakdowns = [score(completions, row, config) for row, completions in zip(batch, texts)]
             done.append([{"id": row["id"], "lang": row["lang"], "answer": row["answer"], "completions": completions,
-                          "good": [is_good(b) for b in score(completions, row, config)]}
-                         for row, completions in zip(batch, texts)])
-    log_rows = [done.get(row["id"]) for row in pool]
+                          "good": [is_good(b) for b in scores], "correct": [b.accuracy >= 1 for b in scores]}
+                         for row, completions, scores in zip(batch, texts, breakdowns)])
     stats: dict = {}
-    candidates = []
-    for row, entry in zip(pool, log_rows):
-        lang_stats = stats.setdefault(row["lang"], {"tried": 0, "kept": 0, "all_good": 0, "none_good": 0})
+    tiered = []
+    for row in pool:
+        entry = done.get(row["id"])
+        lang_stats = stats.setdefault(row["lang"], {"tried": 0, "kept": 0, "all_good": 0, "none_good": 0,
+                                                    "topped_up": 0})
         lang_stats["tried"] += 1
         n_good = sum(entry["good"])
         lang_stats["all_good"] += n_good == len(entry["good"])
         lang_stats["none_good"] += n_good == 0
-        if keep_question(entry["good"]):
-            candidates.append({**row, "n_good": n_good,
-                               "prompt": build_messages(row["question"], row["lang"], control=config.data.control)})
-    kept = cap_per_lang(candidates, settings.max_per_lang)
+        tier = selection_tier(entry)
+        if tier is not None:
+            tiered.append(({**row, "n_good": n_good, "selected_as": TIER_NAMES[tier],
+                            "prompt": build_messages(row["question"], row["lang"], control=config.data.control)},
+                           tier))
+    kept = choose_per_lang(tiered, settings.max_per_lang, settings.top_up, settings.seed)
     for row in kept:
         stats[row["lang"]]["kept"] += 1
-    train, test = split_test(kept, settings.test_size)
+        stats[row["lang"]]["topped_up"] += row["selected_as"] != TIER_NAMES[QUALIFIES]
+    train, test = split_test(kept, settings.test_size, settings.seed)
     train_path = write_rows(train, output_dir / "train.jsonl")
     test_path = write_rows(test, output_dir / "test.jsonl")
     summary = {"questions": len(pool), "n": settings.n, "kept": len(kept), "train": len(train), "test": len(test),
                "per_lang": stats, "model": model_name or config.model.name, "adapter": adapter}
     (output_dir / "stats.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     write_marker(output_dir)
-    log.info("select: kept %d of %d questions (%s)", len(kept), len(pool),
-             ", ".join(f"{k}={v['kept']}/{v['tried']}" for k, v in sorted(stats.items())))
+    log.info("select: kept %d of %d questions (%s)%s", len(kept), len(pool),
+             ", ".join(f"{k}={v['kept']}/{v['tried']}" for k, v in sorted(stats.items())),
+             "; topped up (the authors' ja/ko fill): " + ", ".join(
+                 f"{k}={v['topped_up']}" for k, v in sorted(stats.items()) if v["topped_up"])
+             if any(v["topped_up"] for v in stats.values()) else "")
     return SelectResult(output_dir=output_dir, train_path=train_path, test_path=test_path, stats=summary)
