@@ -73,8 +73,8 @@ def test_suppressed_ids_force_full_length_and_decodable_tokens(tiny_model_path):
 def test_bench_grpo_tiny_reports_positive_figures(tiny_cache, tmp_path):
     out = tmp_path / "grpo.json"
     result = runner.invoke(app, ["bench", "grpo", "--arch", "tiny", "--backend", "transformers",
-                                 "--steps", "1", "--group", "2", "--completion-len", "8", "--json",
-                                 "--out", str(out)])
+                                 "--steps", "1", "--group", "2", "--accumulation", "1", "--completion-len", "8",
+                                 "--json", "--out", str(out)])
     data = _json_stdout(result)
     for key in ("peak_mem_gb", "peak_reserved_gb", "step_time_s", "step_tokens_per_s", "gen_tokens_per_s",
                 "train_tokens_per_s"):
@@ -104,7 +104,7 @@ def test_bench_grpo_times_generation_when_the_backend_replaces_generate(tiny_cac
 
     monkeypatch.setattr(trl.GRPOTrainer, "__init__", init_then_replace_generate)
     data = _json_stdout(runner.invoke(app, ["bench", "grpo", "--arch", "tiny", "--steps", "1", "--group", "2",
-                                            "--completion-len", "8", "--json"]))
+                                            "--accumulation", "1", "--completion-len", "8", "--json"]))
     for key in ("gen_tokens_per_s", "train_tokens_per_s"):
         assert isinstance(data[key], float) and data[key] > 0, (key, data[key])
     assert data["completion_tokens_per_step"] == 16
@@ -122,6 +122,49 @@ def test_bench_grpo_refusals_are_clear_errors(tiny_cache):
     assert result.exit_code == 1 and "--allow-cpu" in result.output
     result = runner.invoke(app, ["bench", "grpo", "--arch", "tiny", "--group", "1"])
     assert result.exit_code == 2 and "--group" in result.output
+    result = runner.invoke(app, ["bench", "grpo", "--arch", "tiny", "--group", "8", "--batch", "3",
+                                 "--accumulation", "1"])
+    assert result.exit_code == 2 and "--batch x --accumulation (3 x 1)" in " ".join(result.output.split())
+    result = runner.invoke(app, ["bench", "grpo", "--arch", "tiny", "--backend", "peft"])
+    assert result.exit_code == 2 and "trl-peft" in result.output
+
+
+@pytest.mark.slow
+def test_bench_grpo_trl_peft_reference_trains_the_same_adapter_as_the_kit(tiny_cache):
+    """The reference backend (plain TRL + PEFT + bitsandbytes QLoRA, TRL loading the model itself) runs on
+    CPU with the tiny architecture, at the presets' batch/accumulation shape, and trains exactly what the
+    kit's loader trains: the same LoRA parameter count on the same number of NF4 layers."""
+    shape = ["--arch", "tiny", "--steps", "2", "--group", "2", "--batch", "2", "--accumulation", "2",
+             "--completion-len", "8", "--lora-r", "4", "--json"]
+    reference = _json_stdout(runner.invoke(app, ["bench", "grpo", "--backend", "trl-peft", *shape]))
+    kit = _json_stdout(runner.invoke(app, ["bench", "grpo", "--backend", "transformers", *shape]))
+    assert reference["backend"] == "trl-peft" and kit["backend"] == "transformers"
+    for data in (reference, kit):
+        assert data["measured_steps"] == 1 and len(data["step_times_s"]) == 2  # the warm-up step is left out
+        assert data["prompts_per_step"] == 2 and data["completion_tokens_per_step"] == 2 * 2 * 8
+        assert data["rollout_engine"].startswith("model.generate") and data["precision"] == "fp32"
+        assert data["step_time_s"] > 0 and data["gen_tokens_per_s"] > 0 and data["peak_mem_gb"] > 0
+        assert data["cuda_context_gb"] is None  # no NVML figure on CPU
+    assert reference["linear_4bit_layers"] == kit["linear_4bit_layers"] == 14  # 7 projections x 2 layers
+    assert reference["trainable_parameters"] == kit["trainable_parameters"] > 0
+
+
+def test_trl_peft_reference_computes_in_fp16_on_a_t4(monkeypatch):
+    """Capability 7.5: the reference's NF4 compute dtype and load dtype are fp16, as on the kit's paths."""
+    import torch
+
+    from kit.bench.trl_peft import trl_peft_setup
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # what torch says on a T4
+    for capability, dtype in (((7, 5), torch.float16), ((8, 9), torch.bfloat16)):
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, c=capability: c)
+        setup = trl_peft_setup(lora_r=32, gradient_checkpointing=True, cuda=True)
+        assert setup["quantization_config"].bnb_4bit_compute_dtype == dtype
+        assert setup["quantization_config"].bnb_4bit_quant_type == "nf4"
+        assert setup["model_init_kwargs"] == {"dtype": dtype, "device_map": {"": 0}}
+        assert setup["peft_config"].r == 32 and setup["peft_config"].lora_alpha == 64
 
 
 # ------------------------------------------------------------------------------------------ lid
@@ -231,6 +274,6 @@ def test_bench_grpo_large_arch_path_on_cpu(tiny_cache, mini_arch, monkeypatch):
                                      "--completion-len", "6", "--json"])
         assert result.exit_code == 1 and "--allow-cpu" in result.output
     data = _json_stdout(runner.invoke(app, ["bench", "grpo", "--arch", mini_arch, "--steps", "1",
-                                            "--group", "2", "--completion-len", "6", "--allow-cpu",
-                                            "--json"]))
+                                            "--group", "2", "--accumulation", "1", "--completion-len", "6",
+                                            "--allow-cpu", "--json"]))
     assert data["completion_tokens_per_step"] == 12 and data["parameters"] > 1_000_000
