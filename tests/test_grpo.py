@@ -108,6 +108,7 @@ def test_grpo_moves_lora_weights_and_writes_outputs(grpo_run):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["adapter"] == str(out / "adapter") and summary["global_step"] == 3
     assert summary["no_signal"] is False
+    assert summary["judge"]["name"] == "symbolic" and summary["judge"]["failures"] == 0  # the judge's counters
     # the base the run was configured with is recorded for merged exports (PEFT records the loaded folder)
     assert json.loads((out / "adapter" / "mthinker_base.json").read_text()) == {"base_model": "tiny"}
     assert "step 3/3" in (out / "grpo.log").read_text()  # the stage's log file

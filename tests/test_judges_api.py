@@ -237,3 +237,112 @@ def test_api_judge_works_inside_a_running_event_loop(server):
         return _api_judge(server.url).score(_items(2))
 
     assert asyncio.run(main()) == [0.75, 0.75]
+
+
+# ------------------------------------------------------------------ a judge that fails loudly in training
+
+def test_check_asks_the_server_once_and_names_the_problem(server):
+    judge = _api_judge(server.url, retries=0)
+    assert judge.check() is None and server.requests == 1
+    server.fail_first = 10**6  # HTTP 500 from now on
+    problem = judge.check()
+    assert problem == f"HTTP 500 from {server.url}/chat/completions"
+    assert judge.stats.calls == 0 and judge.stats.failures == 0  # a check is not a training call
+    assert "judge.base_url" in judge.fix_hint and "MTHINKER_JUDGE_API_KEY" in judge.fix_hint
+
+
+def test_grpo_with_a_failing_judge_stops_before_loading_the_model(server, tmp_path, monkeypatch):
+    """Issue 16: with the judge at a server answering 500, GRPO trained to the end with CTA 0 and no log
+    line. Now the run stops before training, naming the error and the keys to fix."""
+    from typer.testing import CliRunner
+
+    from kit.cli.main import app
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the judge was checked")
+
+    monkeypatch.setattr("kit.models.load_model", no_model)
+    server.fail_first = 10**6
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["grpo", "--preset", "tiny", "--output", str(out), "--set", "judge.kind=api",
+                                      "--set", f"judge.base_url={server.url}", "--set", "judge.model=judge-model",
+                                      "--set", "judge.retries=0"])
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert f"failed its check before training: HTTP 500 from {server.url}/chat/completions" in message
+    assert "judge.base_url" in message and "judge.kind=symbolic" in message
+    assert not list(out.glob("checkpoint-*")) and not (out / "adapter").exists()
+
+
+def _step(monitor, judge, step, items):
+    """One training step as the trainer drives the callbacks: rewards (the judge scores), step end, log."""
+    from transformers import TrainerControl, TrainerState
+
+    judge.score([CTAItem(EN_Q, EN_REF, f"{JA_ALL} s{step} {i}", "ja") for i in range(items)])
+    state = TrainerState(global_step=step, max_steps=20)
+    monitor.on_step_end(None, state, TrainerControl())
+    logs = {"loss": 0.1}
+    monitor.on_log(None, state, TrainerControl(), logs=logs)
+    return logs
+
+
+def test_monitor_warns_each_failed_step_counts_it_and_stops_after_five(server, caplog):
+    from kit.train.callbacks import JUDGE_CALLS, JUDGE_FAILURES, JudgeFailedError, JudgeMonitor
+
+    judge = _api_judge(server.url, retries=0)
+    monitor = JudgeMonitor(judge)  # the defaults: stop when every call of 5 steps failed
+    caplog.set_level(logging.WARNING, logger="kit.train")
+    assert _step(monitor, judge, 1, 3) == {"loss": 0.1, JUDGE_CALLS: 3, JUDGE_FAILURES: 0}
+    assert not [r for r in caplog.records if r.name == "kit.train"]
+    server.fail_first = 10**6
+    for step in (2, 3, 4, 5):
+        logs = _step(monitor, judge, step, 2)
+        assert (logs[JUDGE_CALLS], logs[JUDGE_FAILURES]) == (2, 2)
+    assert JUDGE_CALLS not in _step(monitor, judge, 6, 0)  # no correct completion, no call: not a judge step
+    warnings = [r.getMessage() for r in caplog.records if r.name == "kit.train"]
+    assert len(warnings) == 4 and all("failed 2 of 2 calls (HTTP 500 from" in w for w in warnings)
+    assert warnings[0].startswith("step 2: the CTA judge (api)")
+    with pytest.raises(JudgeFailedError) as stopped:
+        _step(monitor, judge, 7, 2)  # the fifth judge step with every call failed
+    message = str(stopped.value)
+    assert "stopped at step 7" in message and "failed 100% of its calls over the last 5 steps" in message
+    assert "judge.base_url" in message and "--resume" in message and "judge.stop_failure_steps=0" in message
+    summary = monitor.summary()
+    assert (summary["calls"], summary["failures"], summary["failed_steps"]) == (13, 10, [2, 3, 4, 5, 7])
+
+
+def test_monitor_share_and_off_switch(server):
+    from kit.train.callbacks import JudgeFailedError, JudgeMonitor
+
+    judge = _api_judge(server.url, retries=0)
+    half = JudgeMonitor(judge, stop_share=0.5, stop_steps=2)
+    server.fail_first = 1
+    _step(half, judge, 1, 2)  # one of the two calls failed
+    server.fail_first = 10**6
+    with pytest.raises(JudgeFailedError, match="failed 75% of its calls over the last 2 steps"):
+        _step(half, judge, 2, 2)
+    never = JudgeMonitor(judge, stop_steps=0)
+    for step in range(3, 13):
+        _step(never, judge, step, 2)  # never stops, however long the judge is down
+    assert never.summary()["failed_steps"] == list(range(3, 13))
+
+
+def test_reward_cli_bounds_a_trickling_judge(server, tmp_path):
+    """`mthinker reward --judge api` takes --judge-timeout and --judge-retries (a trickling server held it 98 s)."""
+    from typer.testing import CliRunner
+
+    from kit.cli.main import app
+
+    server.mode = "trickle"
+    completion, reference = tmp_path / "c.txt", tmp_path / "ref.txt"
+    completion.write_text(JA_ALL * 3 + "</think>最終的な答えは \\boxed{18}", encoding="utf-8")
+    reference.write_text(EN_REF, encoding="utf-8")
+    start = time.monotonic()
+    result = CliRunner().invoke(app, ["reward", "--completion", str(completion), "--lang", "ja", "--answer", "18",
+                                      "--en-reference", str(reference), "--min-chars", "10", "--judge", "api",
+                                      "--judge-base-url", server.url, "--judge-model", "judge-model",
+                                      "--judge-timeout", "0.3", "--judge-retries", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - start < 10  # 2 attempts x 0.3 s (the reply itself takes ~3 s)
+    assert server.requests == 2 and "no complete reply within 0.3s" in result.output
+    assert json.loads(result.output.splitlines()[-1])["cta"] == 0.0

@@ -109,7 +109,8 @@ def test_a_hostile_batch_has_bounded_reward_time_and_correct_answers_still_score
     assert time.monotonic() - start < 5.0  # a single tower reaching math-verify would cost its 5 s alone
     assert [b.accuracy for b in out] == [0.0] * 8 + [1.0]
 
-    slow = [f"まず計算します。</think>\\boxed{{{'(' * 60}{k}{')' * 60}}}" for k in range(8)]  # slow to parse, not large
+    # slow to parse, not large
+    slow = [f"まず計算します。</think>\\boxed{{{'(' * 60}{k}{')' * 60}}}" for k in range(8)]
     config = RewardConfig(min_response_chars=0, accuracy_batch_timeout_s=2.0)
     start = time.monotonic()
     out = score_completions(slow + [CORRECT, CORRECT], lang="ja", answer="18", config=config)

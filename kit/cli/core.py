@@ -84,7 +84,8 @@ def lid_command(
     console.print(table)
 
 
-def _build_judge(kind: JudgeKind, base_url: str | None, model: str | None, api_key_env: str | None):
+def _build_judge(kind: JudgeKind, base_url: str | None, model: str | None, api_key_env: str | None,
+                 timeout_s: float | None = None, retries: int | None = None):
     if kind is JudgeKind.none:
         return None
     try:
@@ -92,12 +93,14 @@ def _build_judge(kind: JudgeKind, base_url: str | None, model: str | None, api_k
     except ImportError as exc:
         raise typer.BadParameter(f"the {kind.value} judge is unavailable ({exc}); use --judge none",
                                  param_hint="--judge") from None
-    options = {k: v for k, v in (("base_url", base_url), ("model", model), ("api_key_env", api_key_env)) if v}
+    options = {k: v for k, v in (("base_url", base_url), ("model", model), ("api_key_env", api_key_env),
+                                 ("timeout_s", timeout_s), ("retries", retries)) if v is not None}
     try:
         return build_judge(kind.value, **options)
     except (TypeError, ValueError) as exc:
         raise typer.BadParameter(f"cannot build the {kind.value} judge: {exc} (options: --judge-base-url, "
-                                 f"--judge-model, --judge-api-key-env)", param_hint="--judge") from None
+                                 f"--judge-model, --judge-api-key-env, --judge-timeout, --judge-retries)",
+                                 param_hint="--judge") from None
 
 
 @app.command("reward")
@@ -118,6 +121,10 @@ def reward_command(
     judge_model: str | None = typer.Option(None, "--judge-model", help="api/local judge: model name or path."),
     judge_api_key_env: str | None = typer.Option(None, "--judge-api-key-env",
                                                     help="api judge: environment variable holding the key."),
+    judge_timeout: float | None = typer.Option(None, "--judge-timeout", min=0.001,
+                                               help="api judge: seconds per whole request attempt (default 60)."),
+    judge_retries: int | None = typer.Option(None, "--judge-retries", min=0,
+                                             help="api judge: retries after a timeout or server error (default 3)."),
     as_json: bool = typer.Option(False, "--json", help='Print {"format", "accuracy", "lc", "lc_ratio", "cta", '
                                                        '"reward"} as JSON.'),
 ):
@@ -129,7 +136,7 @@ def reward_command(
     lang = _check_lang(lang, "--lang")
     config = RewardConfig(variant=variant.value, lid_backend=lid.value, min_response_chars=min_chars,
                           dense_lc=dense_lc)
-    cta_judge = _build_judge(judge, judge_base_url, judge_model, judge_api_key_env) \
+    cta_judge = _build_judge(judge, judge_base_url, judge_model, judge_api_key_env, judge_timeout, judge_retries) \
         if reference and reference.strip() and config.uses_cta else None
     breakdown = score_completions([text], lang=lang, answer=answer, en_question=en_question,
                                   en_reference=reference, config=config, judge=cta_judge)[0]

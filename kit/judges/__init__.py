@@ -50,6 +50,10 @@ class JudgeConfig:
     seed: int | None = 10
     batch_size: int = 4  # local judge
     cache_path: str | None = None  # None: in memory; a path: SQLite shared across runs and processes
+    # Training stops when at least this share of the judge calls failed over the last stop_failure_steps steps
+    # that called the judge (default: every call of 5 such steps); stop_failure_steps=0 never stops.
+    stop_failure_share: float = 1.0
+    stop_failure_steps: int = 5
 
     def __post_init__(self):
         try:
@@ -62,9 +66,9 @@ class JudgeConfig:
                              "(the served model name)")
         if self.kind is JudgeKind.local and not self.model:
             raise ValueError("judge.kind=local needs judge.model (a Hub id or a local path)")
-        for name in ("concurrency", "retries", "max_tokens", "batch_size"):
+        for name in ("concurrency", "retries", "max_tokens", "batch_size", "stop_failure_steps"):
             value = getattr(self, name)
-            minimum = 0 if name == "retries" else 1
+            minimum = 0 if name in ("retries", "stop_failure_steps") else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ValueError(f"judge.{name}={value!r} must be an integer >= {minimum}")
         for name in ("timeout_s", "backoff_s", "temperature", "top_p"):
@@ -73,6 +77,9 @@ class JudgeConfig:
                 raise ValueError(f"judge.{name}={value!r} must be a number >= 0")
         if self.timeout_s <= 0:
             raise ValueError(f"judge.timeout_s={self.timeout_s!r} must be > 0 seconds")
+        share = self.stop_failure_share
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+            raise ValueError(f"judge.stop_failure_share={share!r} must be a share in (0, 1] (default 1: every call)")
 
 
 def build_judge(config: JudgeConfig | dict | str | None = "symbolic", **overrides) -> CTAJudge | None:

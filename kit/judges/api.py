@@ -5,9 +5,10 @@ Async with a concurrency limit, a wall-clock timeout per request and retries wit
 attempt (connect, send, the full reply), not each read: a server that trickles its reply byte by byte
 times out like a silent one. One item therefore costs at most ``(retries + 1) * timeout_s`` plus the
 backoff sleeps, and a batch at most ``ceil(items / concurrency)`` times that. An unparsable or out-of-range
-reply scores 0 and is counted in ``stats.failures``; a dead server scores 0 for the batch and training goes
-on. The API key is read from an environment variable at request time and is never logged, stored in reprs
-or put in error messages.
+reply scores 0 and is counted in ``stats.failures``; a dead server scores 0 for the batch (training checks
+the server before it starts and stops when it keeps failing: :class:`kit.train.callbacks.JudgeMonitor`).
+The API key is read from an environment variable at request time and is never logged, stored in reprs or
+put in error messages.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ class APIJudge(CachedJudge):
         if seed is not None:
             self.sampling["seed"] = seed
         self.identity = f"api|{self.base_url}|{model}|{PROMPT_VERSION}"
+
+    @property
+    def fix_hint(self) -> str:
+        return (f"is a server up at judge.base_url={self.base_url} serving judge.model={self.model}, and is its key "
+                f"in ${self.api_key_env} (judge.api_key_env)? Or set judge.kind=symbolic (no server)")
 
     def __repr__(self) -> str:  # no key here, ever
         return f"APIJudge(base_url={self.base_url!r}, model={self.model!r}, api_key_env={self.api_key_env!r})"

@@ -43,6 +43,12 @@ class CTAJudge(Protocol):
         ...
 
 
+# What a judge is asked before a run depends on it (:meth:`CachedJudge.check`): a faithful pair, any score
+# will do; what matters is that a score comes back.
+PROBE = CTAItem(en_question="What is 2 + 3?", en_reference="We add: 2 + 3 = 5. The answer is 5.",
+                thinking="足し算をします。2 + 3 = 5。答えは 5 です。", lang="ja")
+
+
 class CachedJudge:
     """Cache lookup, stats and the never-raise rule, shared by every judge.
 
@@ -63,6 +69,21 @@ class CachedJudge:
 
     def _score_uncached(self, items: Sequence[CTAItem]) -> list[float | None]:
         raise NotImplementedError
+
+    # what to change when the judge fails (config keys); each backend names its own
+    fix_hint = "check the judge section of the config, or set judge.kind=symbolic (no model, no server)"
+
+    def check(self) -> str | None:
+        """Ask the backend for one score (:data:`PROBE`, past the cache, not counted in ``stats``): None
+        when a score came back, else what went wrong. Run once before training depends on the judge."""
+        before = list(self.stats.errors)
+        try:
+            scores = list(self._score_uncached([PROBE]))
+        except Exception as exc:  # noqa: BLE001 - reported to the caller, who decides
+            return f"{type(exc).__name__}: {exc}"
+        if len(scores) == 1 and scores[0] is not None:
+            return None
+        return self.stats.errors[-1] if self.stats.errors != before else "no score came back"
 
     def _record_error(self, message: str) -> None:
         self.stats.errors = (self.stats.errors + [message])[-self.max_logged_errors:]

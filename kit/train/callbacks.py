@@ -20,9 +20,13 @@ from kit.rewards.trl import COMBINED, COMPONENTS
 
 log = logging.getLogger("kit.train")
 
+# judge calls and failures since the previous log entry (JudgeMonitor adds them to the entries that have any)
+JUDGE_CALLS, JUDGE_FAILURES = "judge/step_calls", "judge/step_failures"
+
 # (label, TRL log key): the step line names each component as TRL logs it (rewards/<name>, its mean)
 _SHOWN = [(COMBINED, "reward"), *((f"rewards/{name}", f"rewards/{name}/mean") for name in COMPONENTS),
-          ("reward_std", "reward_std"), ("loss", "loss"), ("len", "completions/mean_length")]
+          ("reward_std", "reward_std"), ("loss", "loss"), ("len", "completions/mean_length"),
+          ("judge_calls", JUDGE_CALLS), ("judge_failures", JUDGE_FAILURES)]
 SIGNAL_CHECK_STEPS = 5  # warn when the first this many logged steps (or all, if fewer) had no within-group spread
 
 
@@ -72,3 +76,56 @@ class MetricsLogger(TrainerCallback):
     def on_save(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
             log.info("saved checkpoint-%d", state.global_step)
+
+
+class JudgeFailedError(RuntimeError):
+    """The CTA judge failed too often: training on would optimise a reward whose CTA term is 0."""
+
+
+class JudgeMonitor(TrainerCallback):
+    """Watches the CTA judge's counters step by step: logs a warning line on each step where judge calls
+    failed, adds the step's calls and failures to the log entries (so ``metrics.jsonl`` and the step line
+    show them), and stops the run with :class:`JudgeFailedError` when at least ``stop_share`` of the calls
+    failed over the last ``stop_steps`` steps that called the judge (0: never stop)."""
+
+    def __init__(self, judge, *, stop_share: float = 1.0, stop_steps: int = 5):
+        self.judge, self.stats = judge, judge.stats
+        self.stop_share, self.stop_steps = stop_share, stop_steps
+        self.seen = (self.stats.calls, self.stats.failures)
+        self.recent: list[tuple[int, int]] = []  # (calls, failures) of the last steps that called the judge
+        self.unlogged = [0, 0]
+        self.failed_steps: list[int] = []
+
+    def on_step_end(self, args, state, control, **kwargs):
+        calls, failures = self.stats.calls - self.seen[0], self.stats.failures - self.seen[1]
+        self.seen = (self.stats.calls, self.stats.failures)
+        if not calls:
+            return
+        self.unlogged = [self.unlogged[0] + calls, self.unlogged[1] + failures]
+        if failures:
+            self.failed_steps.append(state.global_step)
+            log.warning("step %d: the CTA judge (%s) failed %d of %d calls (%s); they scored CTA 0",
+                        state.global_step, self.judge.name, failures, calls, self._last_error())
+        self.recent = (self.recent + [(calls, failures)])[-self.stop_steps:] if self.stop_steps else []
+        if self.stop_steps and len(self.recent) == self.stop_steps:
+            share = sum(f for _, f in self.recent) / sum(c for c, _ in self.recent)
+            if share >= self.stop_share:
+                raise JudgeFailedError(
+                    f"stopped at step {state.global_step}: the CTA judge ({self.judge.name}) failed {share:.0%} of "
+                    f"its calls over the last {self.stop_steps} steps that called it ({self._last_error()}). "
+                    f"{self.judge.fix_hint}. Then rerun with --resume (the checkpoints are kept); or let it "
+                    "train on with CTA 0: judge.stop_failure_steps=0")
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs is not None and self.unlogged[0]:
+            logs[JUDGE_CALLS], logs[JUDGE_FAILURES] = self.unlogged
+            self.unlogged = [0, 0]
+
+    def _last_error(self) -> str:
+        return self.stats.errors[-1] if self.stats.errors else "no detail"
+
+    def summary(self) -> dict:
+        """The judge's counters for ``summary.json``."""
+        return {"name": self.judge.name, "requests": self.stats.requests, "cache_hits": self.stats.cache_hits,
+                "calls": self.stats.calls, "failures": self.stats.failures, "failed_steps": self.failed_steps,
+                "last_errors": list(self.stats.errors)}

@@ -150,6 +150,34 @@ def build_dataset(rows: list[dict], tokenizer, max_prompt_length: int):
 POLICY_JUDGE = "policy"  # judge.kind=local + judge.model=policy: the policy's own base weights judge CTA
 
 
+def judge_config(config: Config):
+    """The ``judge`` section as a :class:`kit.judges.JudgeConfig` (its defaults when the section is empty)."""
+    from kit.judges import JudgeConfig
+
+    judge_cfg = config.judge if config.judge not in (None, {}) else JudgeConfig()
+    return JudgeConfig(**judge_cfg) if isinstance(judge_cfg, dict) else judge_cfg
+
+
+def judge_needs_model(config: Config) -> bool:
+    """A local judge loads transformers (or is the policy): it is built after the policy model (unsloth first)."""
+    return judge_config(config).kind.value == "local"
+
+
+def checked_judge(config: Config, policy=None, tokenizer=None):
+    """:func:`build_judge`, then one real request before training depends on it. A server judge that gives
+    no score stops here with the problem and the keys to fix; a model judge only warns (a small model may
+    miss the rubric once and still score most items)."""
+    judge = build_judge(config, policy, tokenizer)
+    problem = judge.check() if judge is not None else None
+    if problem is None:
+        return judge
+    message = f"the CTA judge ({judge.name}) failed its check before training: {problem}. {judge.fix_hint}"
+    if judge.name == "api":
+        raise ValueError(message)
+    log.warning("%s (CTA may be 0 for most completions)", message)
+    return judge
+
+
 def build_judge(config: Config, policy=None, tokenizer=None):
     """The CTA judge of the ``judge`` section; None when the reward variant uses no CTA or kind is none.
 
@@ -158,12 +186,9 @@ def build_judge(config: Config, policy=None, tokenizer=None):
     """
     if not getattr(config.reward, "uses_cta", True):
         return None
-    from kit.judges import JudgeConfig
     from kit.judges import build_judge as make_judge
 
-    judge_cfg = config.judge if config.judge not in (None, {}) else JudgeConfig()
-    if isinstance(judge_cfg, dict):
-        judge_cfg = JudgeConfig(**judge_cfg)
+    judge_cfg = judge_config(config)
     if judge_cfg.kind.value == "local" and judge_cfg.model == POLICY_JUDGE:
         if policy is None:
             raise ValueError("judge.model=policy needs the policy model (only the GRPO stage can use it)")
@@ -261,26 +286,38 @@ def _train(config: Config, output_dir: Path, resumed_from: Path | None, adapter:
     from kit.train.oom import describe_oom, is_oom_error
 
     settings = config.grpo
+    # a server judge is checked before the model loads: a dead server costs seconds, not a model load
+    judge = None if judge_needs_model(config) else checked_judge(config)
     # The model first: unsloth (when chosen) must be imported before transformers' trainer code.
     model, tokenizer = load_model(config.model, adapter=adapter, trainable=True)
-    from kit.train.callbacks import MetricsLogger
+    from kit.train.callbacks import JudgeFailedError, JudgeMonitor, MetricsLogger
 
+    if judge_needs_model(config):
+        judge = checked_judge(config, model, tokenizer)
     dataset = build_dataset(load_training_rows(config), tokenizer, settings.max_prompt_length)
-    reward_funcs, weights = build_reward_functions(config.reward, build_judge(config, model, tokenizer))
+    reward_funcs, weights = build_reward_functions(config.reward, judge)
     args = build_grpo_args(settings, output_dir, use_cpu=not torch.cuda.is_available(), reward_weights=weights,
                            dtype=config.model.dtype)
 
     from trl import GRPOTrainer
 
+    judge_cfg = judge_config(config)
+    monitor = JudgeMonitor(judge, stop_share=judge_cfg.stop_failure_share,
+                           stop_steps=judge_cfg.stop_failure_steps) if judge is not None else None
     logger = MetricsLogger(output_dir / "metrics.jsonl", resumed_at=checkpoint_step(resumed_from),
                            signal_warning=NO_SIGNAL)
+    # the monitor first: it adds the step's judge counts to each log entry before the logger writes it
     trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=dataset,
-                          processing_class=tokenizer, callbacks=[logger, *(extra_callbacks or [])])
+                          processing_class=tokenizer,
+                          callbacks=[*([monitor] if monitor else []), logger, *(extra_callbacks or [])])
     _quiet_progress(trainer)
     if resumed_from:
         log.info("resuming from %s", resumed_from)
     try:
         trainer.train(resume_from_checkpoint=str(resumed_from) if resumed_from else None)
+    except JudgeFailedError as exc:
+        _write_summary(trainer, output_dir, resumed_from, monitor, stopped=str(exc))
+        raise
     except Exception as exc:
         if torch.cuda.is_available() and is_oom_error(exc):
             raise RuntimeError(describe_oom(exc, memory_settings(config))) from exc
@@ -289,12 +326,19 @@ def _train(config: Config, output_dir: Path, resumed_from: Path | None, adapter:
     trainer.save_model(str(adapter_dir))  # PEFT: the adapter only
     tokenizer.save_pretrained(str(adapter_dir))
     record_base(adapter_dir, config.model.name)  # the 16-bit base for merged exports (not unsloth's 4-bit copy)
-    summary = summarize(trainer.state.log_history)
-    summary.update(adapter=str(adapter_dir), global_step=trainer.state.global_step,
-                   resumed_from=str(resumed_from) if resumed_from else None, output_dir=str(output_dir))
-    (output_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    summary = _write_summary(trainer, output_dir, resumed_from, monitor, adapter=str(adapter_dir))
     return GRPOResult(output_dir=output_dir, adapter_dir=adapter_dir, global_step=trainer.state.global_step,
                       resumed_from=resumed_from, summary=summary)
+
+
+def _write_summary(trainer, output_dir: Path, resumed_from: Path | None, monitor, **extra) -> dict:
+    """``summary.json``: reward components first and last, steps, the judge's counters, and ``extra``
+    (``adapter`` for a finished run, ``stopped`` for one the judge monitor stopped)."""
+    summary = summarize(trainer.state.log_history)
+    summary.update(global_step=trainer.state.global_step, resumed_from=str(resumed_from) if resumed_from else None,
+                   output_dir=str(output_dir), judge=monitor.summary() if monitor else None, **extra)
+    (output_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return summary
 
 
 NO_SIGNAL = ("all rewards identical in every group (reward_std 0 on every step so far): no learning signal; run "

@@ -124,6 +124,10 @@ def _run_pipeline(config, output_dir: Path) -> dict:
     from kit.train.summary import evaluate, grpo_reward_std
 
     save_config(config, output_dir)
+    from kit.train.grpo import checked_judge, judge_needs_model
+
+    if not judge_needs_model(config):
+        checked_judge(config)  # a dead judge server is found now, not after the SFT and sampling stages
     settings: PipelineSettings = config.pipeline
     holdout = held_out(config)
     holdout_ids = {r["id"] for r in holdout}
