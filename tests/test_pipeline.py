@@ -83,3 +83,21 @@ def test_pipeline_config_errors_name_the_key():
         load_config("tiny", ["refs.schedule=[]"])
     with pytest.raises(ConfigError, match="sft.learnin_rate.*did you mean 'learning_rate'"):
         load_config("tiny", ["sft.learnin_rate=1"])
+
+
+def test_a_stage_with_a_vllm_engine_runs_in_its_own_process():
+    """release_memory cannot free a vLLM engine: GRPO with fast_inference on CUDA runs in a child process,
+    whose result (or error) comes back whole; without vLLM the stage stays in-process."""
+    import os
+
+    from kit.models import ModelConfig
+    from kit.train.progress import needs_own_process, run_isolated
+
+    assert needs_own_process(ModelConfig(fast_inference=True), cuda=True)
+    assert not needs_own_process(ModelConfig(fast_inference=True), cuda=False)
+    assert not needs_own_process(ModelConfig(fast_inference=True, backend="transformers"), cuda=True)
+    assert not needs_own_process(ModelConfig(), cuda=True)
+    assert run_isolated(os.getpid) != os.getpid()
+    assert run_isolated(ModelConfig, name="some/model").name == "some/model"
+    with pytest.raises(ValueError, match="model.backend must be one of"):
+        run_isolated(ModelConfig, backend="vllm")

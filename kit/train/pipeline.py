@@ -86,6 +86,10 @@ def _kept_ids(select_dir: Path) -> set[str]:
     return ids
 
 
+def _call(func, /, *args, **kwargs):
+    return func(*args, **kwargs)
+
+
 def link_final(output_dir: Path, policy: Policy) -> Path | None:
     """``<output>/final`` -> the final adapter (or the SFT model folder when no GRPO ran): one path that always
     names the result. A relative link (a copy where links are not possible); None for a bare Hub model."""
@@ -189,12 +193,15 @@ def _run_pipeline(config, output_dir: Path) -> dict:
             stages.append({"name": f"iter{it}/grpo", "result": "skipped (done)"})
         else:
             from kit.train.grpo import run_grpo
-            from kit.train.progress import latest_checkpoint
+            from kit.train.progress import latest_checkpoint, needs_own_process, run_isolated
 
             steps = {"max_steps": settings.grpo_steps} if settings.grpo_steps else {}
             cfg = _stage_config(config, policy, train_data=str(refs_dir / "train.jsonl"), **steps)
-            result = run_grpo(cfg, output_dir=grpo_dir, resume=latest_checkpoint(grpo_dir) is not None,
-                              adapter=policy.adapter)
+            # fast_inference starts a vLLM engine that only the end of its process frees: GRPO then runs in a
+            # child process, so the next stages start on an empty GPU
+            run = run_isolated if needs_own_process(cfg.model) else _call
+            result = run(run_grpo, cfg, output_dir=grpo_dir, resume=latest_checkpoint(grpo_dir) is not None,
+                         adapter=policy.adapter)
             release_memory()
             write_marker(grpo_dir)
             std = grpo_reward_std(grpo_dir)

@@ -171,3 +171,36 @@ def release_memory() -> None:
             torch.cuda.empty_cache()
     except ImportError:  # pragma: no cover - torch is a dependency
         pass
+
+
+def _child_logging(level: int) -> None:
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kit").setLevel(level)
+
+
+def run_isolated(func, /, *args, **kwargs):
+    """``func(*args, **kwargs)`` in a fresh (spawned) process; its result or its exception comes back here.
+
+    For a stage whose GPU memory :func:`release_memory` cannot give back: a vLLM engine (GRPO with
+    ``model.fast_inference``) keeps its share until its process ends. When the child exits, the driver frees
+    all of it, so the next stage starts on an empty GPU. ``func`` and its arguments must be picklable
+    (module-level functions, the config dataclasses)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    level = logging.getLogger("kit").getEffectiveLevel()
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_child_logging, initargs=(level,)) as pool:
+        return pool.submit(func, *args, **kwargs).result()
+
+
+def needs_own_process(model_config, *, cuda: bool | None = None) -> bool:
+    """Whether a training stage must run in its own process: when it will start a vLLM engine (unsloth's
+    fast_inference on CUDA), which only the end of its process frees."""
+    if not getattr(model_config, "fast_inference", False) or model_config.backend == "transformers":
+        return False
+    if cuda is None:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    return cuda
