@@ -277,3 +277,20 @@ def test_bench_grpo_large_arch_path_on_cpu(tiny_cache, mini_arch, monkeypatch):
                                             "--group", "2", "--accumulation", "1", "--completion-len", "6",
                                             "--allow-cpu", "--json"]))
     assert data["completion_tokens_per_step"] == 12 and data["parameters"] > 1_000_000
+
+
+# ------------------------------------------------------------------------------------------ score
+
+def test_bench_score_times_scoring_of_synthetic_predictions(slice_benchmarks, tmp_path):
+    kept = tmp_path / "preds.jsonl"
+    result = runner.invoke(app, ["bench", "score", "--bench", "polymath", "--data", str(slice_benchmarks),
+                                 "--predictions", "1000", "--workers", "2", "--keep", str(kept), "--json"])
+    data = _json_stdout(result)
+    rows = [json.loads(line) for line in kept.read_text(encoding="utf-8").splitlines()]
+    # 720 problems (18 languages x 40): every one gets sample 0, the first 280 a sample 1 as well
+    assert data["n_predictions"] == len(rows) == 1000 and data["problems"] == 720
+    assert sum(r["sample"] == 0 for r in rows) == 720 and {r["sample"] for r in rows} == {0, 1}
+    assert data["workers"] == 2 and data["cpu_s"] > 0 and data["wall_s"] >= data["score_s"] > 0
+    assert data["machine"]["cores"] >= 1 and len(data["machine"]["load_average"]) == 3
+    # sample 0 (native thinking, gold boxed) is right and consistent, sample 1 (English thinking) right only
+    assert data["all_avg"]["acc"] > 90 and 55 < data["all_avg"]["lc"] < 85

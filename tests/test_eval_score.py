@@ -238,3 +238,26 @@ def test_training_reward_and_scorer_follow_their_own_short_text_rules(low_ja):
     [row] = score_completions([text], lang="ja", answer="18",
                               config=RewardConfig(min_response_chars=0, lid_backend="langdetect"))
     assert row.lc == 1.0 and row.reward == 0.0  # consistent; no \boxed{}, so not correct
+
+
+def test_each_distinct_gold_and_answer_pair_is_verified_once(tmp_path, monkeypatch):
+    """Golds repeat across languages and samples; math-verify (the slow part) sees each pair once per set."""
+    from kit.eval import score
+
+    problems = load_problems("polymath", langs=["ja", "ko", "fr"], levels=["low"], limit=6)
+    rows = [_row(p.id, s, p.lang, "polymath", f"考えます。</think>\\boxed{{{p.answer if s % 2 == 0 else 7}}}")
+            for p in problems for s in range(4)]
+    preds = read_predictions(_write(tmp_path / "p.jsonl", rows), "polymath")
+    log, real = tmp_path / "verify_calls.jsonl", score.verify
+
+    def counted(gold, answer, **kw):  # appended to a file: the calls happen in forked worker processes
+        with log.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps([gold, answer]) + "\n")
+        return real(gold, answer, **kw)
+    monkeypatch.setattr(score, "verify", counted)
+    scored = score_predictions(preds, problems, workers=2)
+    calls = [tuple(json.loads(line)) for line in log.read_text(encoding="utf-8").splitlines()
+             if line != '["1", "1"]']  # the warm-up before forking
+    expected = {(f"${p.answer}$", answer) for p in problems for answer in (p.answer.replace(" ", ""), "7")}
+    assert sorted(calls) == sorted(expected) and len(calls) < len(preds) / 3
+    assert [s.acc for s in scored] == [s.sample % 2 == 0 for s in scored]

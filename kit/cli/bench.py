@@ -9,10 +9,13 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from kit.lid import LIDBackend  # the library's enum; kit.lid loads its models only when called
 
 app = typer.Typer(no_args_is_help=True)
 OutOption = Annotated[Path | None, typer.Option("--out", help="Also write the JSON result to this file.")]
@@ -242,3 +245,56 @@ def _lid_table(r: dict) -> None:
     console.print(table)
     if r.get("speedup_fasttext_vs_langdetect"):
         console.print(f"fasttext is {r['speedup_fasttext_vs_langdetect']}x faster per text than langdetect")
+
+
+# ---------------------------------------------------------------------------------------------- score
+
+class _Bench(str, Enum):  # mirrors kit.eval.benchmarks.Bench (kept here so --help stays light)
+    mmath = "mmath"
+    polymath = "polymath"
+
+
+@app.command("score")
+def score_command(
+    bench: Annotated[_Bench, typer.Option("--bench", help="mmath or polymath.")] = _Bench.polymath,
+    predictions: int = typer.Option(50000, "--predictions", min=1, help="How many synthetic predictions."),
+    thinking_chars: int = typer.Option(0, "--thinking-chars", min=0,
+                                       help="Lengthen each thinking to N characters of real benchmark text "
+                                            "(0: the question itself)."),
+    lid: Annotated[LIDBackend, typer.Option("--lid", help="fasttext or langdetect.")] = LIDBackend.fasttext,
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Scoring processes (default: CPUs, <=8)."),
+    data: Annotated[Path | None, typer.Option("--data", help="Benchmark folder (mmath/, polymath/).")] = None,
+    keep: Annotated[Path | None, typer.Option("--keep", help="Keep the synthetic predictions in this file.")
+                    ] = None,
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    out: OutOption = None,
+):
+    """Time `mthinker score` on N synthetic predictions built from the real benchmark text."""
+    from kit.bench.score import run_score_bench
+    from kit.eval.benchmarks import BenchmarkError
+
+    data_dir = _data_dir(data, required=data is not None)
+    try:
+        result = run_score_bench(bench.value, predictions, thinking_chars=thinking_chars, lid=lid.value,
+                                 workers=workers, data=data_dir, keep=keep)
+    except (BenchmarkError, OSError) as exc:
+        _fail(str(exc))
+    _emit(result, as_json, out, _score_table)
+
+
+def _score_table(r: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    m = r["machine"]
+    table = Table("figure", "value", title=f"bench score: {r['n_predictions']:,} {r['bench']} predictions, "
+                                            f"thinking {r['thinking_chars'] or 'question-length'}, {r['lid']}")
+    for key, label in (("read_s", "read predictions (s)"), ("load_problems_s", "load problems (s)"),
+                       ("score_s", f"score, {r['workers']} workers (s)"), ("aggregate_s", "aggregate (s)"),
+                       ("wall_s", "total wall (s)"), ("cpu_s", "CPU, all processes (s)"),
+                       ("predictions_per_s", "predictions / s"), ("peak_rss_mb", "peak RSS (MB)")):
+        table.add_row(label, str(r[key]))
+    table.add_row("ALL-AVG acc / lc / lc_acc", " / ".join(str(r["all_avg"].get(k)) for k in ("acc", "lc", "lc_acc")))
+    table.add_row("machine", f"{m['cpu']}, {m['cores']} cores, load {m['load_average']} -> "
+                             f"{r['load_average_after']}")
+    Console().print(table)

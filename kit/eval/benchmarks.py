@@ -144,10 +144,10 @@ def read_rows(path: Path) -> list[dict]:
         if not isinstance(rows, list):
             raise BenchmarkError(f"{path}: expected a JSON list of problems")
         return rows
-    import pandas as pd
+    import pyarrow.parquet as pq  # directly: pandas would cost more to import than the 72 PolyMath files to read
 
     try:
-        return pd.read_parquet(path).to_dict("records")
+        return pq.read_table(path).to_pylist()
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a broken file
         raise BenchmarkError(f"{path}: cannot read parquet ({exc})") from None
 

@@ -20,11 +20,12 @@ Per prediction (one line of ``preds.jsonl``):
 
 Scoring runs in worker processes (math-verify and langdetect are the slow parts; each worker's main thread
 can use the signal-based deadline of :func:`kit.rewards.accuracy.verify`). Equal (gold, extracted) pairs are
-verified once per worker.
+verified once for the whole set, each gold's pairs by one worker (see :func:`score_predictions`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -196,30 +197,54 @@ def consistency(bench: str, text: str, lang: str, lid: str = "fasttext") -> tupl
     return result.think, result.answer
 
 
+def gold_as_read(bench: str, gold: str) -> str:
+    """The gold as each scorer hands it to math-verify: MMATH's as written, PolyMath's wrapped in ``$..$`` (its
+    golds hold text such as "$2^{2^l}$ for $l=1,2,4,8$", which only compare equal read that way)."""
+    return str(gold) if bench == Bench.mmath.value else f"${gold}$"
+
+
 @lru_cache(maxsize=65536)
 def _verify_cached(gold: str, extracted: str | None, timeout_s: float) -> bool:
     return verify(gold, extracted, timeout_s=timeout_s)
 
 
+def _read_one(bench: str, lang: str, text: str, lid: str) -> tuple[str | None, bool, bool]:
+    """(extracted, think_lc, answer_lc) of one completion; never raises."""
+    try:
+        text = "" if text is None else str(text)
+        think_lc, answer_lc = consistency(bench, text, lang, lid)
+        return extract_answer(bench, text), bool(think_lc), bool(answer_lc)
+    except Exception:  # noqa: BLE001 - one bad completion must never stop the scoring of the others
+        return None, False, False
+
+
 def score_one(bench: str, lang: str, text: str, gold: str, lid: str = "fasttext", timeout_s: float = 5.0
               ) -> tuple[str | None, bool, bool, bool]:
     """(extracted, acc, think_lc, answer_lc) of one completion; never raises (garbage scores 0 everywhere)."""
-    try:
-        text = "" if text is None else str(text)
-        extracted = extract_answer(bench, text)
-        # The MMATH scorer parses the gold as written, PolyMath's wraps it in $..$ first (its golds hold
-        # text such as "$2^{2^l}$ for $l=1,2,4,8$", which only compare equal read that way).
-        gold = str(gold) if bench == Bench.mmath.value else f"${gold}$"
-        acc = _verify_cached(gold, extracted, float(timeout_s)) if extracted else False
-        think_lc, answer_lc = consistency(bench, text, lang, lid)
-        return extracted, bool(acc), bool(think_lc), bool(answer_lc)
-    except Exception:  # noqa: BLE001 - one bad completion must never stop the scoring of the others
-        return None, False, False, False
+    extracted, think_lc, answer_lc = _read_one(bench, lang, text, lid)
+    acc = _verify_cached(gold_as_read(bench, gold), extracted, float(timeout_s)) if extracted else False
+    return extracted, bool(acc), think_lc, answer_lc
 
 
-def _score_chunk(args) -> list[tuple[str | None, bool, bool, bool]]:
-    items, lid, timeout_s = args
-    return [score_one(b, lang, text, gold, lid, timeout_s) for b, lang, text, gold in items]
+def _read_chunk(args) -> list[tuple[str | None, bool, bool]]:
+    items, lid = args
+    return [_read_one(b, lang, text, lid) for b, lang, text in items]
+
+
+def _verify_chunk(args) -> list[bool]:
+    pairs, timeout_s = args
+    return [verify(gold, extracted, timeout_s=timeout_s) for gold, extracted in pairs]
+
+
+def _gold_chunks(pairs: list[tuple[str, str]], size: int) -> list[list[tuple[str, str]]]:
+    """``pairs`` (sorted by gold) cut into chunks of about ``size``, never between two pairs of one gold: the
+    worker that parses a gold meets all its pairs in a row, so math-verify's parse cache serves the rest."""
+    chunks: list[list[tuple[str, str]]] = [[]]
+    for i, pair in enumerate(pairs):
+        if len(chunks[-1]) >= size and pair[0] != pairs[i - 1][0]:
+            chunks.append([])
+        chunks[-1].append(pair)
+    return [c for c in chunks if c]
 
 
 def default_workers() -> int:
@@ -230,29 +255,57 @@ def score_predictions(predictions: list[Prediction], problems: list[Problem], li
                       workers: int | None = None, timeout_s: float = 5.0, path: str = "predictions"
                       ) -> list[ScoredPrediction]:
     """Score every prediction against its problem (``problems`` must hold them all: see
-    :func:`match_problems`). ``workers`` > 1 spreads the work over processes."""
+    :func:`match_problems`). ``workers`` > 1 spreads the work over processes.
+
+    Two passes: the LC checks and answer extraction of every prediction, then math-verify once per distinct
+    (gold, extracted) pair of the whole set (golds repeat across languages and samples, and parsing one is
+    what costs: PolyMath's LaTeX golds up to a second each), each gold's pairs in one worker."""
     from kit.lid import LIDBackend
 
     lid = LIDBackend(lid.value if hasattr(lid, "value") else str(lid)).value
     matched = match_problems(predictions, problems, path)
-    items = [(p.bench, p.lang, p.prediction, prob.answer) for p, prob in zip(predictions, matched)]
+    items = [(p.bench, p.lang, p.prediction) for p in predictions]
+    golds = [gold_as_read(p.bench, prob.answer) for p, prob in zip(predictions, matched)]
     workers = default_workers() if workers is None else max(1, int(workers))
-    if workers == 1 or len(items) < 64:
-        results = _score_chunk((items, lid, timeout_s))
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # Chunks in input order. "fork" where available: workers need no torch (only the parser, math-verify
-        # and the LID model) and, unlike "spawn", it works from a script without a __main__ guard.
+    with _pool(workers if len(items) >= 64 else 1, lid) as pool:
         size = max(16, -(-len(items) // (workers * 8)))
-        chunks = [(items[i:i + size], lid, timeout_s) for i in range(0, len(items), size)]
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            results = [r for chunk in pool.map(_score_chunk, chunks) for r in chunk]
-    return [ScoredPrediction(p.bench, p.lang, p.id, p.sample, prob.group, *res)
-            for p, prob, res in zip(predictions, matched, results)]
+        reads = [r for chunk in pool.map(_read_chunk, [(items[i:i + size], lid) for i in range(0, len(items), size)])
+                 for r in chunk]
+        pairs = sorted({(gold, read[0]) for gold, read in zip(golds, reads) if read[0]})
+        chunks = _gold_chunks(pairs, max(4, -(-len(pairs) // (workers * 8))))
+        verdicts = [v for chunk in pool.map(_verify_chunk, [(c, timeout_s) for c in chunks]) for v in chunk]
+    correct = dict(zip(pairs, verdicts))
+    return [ScoredPrediction(p.bench, p.lang, p.id, p.sample, prob.group, extracted,
+                             correct.get((gold, extracted), False), think_lc, answer_lc)
+            for p, prob, gold, (extracted, think_lc, answer_lc) in zip(predictions, matched, golds, reads)]
+
+
+class _InProcess:
+    """The pool interface, in this process (one worker, or too little work to fork for)."""
+
+    def map(self, fn, iterable):
+        return map(fn, iterable)
+
+
+@contextlib.contextmanager
+def _pool(workers: int, lid: str):
+    if workers == 1:
+        yield _InProcess()
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # "fork" where available: workers need no torch (only the parser, math-verify and the LID model) and,
+    # unlike "spawn", it works from a script without a __main__ guard.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    if context.get_start_method() == "fork":
+        # load math-verify (sympy, its grammar) and the LID model once, here: forked workers inherit them
+        # instead of each paying for them again
+        verify("1", "1")
+        consistency(Bench.mmath.value, "warm up </think> warm up", "en", lid)
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        yield pool
 
 
 def write_details(scored: list[ScoredPrediction], path: str | os.PathLike) -> Path:

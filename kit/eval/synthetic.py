@@ -59,11 +59,16 @@ def synthetic_texts(problem: Problem, english_question: str, native_thinking: st
 
 
 def write_synthetic_predictions(bench: str, out: str | os.PathLike, data=None, langs=None,
-                                thinking_chars: int = 0, levels=None, limit: int | None = None) -> int:
-    """Write the four synthetic samples of every problem of ``bench`` (``langs``, ``levels`` and ``limit`` as
-    in :func:`kit.eval.benchmarks.load_problems`); returns the number of lines. ``thinking_chars``: lengthen
-    each thinking to that many characters (see the module docstring)."""
+                                thinking_chars: int = 0, levels=None, limit: int | None = None,
+                                samples: int = 4, total: int | None = None) -> int:
+    """Write the synthetic samples of every problem of ``bench`` (``langs``, ``levels`` and ``limit`` as in
+    :func:`kit.eval.benchmarks.load_problems`); returns the number of lines. ``thinking_chars``: lengthen
+    each thinking to that many characters (see the module docstring). ``samples`` per problem (sample ``s``
+    is the text of kind ``s % 4``); ``total``: keep only the first ``total`` predictions taken sample by
+    sample (every problem's sample 0, then every problem's sample 1, ...), so a cut set still covers every
+    problem and language."""
     problems = load_problems(bench, data, langs=langs, levels=levels, limit=limit)
+    total = samples * len(problems) if total is None else int(total)
     english_problems = load_problems(bench, data, langs=["en"], levels=levels, limit=limit)
     english = {_cross_lang_key(p): p.question for p in english_problems}
     pools: dict[str, str] = {}
@@ -80,9 +85,12 @@ def write_synthetic_predictions(bench: str, out: str | os.PathLike, data=None, l
                 offset = k * 7919  # a different stretch of the pool for each problem
                 long = {"native_thinking": lengthen(p.question, pools[p.lang], thinking_chars, offset),
                         "english_thinking": lengthen(english_question, pools["en"], thinking_chars, offset)}
-            for sample, text in enumerate(synthetic_texts(p, english_question, **long)):
+            texts = synthetic_texts(p, english_question, **long)
+            for sample in range(samples):
+                if sample * len(problems) + k >= total:
+                    break
                 fh.write(json.dumps({"bench": p.bench, "lang": p.lang, "id": p.id, "sample": sample,
-                                     "prediction": text}, ensure_ascii=False) + "\n")
+                                     "prediction": texts[sample % len(texts)]}, ensure_ascii=False) + "\n")
                 n += 1
     return n
 
