@@ -108,3 +108,105 @@ def test_export_verl_round_trip(tmp_path):
     assert [(r["question"], r["answer"], r["lang"], r["id"]) for r in back] == \
         [(r["question"], r["answer"], r["lang"], r["id"]) for r in rows]
     assert back[0]["en_reference"] == rows[0]["en_reference"] and back[1]["en_reference"] == ""
+
+
+def _pipeline_run(trained_adapter, root):
+    """A pipeline output folder as `mthinker pipeline` lays it out, around the fixture's adapter: a full SFT
+    model folder started from a Hub id, an iter1 GRPO stage trained on top of it, and the summaries."""
+    import json
+    import shutil
+
+    from kit.models import record_base
+    from kit.tiny import ensure_tiny_model
+    from kit.train.config import load_config, save_config
+
+    config = load_config("tiny", ["model.name=Qwen/Qwen2.5-1.5B-Instruct", "judge.kind=api",
+                                  "judge.base_url=http://127.0.0.1:9/v1", "judge.model=Qwen/Qwen2.5-7B-Instruct",
+                                  "data.train=Qwen/PolyMath"])
+    save_config(config, root)
+    save_config(config, root / "sft")  # the SFT stage started from the Hub id
+    shutil.copytree(ensure_tiny_model(), root / "sft" / "model")  # the warm-up's weights (here: the tiny model's)
+    (root / "sft" / "summary.json").write_text(json.dumps({"steps": 120, "examples": 80}))
+    grpo = root / "iter1" / "grpo"
+    config.model.name = str(root / "sft" / "model")  # GRPO trained on the SFT model's local folder
+    save_config(config, grpo)
+    shutil.copytree(trained_adapter, grpo / "adapter")
+    record_base(grpo / "adapter", str(root / "sft" / "model"))
+    (grpo / "summary.json").write_text(json.dumps({"global_step": 8}))
+    table = {"reward": -0.5, "format": 0.5, "accuracy": 0.25, "lc": 0.5, "lc_ratio": 0.6, "cta": 0.1,
+             "group_reward_std": 0.4, "questions": 20}
+    (root / "summary.json").write_text(json.dumps({"stages": [], "eval_n": 4, "before": table,
+                                                   "after": {**table, "reward": 0.25, "lc": 0.9}}))
+    return grpo / "adapter"
+
+
+def _no_placeholder(card: str, root) -> None:
+    assert "[More Information Needed]" not in card and "{" + "}" not in card
+    assert str(root) not in card.split("---")[1]  # no local path in the Hub metadata
+
+
+@pytest.mark.slow
+def test_exported_folders_carry_real_cards_and_the_pushed_one_too(trained_adapter, tmp_path, monkeypatch):
+    """Issue 16: the adapter's README was PEFT's template (39 placeholders, a local base path), merged/ had
+    none, and --push-to-hub uploaded them as they were."""
+    from pathlib import Path
+
+    import huggingface_hub
+    from typer.testing import CliRunner
+
+    from kit.cli.main import app
+
+    assert "[More Information Needed]" in (trained_adapter / "README.md").read_text()  # PEFT's template
+    adapter = _pipeline_run(trained_adapter, tmp_path / "run")
+    uploads = []
+
+    class RecordingHub:  # the Hub upload, recorded instead of sent (tests never touch the network)
+        def create_repo(self, repo_id, exist_ok=False):
+            uploads.append(("create", repo_id))
+
+        def upload_folder(self, repo_id, folder_path):
+            uploads.append((repo_id, {p.name: p.read_text() for p in Path(folder_path).glob("*.md")}))
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingHub)
+    out = tmp_path / "export"
+    result = CliRunner().invoke(app, ["export", str(adapter), "--output", str(out), "--merged",
+                                      "--push-to-hub", "me/mthinker-1.5b", "--license", "apache-2.0"])
+    assert result.exit_code == 0, result.output
+    assert uploads[0] == ("create", "me/mthinker-1.5b") and uploads[1][0] == "me/mthinker-1.5b"
+    pushed = uploads[1][1]["README.md"]  # the merged folder, as uploaded
+    _no_placeholder(pushed, tmp_path)
+    assert pushed == (out / "merged" / "README.md").read_text()
+    for needed in ("base_model: Qwen/Qwen2.5-1.5B-Instruct", "library_name: transformers", "license: apache-2.0",
+                   "# me/mthinker-1.5b", "- Qwen/PolyMath", "| reward | mthinker", "api (Qwen/Qwen2.5-7B-Instruct)",
+                   "sft: 120, iter1/grpo: 8", "| lc | 0.500 | 0.900 | +0.400 |", "## Config snapshot",
+                   "variant: mthinker", "arXiv:2510.07300"):
+        assert needed in pushed, needed
+    card = (out / "adapter" / "README.md").read_text()  # PEFT's template replaced in the adapter copy
+    _no_placeholder(card, tmp_path)
+    assert "library_name: peft" in card and "base_model: Qwen/Qwen2.5-1.5B-Instruct" in card
+
+
+def test_card_of_a_bare_grpo_run_names_what_it_knows(trained_adapter, tmp_path):
+    import json
+    import shutil
+
+    from kit.models import record_base
+    from kit.train.card import describe_run, render_card
+    from kit.train.config import load_config, save_config
+
+    run = tmp_path / "grpo"
+    save_config(load_config("tiny"), run)
+    shutil.copytree(trained_adapter, run / "adapter")
+    record_base(run / "adapter", "tiny")
+    (run / "summary.json").write_text(json.dumps({"global_step": 3}))
+    card = render_card(describe_run(run / "adapter"), "adapter")
+    _no_placeholder(card, tmp_path)
+    assert "base_model:" not in card and "tiny (no Hub id recorded)" in card  # the embedded model has none
+    assert "grpo: 3" in card and "license: other" in card and "Held-out" not in card
+
+
+def test_card_citation_is_the_readmes():
+    from kit.paths import REPO_DIR
+    from kit.train.card import CITATION
+
+    assert CITATION in (REPO_DIR / "README.md").read_text(encoding="utf-8")

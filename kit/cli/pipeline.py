@@ -128,14 +128,18 @@ def export(adapter: Path = typer.Argument(..., help="A LoRA adapter folder (e.g.
            merged: bool = typer.Option(False, "--merged", help="Merge into 16-bit weights (non-quantized base)."),
            gguf: str | None = typer.Option(None, "--gguf", help="GGUF quantization (e.g. q4_k_m); unsloth, GPU."),
            push_to_hub: str | None = typer.Option(None, "--push-to-hub", help="Also upload to this Hub repo."),
+           license_id: str | None = typer.Option(None, "--license",
+                                                 help="The weights' license id for the model cards (e.g. mit); "
+                                                      "default: the base model's, named in the card."),
            verbose: bool = VERBOSE_OPT):
-    """Export adapters: a copy, merged 16-bit weights, GGUF (GPU), optionally pushed to the Hub."""
+    """Export adapters: a copy, merged 16-bit weights, GGUF (GPU), each with a model card; optionally pushed."""
     setup_logging(verbose)
     _check_dir(adapter, "ADAPTER")
     from kit.train.export import export_model
 
     try:
-        written = export_model(adapter, output, base=base, merged=merged, gguf=gguf, push_to_hub=push_to_hub)
+        written = export_model(adapter, output, base=base, merged=merged, gguf=gguf, push_to_hub=push_to_hub,
+                               license_id=license_id)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         _fail(exc)
     for kind, path in written.items():

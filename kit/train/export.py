@@ -6,7 +6,10 @@
   is the full-precision model the run was configured with (recorded beside the adapter), not unsloth's
   pre-quantized 4-bit copy it trained on (:func:`kit.models.adapter_base`);
 - GGUF: through unsloth's ``save_pretrained_gguf`` (CUDA + the ``gpu`` extra only);
-- ``push_to_hub``: uploads what was written (needs a Hub token; online).
+- a model card (``README.md``, :mod:`kit.train.card`) in every folder written: base model, recipe, config
+  snapshot, reward and judge, training data, steps, the held-out before/after table of a pipeline run,
+  license and citation (it replaces PEFT's template in the adapter copy);
+- ``push_to_hub``: uploads what was written, card included (needs a Hub token; online).
 
 ``export_verl`` writes RL rows as verl parquet (``data_source``, ``prompt``, ``ability``, ``reward_model``,
 ``extra_info``) plus a README on pointing verl's custom reward at :func:`kit.rewards.verl.compute_score`.
@@ -39,11 +42,21 @@ def merge_adapter(adapter: str | Path, output: str | Path, base: str | None = No
 
 
 def export_model(adapter: str | Path, output: str | Path, *, base: str | None = None, merged: bool = False,
-                 gguf: str | None = None, push_to_hub: str | None = None) -> dict[str, Path]:
+                 gguf: str | None = None, push_to_hub: str | None = None,
+                 license_id: str | None = None) -> dict[str, Path]:
+    """Write the exports of ``adapter`` into ``output`` (see the module docstring); ``license_id``: the
+    weights' license for the cards (default: the base model's, named in the card)."""
+    from kit.train.card import describe_run, write_card
+
     adapter, output = Path(adapter), Path(output)
     if not is_adapter_dir(adapter):
         raise FileNotFoundError(f"{adapter / 'adapter_config.json'} not found: pass a LoRA adapter folder "
                                 "(e.g. runs/quickstart/final)")
+    facts = describe_run(adapter)
+    if base:
+        from kit.train.card import hub_base
+
+        facts.update(base_model=base, hub_base=hub_base(base))
     output.mkdir(parents=True, exist_ok=True)
     written = {"adapter": output / "adapter"}
     if written["adapter"].resolve() != adapter.resolve():
@@ -54,10 +67,13 @@ def export_model(adapter: str | Path, output: str | Path, *, base: str | None = 
         from kit.models import save_gguf
 
         written["gguf"] = save_gguf(adapter, output / "gguf", gguf)
+    pushed = written.get("merged", written["adapter"]) if push_to_hub else None
+    for kind, folder in written.items():
+        write_card(folder, facts, kind, repo_id=push_to_hub if folder == pushed else None, license_id=license_id)
     if push_to_hub:
         from huggingface_hub import HfApi
 
-        folder = written.get("merged", written["adapter"])
+        folder = pushed
         HfApi().create_repo(push_to_hub, exist_ok=True)
         HfApi().upload_folder(repo_id=push_to_hub, folder_path=str(folder))
         log.info("pushed %s to https://huggingface.co/%s", folder, push_to_hub)
