@@ -20,6 +20,7 @@ import typer
 
 from kit.cli.train import (
     ADAPTER_OPT,
+    ALLOW_OVERLAP_OPT,
     CONFIG_ARG,
     OUTPUT_OPT,
     PRESET_OPT,
@@ -48,10 +49,10 @@ def _check_dir(path: Path | None, flag: str) -> None:
 @app.command("sft")
 def sft(config: str | None = CONFIG_ARG, preset: str | None = PRESET_OPT, overrides: list[str] | None = SET_OPT,
         output: Path | None = OUTPUT_OPT, adapter: Path | None = ADAPTER_OPT, resume: bool = RESUME_OPT,
-        verbose: bool = VERBOSE_OPT):
+        allow_overlap: bool = ALLOW_OVERLAP_OPT, verbose: bool = VERBOSE_OPT):
     """Cold-start SFT (LoRA, or full with sft.full=true) on multilingual reasoning traces."""
     setup_logging(verbose)
-    cfg = load_cli_config(config, preset, overrides, output)
+    cfg = load_cli_config(config, preset, overrides, output, allow_overlap)
     _check_dir(adapter, "--adapter")
     from kit.data.loaders import DataError
     from kit.train.sft import run_sft
@@ -66,10 +67,10 @@ def sft(config: str | None = CONFIG_ARG, preset: str | None = PRESET_OPT, overri
 @app.command("select")
 def select(config: str | None = CONFIG_ARG, preset: str | None = PRESET_OPT, overrides: list[str] | None = SET_OPT,
            output: Path | None = OUTPUT_OPT, model: str | None = MODEL_OPT, adapter: Path | None = ADAPTER_OPT,
-           verbose: bool = VERBOSE_OPT):
+           allow_overlap: bool = ALLOW_OVERLAP_OPT, verbose: bool = VERBOSE_OPT):
     """Rejection sampling: keep questions with 0 < #(well-formed, consistent, correct) < n rollouts."""
     setup_logging(verbose)
-    cfg = load_cli_config(config, preset, overrides, output)
+    cfg = load_cli_config(config, preset, overrides, output, allow_overlap)
     _check_dir(adapter, "--adapter")
     from kit.train.select import run_select
 
@@ -103,11 +104,12 @@ def refs(config: str | None = CONFIG_ARG, preset: str | None = PRESET_OPT, overr
 @app.command("pipeline")
 def pipeline(config: str | None = CONFIG_ARG, preset: str | None = PRESET_OPT,
              overrides: list[str] | None = SET_OPT, output: Path | None = OUTPUT_OPT,
+             allow_overlap: bool = ALLOW_OVERLAP_OPT,
              as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
              verbose: bool = VERBOSE_OPT):
     """SFT, then select + refs + GRPO per iteration, skipping finished stages; ends with a before/after table."""
     setup_logging(verbose)
-    cfg = load_cli_config(config, preset, overrides, output)
+    cfg = load_cli_config(config, preset, overrides, output, allow_overlap)
     from kit.train.pipeline import run_pipeline
     from kit.train.summary import print_summary
 

@@ -25,6 +25,9 @@ SET_OPT = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
 OUTPUT_OPT = typer.Option(None, "--output", "-o", help="Output folder (default: output_dir of the config).")
 ADAPTER_OPT = typer.Option(None, "--adapter", help="Start from this LoRA adapter (e.g. the SFT one).")
 RESUME_OPT = typer.Option(False, "--resume", help="Continue from the latest checkpoint in the output folder.")
+ALLOW_OVERLAP_OPT = typer.Option(False, "--allow-benchmark-overlap",
+                                 help="Train even on MMATH/PolyMath questions (= data.allow_benchmark_overlap); "
+                                      "without it a stage refuses them.")
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -42,7 +45,7 @@ def setup_logging(verbose: bool = False) -> None:
 
 
 def load_cli_config(config: str | None, preset: str | None, overrides: list[str] | None,
-                    output: Path | None = None):
+                    output: Path | None = None, allow_overlap: bool = False):
     """The config named by a positional CONFIG or --preset, with --set overrides; usage errors name the flag."""
     from kit.train.config import ConfigError, load_config
 
@@ -54,6 +57,8 @@ def load_cli_config(config: str | None, preset: str | None, overrides: list[str]
         raise typer.BadParameter(str(exc), param_hint="--set / CONFIG") from None
     if output is not None:
         cfg.output_dir = str(output)
+    if allow_overlap:
+        cfg.data.allow_benchmark_overlap = True
     return cfg
 
 
@@ -84,12 +89,13 @@ def grpo(
     output: Path | None = OUTPUT_OPT,
     resume: bool = RESUME_OPT,
     adapter: Path | None = ADAPTER_OPT,
+    allow_overlap: bool = ALLOW_OVERLAP_OPT,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON instead of a table."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug log lines."),
 ):
     """GRPO with the M-Thinker rewards (LC gate + accuracy + CTA); logs rewards/<component> every step."""
     setup_logging(verbose)
-    cfg = load_cli_config(config, preset, overrides, output)
+    cfg = load_cli_config(config, preset, overrides, output, allow_overlap)
     if adapter is not None and not adapter.is_dir():
         raise typer.BadParameter(f"adapter folder not found: {adapter}", param_hint="--adapter")
     from kit.train.grpo import run_grpo

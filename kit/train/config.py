@@ -58,6 +58,9 @@ class DataSettings:
     langs: list[str] = field(default_factory=lambda: ["ja", "ko", "fr", "pt", "th"])  # the paper's five
     limit_per_lang: int | None = None  # None = every row
     control: bool = False  # add the Prompt-Control sentence to the prompts
+    # The sft, select and GRPO stages refuse MMATH/PolyMath questions (kit.data.contamination); true lets them
+    # train on evaluation questions anyway (flag: --allow-benchmark-overlap).
+    allow_benchmark_overlap: bool = False
 
     def __post_init__(self):
         from kit.languages import get_language

@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit.data.contamination import check_contamination
 from kit.rewards.trl import COMBINED, COMPONENTS
 from kit.train.config import Config, GRPOSettings, save_config
 from kit.train.progress import checkpoint_step, resume_checkpoint
@@ -101,13 +102,14 @@ def load_training_rows(config: Config) -> list[dict]:
 
     Reads ``grpo.train_data`` (the RL data the refs stage writes) or else ``data.train`` through
     ``kit.data.load_rows`` (which owns the formats and their validation), filtered to ``data.langs`` and
-    capped per language.
+    capped per language; refused when its questions are MMATH/PolyMath questions (:mod:`kit.data.contamination`).
     """
     from kit.data import load_rows
     from kit.prompts import build_messages
 
     path = config.grpo.train_data or config.data.train
     rows = load_rows(path, langs=config.data.langs, limit_per_lang=config.data.limit_per_lang)
+    check_contamination(rows, stage="grpo", source=str(path), allow=config.data.allow_benchmark_overlap)
     kept: list[dict] = []
     per_lang: dict[str, int] = {}
     for index, row in enumerate(rows):
@@ -286,6 +288,7 @@ def _train(config: Config, output_dir: Path, resumed_from: Path | None, adapter:
     from kit.train.oom import describe_oom, is_oom_error
 
     settings = config.grpo
+    rows = load_training_rows(config)  # checked against the benchmarks before any model loads
     # a server judge is checked before the model loads: a dead server costs seconds, not a model load
     judge = None if judge_needs_model(config) else checked_judge(config)
     # The model first: unsloth (when chosen) must be imported before transformers' trainer code.
@@ -294,7 +297,7 @@ def _train(config: Config, output_dir: Path, resumed_from: Path | None, adapter:
 
     if judge_needs_model(config):
         judge = checked_judge(config, model, tokenizer)
-    dataset = build_dataset(load_training_rows(config), tokenizer, settings.max_prompt_length)
+    dataset = build_dataset(rows, tokenizer, settings.max_prompt_length)
     reward_funcs, weights = build_reward_functions(config.reward, judge)
     args = build_grpo_args(settings, output_dir, use_cpu=not torch.cuda.is_available(), reward_weights=weights,
                            dtype=config.model.dtype)

@@ -41,6 +41,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit.data.contamination import check_contamination
 from kit.train.progress import write_marker
 
 log = logging.getLogger(__name__)
@@ -226,6 +227,8 @@ def _run_select(config, output_dir: Path, model_name, adapter, exclude: set[str]
     if not pool:
         raise ValueError(f"select: no questions left in {config.data.train} for data.langs={config.data.langs} "
                          f"after excluding {len(exclude)} already used")
+    check_contamination(pool, stage="select", source=str(config.data.train),
+                        allow=config.data.allow_benchmark_overlap)
     sampling = {k: getattr(settings, k) for k in ("n", "temperature", "top_p", "max_new_tokens", "batch_size",
                                                    "seed", "load_in_4bit")}
     done = ProgressLog(output_dir / "rollouts.jsonl", {

@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit.data.contamination import check_contamination
 from kit.train.progress import checkpoint_step, latest_checkpoint, resume_checkpoint
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,7 @@ def _run_sft(config, output_dir: Path, adapter: str | None, exclude: set[str],
     settings: SFTSettings = config.sft
     traces = load_sft_traces(config, exclude)
     log.info("SFT: %d traces (%s)", len(traces), settings.traces)
+    check_contamination(traces, stage="sft", source=str(settings.traces), allow=config.data.allow_benchmark_overlap)
 
     if settings.full:
         model, tokenizer = load_full(config.model)
