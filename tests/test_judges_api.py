@@ -52,6 +52,7 @@ class JudgeServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self.auth_headers: list[str] = []
+        self.bodies: list[dict] = []
         self.fail_first = 0
         self.lock = threading.Lock()
         server = self
@@ -67,6 +68,7 @@ class JudgeServer:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                     server.auth_headers.append(self.headers.get("Authorization", ""))
+                    server.bodies.append(body)
                     fail = server.fail_first > 0
                     server.fail_first -= 1
                 try:
@@ -89,6 +91,7 @@ class JudgeServer:
                         return
                     prompt = body["messages"][-1]["content"]
                     content = {"good": "<score>0.75</score>" if "REFERENCE" in prompt else "?",
+                               "reasoning": _reasoning_reply(body),
                                "garbage": "I think it is pretty good", "range": "<score>7</score>",
                                "slow": "<score>0.5</score>"}[server.mode]
                     payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]})
@@ -112,6 +115,16 @@ class JudgeServer:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def _reasoning_reply(body) -> str:
+    """A reasoning model behind a vLLM server: it thinks first (a <score> it considers along the way
+    included) unless the template is told not to, and stops at max_tokens (counted in words here)."""
+    if body.get("chat_template_kwargs", {}).get("enable_thinking") is False:
+        return "<score>0.5</score>"
+    words = ("<think>\nThe reference has 16, 3, 4, 9, 2 and 18; maybe <score>1</score>? No: the candidate "
+             "misses 2. " + "Checking again. " * 100 + "</think>\n\n<score>0.8</score>").split(" ")
+    return " ".join(words[: body["max_tokens"]])
 
 
 @pytest.fixture
@@ -346,3 +359,36 @@ def test_reward_cli_bounds_a_trickling_judge(server, tmp_path):
     assert time.monotonic() - start < 10  # 2 attempts x 0.3 s (the reply itself takes ~3 s)
     assert server.requests == 2 and "no complete reply within 0.3s" in result.output
     assert json.loads(result.output.splitlines()[-1])["cta"] == 0.0
+
+
+def test_api_judge_backed_by_a_reasoning_model(server):
+    """The default budget ends the reply inside the thinking: 0, counted, with advice (and the <score> the
+    model considered while thinking is not read). Thinking on: the budget fits and the score after </think> is
+    read. Thinking off: the server is asked to skip the thinking (vLLM's chat_template_kwargs)."""
+    from kit.judges.prompt import ENDED_IN_THINKING
+
+    server.mode = "reasoning"
+    default = _api_judge(server.url)
+    assert default.score(_items(1)) == [0.0] and default.stats.failures == 1
+    assert ENDED_IN_THINKING in default.stats.errors[-1] and "chat_template_kwargs" not in server.bodies[-1]
+    thinking = _api_judge(server.url, thinking=True, thinking_tokens=2048)
+    assert thinking.score(_items(1)) == [0.8] and server.bodies[-1]["max_tokens"] == 2048
+    off = _api_judge(server.url, thinking=False)
+    assert off.score(_items(1)) == [0.5] and server.bodies[-1]["chat_template_kwargs"] == {"enable_thinking": False}
+    assert server.bodies[-1]["max_tokens"] == 64
+
+
+@pytest.mark.parametrize("reply,expected", [
+    ("<think>\nmaybe <score>1</score>\n</think>\n\n<score>0.4</score>", 0.4),
+    ("<think>\nmaybe <score>1</score> and still thinking", None),  # cut off while thinking
+    ("the template opened it\n</think>\n<score>0.3</score>", 0.3),
+])
+def test_parse_score_reads_after_the_thinking(reply, expected):
+    assert parse_score(reply) == expected
+
+
+def test_thinking_options_are_checked():
+    with pytest.raises(ValueError, match="judge.thinking='yes'"):
+        JudgeConfig(thinking="yes")
+    with pytest.raises(ValueError, match="judge.thinking_tokens=0"):
+        JudgeConfig(thinking_tokens=0)

@@ -49,6 +49,12 @@ class JudgeConfig:
     max_tokens: int = 64  # the paper allows 50 new tokens; a little more for servers that add spaces
     seed: int | None = 10
     batch_size: int = 4  # local judge
+    # Reasoning models as judges (kit.judges.prompt): true lets the judge think, with thinking_tokens new tokens,
+    # and reads the score after </think>; false turns thinking off (enable_thinking=False; the local judge also
+    # closes a <think> its template opens). Unset: off for local, nothing sent for api (hosted APIs reject
+    # unknown fields), so a reply cut off inside its thinking is counted with this advice.
+    thinking: bool | None = None
+    thinking_tokens: int = 4096
     cache_path: str | None = None  # None: in memory; a path: SQLite shared across runs and processes
     # Training stops when at least this share of the judge calls failed over the last stop_failure_steps steps
     # that called the judge (default: every call of 5 such steps); stop_failure_steps=0 never stops.
@@ -66,7 +72,9 @@ class JudgeConfig:
                              "(the served model name)")
         if self.kind is JudgeKind.local and not self.model:
             raise ValueError("judge.kind=local needs judge.model (a Hub id or a local path)")
-        for name in ("concurrency", "retries", "max_tokens", "batch_size", "stop_failure_steps"):
+        if self.thinking is not None and not isinstance(self.thinking, bool):
+            raise ValueError(f"judge.thinking={self.thinking!r} must be true, false or unset")
+        for name in ("concurrency", "retries", "max_tokens", "batch_size", "stop_failure_steps", "thinking_tokens"):
             value = getattr(self, name)
             minimum = 0 if name in ("retries", "stop_failure_steps") else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -111,8 +119,8 @@ def build_judge(config: JudgeConfig | dict | str | None = "symbolic", **override
         return APIJudge(cfg.base_url, cfg.model, api_key_env=cfg.api_key_env, concurrency=cfg.concurrency,
                         timeout_s=cfg.timeout_s, retries=cfg.retries, backoff_s=cfg.backoff_s,
                         temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, seed=cfg.seed,
-                        cache=cache)
+                        cache=cache, thinking=cfg.thinking, thinking_tokens=cfg.thinking_tokens)
     from kit.judges.local import LocalJudge
 
     return LocalJudge(model_name=cfg.model, batch_size=cfg.batch_size, max_new_tokens=cfg.max_tokens,
-                      temperature=0.0, cache=cache)
+                      temperature=0.0, cache=cache, thinking=bool(cfg.thinking), thinking_tokens=cfg.thinking_tokens)

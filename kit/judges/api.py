@@ -9,6 +9,12 @@ reply scores 0 and is counted in ``stats.failures``; a dead server scores 0 for 
 the server before it starts and stops when it keeps failing: :class:`kit.train.callbacks.JudgeMonitor`).
 The API key is read from an environment variable at request time and is never logged, stored in reprs or
 put in error messages.
+
+A server backed by a reasoning model writes its thinking first (inline ``<think>..</think>``, or apart in
+``reasoning_content``): the score is read after it (:mod:`kit.judges.prompt`). ``thinking=True`` raises the
+reply budget to ``thinking_tokens`` so the thinking can finish; ``thinking=False`` asks the server to skip it
+(``chat_template_kwargs: {enable_thinking: false}``, which vLLM and SGLang pass to the chat template); the
+default (None) sends neither, for hosted APIs that reject unknown fields.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import threading
 from collections.abc import Sequence
 
 from kit.judges.base import CachedJudge, CTAItem
-from kit.judges.prompt import PROMPT_VERSION, build_messages, parse_score
+from kit.judges.prompt import PROMPT_VERSION, build_messages, parse_score, reply_error
 
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
 
@@ -30,16 +36,20 @@ class APIJudge(CachedJudge):
     def __init__(self, base_url: str, model: str, *, api_key_env: str = "MTHINKER_JUDGE_API_KEY",
                  concurrency: int = 8, timeout_s: float = 60.0, retries: int = 3, backoff_s: float = 1.0,
                  temperature: float = 0.6, top_p: float = 0.95, max_tokens: int = 64, seed: int | None = 10,
-                 cache=None):
+                 cache=None, thinking: bool | None = None, thinking_tokens: int = 4096):
         super().__init__(cache)
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.api_key_env = api_key_env
         self.concurrency, self.timeout_s, self.retries, self.backoff_s = concurrency, timeout_s, retries, backoff_s
-        self.sampling = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}
+        self.sampling = {"temperature": temperature, "top_p": top_p,
+                         "max_tokens": max(max_tokens, thinking_tokens) if thinking else max_tokens}
         if seed is not None:
             self.sampling["seed"] = seed
-        self.identity = f"api|{self.base_url}|{model}|{PROMPT_VERSION}"
+        if thinking is False:
+            self.sampling["chat_template_kwargs"] = {"enable_thinking": False}
+        mode = {None: "", True: "|think", False: "|nothink"}[thinking]
+        self.identity = f"api|{self.base_url}|{model}{mode}|{PROMPT_VERSION}"
 
     @property
     def fix_hint(self) -> str:
@@ -93,7 +103,7 @@ class APIJudge(CachedJudge):
                     reply = response.json()["choices"][0]["message"]["content"]
                     score = parse_score(reply)
                     if score is None:
-                        self._record_error(f"unparsable judge reply: {str(reply)[:80]!r}")
+                        self._record_error(reply_error(reply))
                     return score
             except (httpx.TimeoutException, httpx.TransportError, asyncio.TimeoutError) as exc:
                 retry = True

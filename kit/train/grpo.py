@@ -199,7 +199,8 @@ def build_judge(config: Config, policy=None, tokenizer=None):
 
         return LocalJudge(model=policy, tokenizer=tokenizer, batch_size=judge_cfg.batch_size,
                           max_new_tokens=judge_cfg.max_tokens, temperature=0.0,
-                          cache=JudgeCache(judge_cfg.cache_path))
+                          cache=JudgeCache(judge_cfg.cache_path), thinking=bool(judge_cfg.thinking),
+                          thinking_tokens=judge_cfg.thinking_tokens)
     judge = make_judge(judge_cfg)
     log.info("CTA judge: %s", getattr(judge, "name", "none"))
     return judge
