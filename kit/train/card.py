@@ -22,6 +22,7 @@ from pathlib import Path
 
 from kit.models import adapter_base
 from kit.train.config import SNAPSHOT_NAME
+from kit.train.grpo import REWARD_KEYS
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +164,6 @@ def _training_table(facts: dict) -> list[str]:
 
 
 def _results_table(pipeline: dict | None) -> list[str]:
-    from kit.train.grpo import REWARD_KEYS
-
     before, after = (pipeline or {}).get("before"), (pipeline or {}).get("after")
     if not before or not after:
         return []

@@ -25,6 +25,7 @@ import shutil
 from pathlib import Path
 
 from kit.models import is_adapter_dir
+from kit.train.card import describe_run, hub_base, write_card
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +47,12 @@ def export_model(adapter: str | Path, output: str | Path, *, base: str | None = 
                  license_id: str | None = None) -> dict[str, Path]:
     """Write the exports of ``adapter`` into ``output`` (see the module docstring); ``license_id``: the
     weights' license for the cards (default: the base model's, named in the card)."""
-    from kit.train.card import describe_run, write_card
-
     adapter, output = Path(adapter), Path(output)
     if not is_adapter_dir(adapter):
         raise FileNotFoundError(f"{adapter / 'adapter_config.json'} not found: pass a LoRA adapter folder "
                                 "(e.g. runs/quickstart/final)")
     facts = describe_run(adapter)
     if base:
-        from kit.train.card import hub_base
-
         facts.update(base_model=base, hub_base=hub_base(base))
     output.mkdir(parents=True, exist_ok=True)
     written = {"adapter": output / "adapter"}
