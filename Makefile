@@ -3,17 +3,34 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-
-.PHONY: venv quickstart test test-fast lint bench-lid clean chromium
-
 # torch==2.13.0 resolves to the CPU build here; a looser spec would pull several GB of CUDA wheels.
+TORCH := torch==2.13.0
+# verl's own environment (verl pins an older transformers than the kit): verl, the kit's reward side, no
+# training stack. The verl release is pinned in $(VERL_REQUIREMENTS) only.
+VERL_VENV := .venv-verl
+VERL_PY := $(VERL_VENV)/bin/python
+VERL_STAMP := $(VERL_VENV)/.installed
+VERL_REQUIREMENTS := examples/verl/requirements.txt
+
+.PHONY: venv verl-env quickstart test test-fast lint bench-lid clean chromium
+
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q $(TORCH)
 	$(PY) -m pip install -q -e '.[app,dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# verl 0.9.1 itself requires no torch build; its tensordict/torchdata take any, so the CPU pin comes first.
+$(VERL_STAMP): $(VERL_REQUIREMENTS) pyproject.toml
+	test -x $(VERL_PY) || $(PYTHON) -m venv $(VERL_VENV)
+	$(VERL_PY) -m pip install -q $(TORCH)
+	$(VERL_PY) -m pip install -q -r $(VERL_REQUIREMENTS)
+	$(VERL_PY) -m pip install -q --no-deps -e .
+	touch $(VERL_STAMP)
+
+verl-env: $(VERL_STAMP)
 
 quickstart: $(STAMP)
 	$(VENV)/bin/mthinker pipeline examples/configs/tiny.yaml --output runs/quickstart
@@ -36,7 +53,7 @@ chromium:
 	fi
 
 # --doctest-modules runs the `>>>` examples in kit/'s docstrings, so they cannot drift from the code.
-test: $(STAMP) chromium
+test: $(STAMP) $(VERL_STAMP) chromium
 	$(PY) -m pytest -q -p no:cacheprovider --doctest-modules tests kit
 
 test-fast: $(STAMP)
@@ -49,4 +66,4 @@ bench-lid: $(STAMP)
 	$(VENV)/bin/mthinker bench lid --out docs/lid_benchmark.json
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(VERL_VENV) runs .pytest_cache

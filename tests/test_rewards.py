@@ -368,7 +368,7 @@ def test_verl_compute_score(verl_env, monkeypatch):
 
 def test_verl_reference_and_judge(verl_env, monkeypatch):
     judge = RecordingJudge(0.75)
-    verl_env._STATE.update(config=RewardConfig(), judge=judge)
+    verl_env.settings().update(config=RewardConfig(), judge=judge)
     extra = {"en_question": EN_QUESTION, "en_answer": "<think>\n" + EN_REFERENCE + "\n</think>\nSo 18."}
     assert verl_env.compute_score("ja", CORRECT, "18", extra) == 1.75
     assert judge.calls[0][0].en_reference == EN_REFERENCE.strip()
@@ -378,6 +378,35 @@ def test_verl_bad_env_is_named(verl_env, monkeypatch):
     monkeypatch.setenv("MTHINKER_VERL_MIN_CHARS", "many")
     with pytest.raises(ValueError, match="MTHINKER_VERL_MIN_CHARS"):
         verl_env.compute_score("ja", CORRECT, "18")
+
+
+def test_verl_reward_kwargs_override_the_environment(verl_env, monkeypatch):
+    """verl passes reward_kwargs as keywords (OmegaConf mappings): ``reward`` and ``judge`` sections win over
+    MTHINKER_* variables, and each distinct setting gets its own config and judge."""
+    from types import MappingProxyType
+
+    monkeypatch.setenv("MTHINKER_VERL_VARIANT", "naive")
+    assert verl_env.compute_score("ja", NO_CLOSE, "18") == 1.0  # naive from the environment
+    reward = MappingProxyType({"variant": "mthinker", "min_response_chars": 0})  # a Mapping, not a dict
+    assert verl_env.compute_score("ja", NO_CLOSE, "18", reward=reward) == -1.0
+    extra = {"en_question": EN_QUESTION, "en_answer": "<think>\n" + EN_REFERENCE + "</think>\n18"}
+    judged = verl_env.compute_score("ja", CORRECT, "18", extra, reward=reward, judge={"kind": "symbolic"})
+    assert 1.5 < judged <= 2.0
+    assert verl_env.settings(reward, {"kind": "symbolic"})["judge"].name == "symbolic"
+    assert verl_env.settings(reward)["judge"] is None  # MTHINKER_VERL_JUDGE=none still applies without kwargs
+    assert verl_env.compute_score("ja", CORRECT, "18", extra, reward_router_address=None) == 1.0
+
+
+@pytest.mark.parametrize(("kwargs", "named"), [
+    ({"reward": {"min_chars": 0}}, "reward_kwargs.reward: unknown key(s) min_chars"),
+    ({"judge": {"kind": "api"}}, "judge.kind=api needs judge.base_url"),
+    ({"judge_model": "x"}, "unknown reward_kwargs judge_model"),
+    ({"reward": "mthinker"}, "reward_kwargs.reward must be a mapping"),
+])
+def test_verl_bad_reward_kwargs_are_named(verl_env, kwargs, named):
+    with pytest.raises(ValueError) as info:
+        verl_env.compute_score("ja", CORRECT, "18", **kwargs)
+    assert named in str(info.value)
 
 
 def test_results_are_finite():
@@ -440,7 +469,7 @@ def test_verl_default_judge_is_symbolic(verl_env, monkeypatch):
     verl_env.reset()
     extra = {"en_question": EN_QUESTION, "en_answer": "<think>\n" + EN_REFERENCE + "</think>\n18"}
     assert 1.5 < verl_env.compute_score("ja", CORRECT, "18", extra) <= 2.0
-    assert verl_env._STATE["judge"].name == "symbolic"
+    assert verl_env.settings()["judge"].name == "symbolic"
 
 
 def test_verl_api_judge_from_env_with_the_server_down(verl_env, monkeypatch):
@@ -457,6 +486,6 @@ def test_verl_api_judge_from_env_with_the_server_down(verl_env, monkeypatch):
     verl_env.reset()
     extra = {"en_question": EN_QUESTION, "en_answer": "<think>\n" + EN_REFERENCE + "</think>\n18"}
     assert verl_env.compute_score("ja", CORRECT, "18", extra) == 1.0
-    judge = verl_env._STATE["judge"]
+    judge = verl_env.settings()["judge"]
     assert judge.name == "api" and judge.stats.failures == 1
     assert "sk-secret" not in repr(judge) and all("sk-secret" not in e for e in judge.stats.errors)

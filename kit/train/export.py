@@ -85,16 +85,18 @@ VERL_README = """# verl RL data written by mthinker-kit
 question + localized instruction), `ability` ("math"), `reward_model` = {{style: rule, ground_truth}},
 `extra_info` = {{id, en_question, en_answer}} (`en_answer`: the English reference thinking, CTA's input).
 
-Point verl's custom reward at the kit's M-Thinker reward (same code as `mthinker grpo`):
+Point verl's custom reward at the kit's M-Thinker reward (same code as `mthinker grpo`; verl 0.9 keys,
+complete GRPO launch scripts in the kit's `examples/verl/`):
 
     python -m verl.trainer.main_ppo \\
         data.train_files={path} \\
-        custom_reward_function.path=$(python -c "import kit.rewards.verl as m; print(m.__file__)") \\
-        custom_reward_function.name=compute_score \\
+        reward.custom_reward_function.path=$(python -c "import kit.rewards.verl as m; print(m.__file__)") \\
+        reward.custom_reward_function.name=compute_score \\
+        +reward.custom_reward_function.reward_kwargs.judge.kind=symbolic \\
         actor_rollout_ref.rollout.n=8 actor_rollout_ref.rollout.temperature=0.9 ...
 
-The reward reads its settings (variant, LID backend, judge) from MTHINKER_* environment variables; see
-`kit/rewards/verl.py`.
+Reward and judge settings travel as `reward_kwargs.reward.<field>` / `reward_kwargs.judge.<field>` (the
+kit's `reward:` and `judge:` config sections) or MTHINKER_* environment variables; see `kit/rewards/verl.py`.
 """
 
 
