@@ -105,6 +105,10 @@ def grpo(
     except (ValueError, FileExistsError, RuntimeError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
+    from kit.train.progress import is_main_process
+
+    if not is_main_process():  # data-parallel launch: the main process reports the run
+        return
     if as_json:
         typer.echo(json.dumps(result.summary, indent=2))
         return

@@ -17,6 +17,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from kit.rewards.trl import COMBINED, COMPONENTS
+from kit.train.progress import is_main_process
 
 log = logging.getLogger("kit.train")
 
@@ -39,6 +40,14 @@ class MetricsLogger(TrainerCallback):
         ``signal_warning``: logged once when every group of the first steps had identical rewards."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if is_main_process():  # data-parallel launch: the main process owns the log (see on_log)
+            self._start(resumed_at)
+        self.echo = echo
+        self.started = time.monotonic()
+        self.signal_warning = signal_warning
+        self.stds: list[float] = []
+
+    def _start(self, resumed_at: int) -> None:
         if not resumed_at:
             self.path.unlink(missing_ok=True)
         elif self.path.exists():
@@ -53,10 +62,6 @@ class MetricsLogger(TrainerCallback):
             partial = self.path.with_name(self.path.name + ".partial")
             partial.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
             partial.replace(self.path)
-        self.echo = echo
-        self.started = time.monotonic()
-        self.signal_warning = signal_warning
-        self.stds: list[float] = []
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or not state.is_world_process_zero:

@@ -24,7 +24,7 @@ from pathlib import Path
 from kit.data.contamination import check_contamination
 from kit.rewards.trl import COMBINED, COMPONENTS
 from kit.train.config import Config, GRPOSettings, save_config
-from kit.train.progress import checkpoint_step, resume_checkpoint
+from kit.train.progress import checkpoint_step, is_main_process, resume_checkpoint, stage_log
 
 log = logging.getLogger(__name__)
 
@@ -267,8 +267,6 @@ def run_grpo(config: Config, output_dir: str | Path | None = None, *, resume: bo
     """Train with GRPO; see the module docstring for what is written where."""
     import torch
 
-    from kit.train.progress import stage_log
-
     settings = config.grpo
     check_batch(settings)
     check_lengths(config)
@@ -276,7 +274,8 @@ def run_grpo(config: Config, output_dir: str | Path | None = None, *, resume: bo
     output_dir = Path(output_dir or config.output_dir)
     resumed_from = resume_checkpoint(output_dir, resume)
     with stage_log(output_dir, "grpo"):
-        save_config(config, output_dir)
+        if is_main_process():
+            save_config(config, output_dir)
         return _train(config, output_dir, resumed_from, adapter, extra_callbacks)
 
 
@@ -327,9 +326,11 @@ def _train(config: Config, output_dir: Path, resumed_from: Path | None, adapter:
             raise RuntimeError(describe_oom(exc, memory_settings(config))) from exc
         raise
     adapter_dir = output_dir / "adapter"
+    # every process calls save_model (ZeRO-3/FSDP gather the weights there); the trainer writes on the main one
     trainer.save_model(str(adapter_dir))  # PEFT: the adapter only
-    tokenizer.save_pretrained(str(adapter_dir))
-    record_base(adapter_dir, config.model.name)  # the 16-bit base for merged exports (not unsloth's 4-bit copy)
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(str(adapter_dir))
+        record_base(adapter_dir, config.model.name)  # the 16-bit base for merged exports (not unsloth's 4-bit copy)
     summary = _write_summary(trainer, output_dir, resumed_from, monitor, adapter=str(adapter_dir))
     return GRPOResult(output_dir=output_dir, adapter_dir=adapter_dir, global_step=trainer.state.global_step,
                       resumed_from=resumed_from, summary=summary)
@@ -341,7 +342,8 @@ def _write_summary(trainer, output_dir: Path, resumed_from: Path | None, monitor
     summary = summarize(trainer.state.log_history)
     summary.update(global_step=trainer.state.global_step, resumed_from=str(resumed_from) if resumed_from else None,
                    output_dir=str(output_dir), judge=monitor.summary() if monitor else None, **extra)
-    (output_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    if trainer.is_world_process_zero():
+        (output_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary
 
 

@@ -77,11 +77,17 @@ def resume_checkpoint(checkpoint_dir: str | Path, resume: bool, output: str | Pa
     return checkpoint if resume else None
 
 
+def is_main_process() -> bool:
+    """True except in the non-main processes of a data-parallel launch (`accelerate launch`, torchrun set
+    RANK): what a run writes once (logs, config, summary, the tokenizer beside the adapter) is written there."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 @contextlib.contextmanager
 def stage_log(output_dir: str | Path, name: str):
     """Copy the kit's log lines (INFO and up) into ``<output_dir>/<name>.log`` for the duration (the main
     process only, under ``accelerate launch``)."""
-    if int(os.environ.get("RANK", "0")) != 0:
+    if not is_main_process():
         yield None
         return
     output_dir = Path(output_dir)
