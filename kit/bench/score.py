@@ -3,7 +3,8 @@
 The predictions are synthetic, built from the real benchmark text by :mod:`kit.eval.synthetic` (every
 branch of the scorer runs: native thinking right, English thinking right, native thinking wrong, no
 ``</think>``), as many as asked: the benchmark's problems are cycled sample by sample (a fifth sample and
-beyond repeat the four kinds), so 50,000 predictions cover every problem and language. Building them is not
+beyond repeat the four kinds), so 50,000 predictions cover every problem and language; fewer than four per
+problem take the first problems of every language (and level) with all four kinds. Building them is not
 timed. Timed, in one process as ``mthinker score`` runs them: reading the file, loading the benchmark's
 problems (PolyMath: one parquet file per language and level), scoring (``workers`` processes) and
 aggregating. CPU time counts the worker processes too.
@@ -56,14 +57,18 @@ def run_score_bench(bench: str, n_predictions: int, *, thinking_chars: int = 0, 
     docstring). ``keep``: write the predictions there (else a temporary file, removed afterwards)."""
     problems = load_problems(bench, data, all_levels=False)  # the levels the folder has (all four when full)
     levels = sorted({p.group for p in problems}) if bench == "polymath" else None
-    n_problems = len(problems)
-    samples = -(-int(n_predictions) // n_problems)
+    # Fewer predictions than four per problem: the first problems of each language (and level), all four
+    # kinds each, so a small set has the same mix as a large one.
+    groups = len({(p.lang, p.group if levels else "") for p in problems})
+    limit = -(-int(n_predictions) // (4 * groups)) if n_predictions < 4 * len(problems) else None
+    n_problems = min(len(problems), limit * groups) if limit else len(problems)
+    samples = max(4, -(-int(n_predictions) // n_problems))
     before = machine()
     with tempfile.TemporaryDirectory(prefix="mthinker-bench-score-") as tmp:
         path = Path(keep) if keep else Path(tmp) / "preds.jsonl"
         start = time.perf_counter()
         written = write_synthetic_predictions(bench, path, data, thinking_chars=thinking_chars, levels=levels,
-                                              samples=samples, total=n_predictions)
+                                              limit=limit, samples=samples, total=n_predictions)
         build_s = time.perf_counter() - start
         size_mb = path.stat().st_size / 2**20
         cpu0, t0 = _cpu_s(), time.perf_counter()
