@@ -1,4 +1,4 @@
-"""``mthinker bench grpo|rewards|lid``: memory, speed and accuracy measurements.
+"""``mthinker bench grpo|rewards|lid|score``: memory, speed and accuracy measurements.
 
 Each command only calls :mod:`kit.bench` and prints a rich table, or with ``--json`` one JSON object on
 stdout (library logs and progress go to stderr), so results can be kept beside docs/BENCHMARKS.md.
