@@ -341,13 +341,13 @@ BASE_MODEL = "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
 COLD_START_MODEL = "XueZhang-bjtu/1.5B-cold-start-SFT"
 SFT_TRACES = "XueZhang-bjtu/M-Thinker-SFT-data"
 SFT_MAX_STEPS = 100
-SFT_MAX_LENGTH = 4096                    # tokens per trace; longer ones are dropped (the paper: 16384)
+SFT_MAX_LENGTH = 8704                    # tokens per trace (= the preset); longer ones are dropped (paper: 16384)
 
 # Questions for select/refs/GRPO: the paper's translated questions, or the bundled PolyMath slice.
 QUESTIONS = "XueZhang-bjtu/Light-R1-SFTData-question-translated-76K"  # or "examples/data/polymath_low_slice.jsonl"
 LANGS = ["ja", "ko", "fr", "pt", "th"]
 SELECT_LIMIT_PER_LANG = 16               # questions tried per language (the paper: all, up to 3000 kept)
-SELECT_MAX_NEW_TOKENS = 2048             # = grpo.max_completion_length of the preset
+SELECT_MAX_NEW_TOKENS = 2048             # the preset: 8192; shorter here to fit a session
 
 # CTA judge: "symbolic" (judge-free, no server) or "api" (any OpenAI-compatible server, e.g. vLLM)
 JUDGE = "symbolic"

@@ -83,6 +83,11 @@ def test_grpo_logs_every_reward_component(grpo_run):
         assert -1.0 <= entry["rewards/reward/mean"] <= 2.0
     # the within-group spread GRPO needs
     assert any(entry["reward_std"] > 0 for entry in steps)
+    # the truncation rate, in the step lines too: 6 new tokens cut most completions, which the log warns about
+    assert all(0 <= entry["completions/clipped_ratio"] <= 1 for entry in steps)
+    text = (grpo_run.output_dir / "grpo.log").read_text()
+    assert f"truncated {steps[0]['completions/clipped_ratio']:.4g}" in text
+    assert ("hit grpo.max_completion_length (6)" in text) == any(e["completions/clipped_ratio"] > 0.2 for e in steps)
     assert set(grpo_run.summary["final"]) == set(COMPONENTS)
     assert "grpo.train_data" not in (grpo_run.output_dir / "config.yaml").read_text()  # nested, not dotted
     assert "rl.jsonl" in (grpo_run.output_dir / "config.yaml").read_text()
@@ -198,3 +203,25 @@ def test_no_signal_is_reported(tiny_model_path, tmp_path, caplog):
     assert result.summary["no_signal"] is True
     assert NO_SIGNAL in caplog.text and "SFT warm-up" in NO_SIGNAL
     assert NO_SIGNAL in (tmp_path / "grpo" / "grpo.log").read_text()
+
+
+def test_step_lines_log_truncation_and_warn_above_a_fifth(tmp_path, caplog):
+    from types import SimpleNamespace
+
+    from transformers import TrainerState
+
+    from kit.train.callbacks import MetricsLogger
+
+    logger = MetricsLogger(tmp_path / "metrics.jsonl")
+    state = TrainerState(max_steps=40)
+    args = SimpleNamespace(max_completion_length=8192)
+    warned = []
+    for step, share in [(1, 0.1), (2, 0.2), (3, 0.5), (4, 0.9), (13, 0.25), (14, 0.05)]:
+        state.global_step = step
+        caplog.clear()
+        with caplog.at_level("INFO", logger="kit.train"):
+            logger.on_log(args, state, None, logs={"reward": 0.0, "completions/clipped_ratio": share})
+        assert f"truncated {share:.4g}" in caplog.text
+        if "hit grpo.max_completion_length (8192)" in caplog.text:
+            warned.append(step)
+    assert warned == [3, 13]  # above 20%, then at most once per 10 steps

@@ -47,3 +47,20 @@ def test_full_warm_up_teaches_the_format(tiny_cache, tmp_path):
     untrained = rollouts(raw, tokenizer, [(r["question"], r["lang"]) for r in rows[:4]], n=2, temperature=0.9,
                          top_p=0.95, max_new_tokens=48, batch_size=8, seed=0)
     assert sum("</think>" in t for g in untrained for t in g) < len(emitted) / 2
+
+
+def test_sft_counts_dropped_traces_and_fails_when_most_are_too_long(tiny_model_path):
+    """R1-length traces against a short cutoff: a few dropped are counted, most dropped stops with advice."""
+    from kit.data.loaders import load_rows
+    from kit.data.traces import synthetic_traces
+    from kit.models import load_tokenizer
+    from kit.train.sft import tokenize_traces
+
+    tokenizer = load_tokenizer("tiny")
+    traces = synthetic_traces(load_rows("examples/data/polymath_low_slice.jsonl", langs=["ja"], limit_per_lang=10))
+    long = {**traces[0], "thinking": traces[0]["thinking"] * 200}  # one R1-length trace
+    dataset, dropped = tokenize_traces([*traces[1:], long], tokenizer, max_length=512)
+    assert dropped == 1 and len(dataset) == len(traces) - 1
+    with pytest.raises(ValueError, match=r"6 of 10 traces \(60%\) are longer than sft.max_length=512 tokens.*"
+                                         r"Raise sft.max_length and model.max_seq_length"):
+        tokenize_traces([*traces[:4], *[long] * 6], tokenizer, max_length=512)

@@ -4,7 +4,10 @@
 what it logged) and prints one short line per log with the reward components, e.g.::
 
     step 3/10  reward -0.5  rewards/format 0.25  rewards/accuracy 0  rewards/lc 0.25  rewards/lc_ratio 0.61
-               rewards/cta 0  reward_std 0.46  loss 0.0012  len 48
+               rewards/cta 0  reward_std 0.46  loss 0.0012  len 48  truncated 0.125
+
+``truncated`` is TRL's ``completions/clipped_ratio``, the share of the step's completions cut at
+``grpo.max_completion_length``; above :data:`TRUNCATION_WARN_SHARE` a warning says what to change.
 """
 
 from __future__ import annotations
@@ -27,8 +30,16 @@ JUDGE_CALLS, JUDGE_FAILURES = "judge/step_calls", "judge/step_failures"
 # (label, TRL log key): the step line names each component as TRL logs it (rewards/<name>, its mean)
 _SHOWN = [(COMBINED, "reward"), *((f"rewards/{name}", f"rewards/{name}/mean") for name in COMPONENTS),
           ("reward_std", "reward_std"), ("loss", "loss"), ("len", "completions/mean_length"),
+          ("truncated", "completions/clipped_ratio"),
           ("judge_calls", JUDGE_CALLS), ("judge_failures", JUDGE_FAILURES)]
 SIGNAL_CHECK_STEPS = 5  # warn when the first this many logged steps (or all, if fewer) had no within-group spread
+# A truncated R1 rollout has no </think>: it scores -1 (or leaves the loss, when masked), whatever its language.
+TRUNCATION_WARN_SHARE = 0.2
+TRUNCATION_WARN_EVERY = 10  # steps between two truncation warnings (the first exceeding step always warns)
+TRUNCATION_WARNING = ("step {step}: {share:.0%} of the completions hit grpo.max_completion_length ({limit}) "
+                      "before finishing (more than {threshold:.0%}): they end without </think> and score -1, or "
+                      "leave the loss when grpo.mask_truncated_completions is on, so GRPO learns from the short "
+                      "ones only; raise grpo.max_completion_length (with model.max_seq_length) if memory allows")
 
 
 class MetricsLogger(TrainerCallback):
@@ -46,6 +57,7 @@ class MetricsLogger(TrainerCallback):
         self.started = time.monotonic()
         self.signal_warning = signal_warning
         self.stds: list[float] = []
+        self.truncation_warned_at: int | None = None
 
     def _start(self, resumed_at: int) -> None:
         if not resumed_at:
@@ -77,6 +89,19 @@ class MetricsLogger(TrainerCallback):
             self.stds.append(float(logs["reward_std"]))
             if len(self.stds) == min(SIGNAL_CHECK_STEPS, max(1, state.max_steps)) and not any(self.stds):
                 log.warning(self.signal_warning)
+        self._check_truncation(args, state, logs)
+
+    def _check_truncation(self, args, state, logs) -> None:
+        share = logs.get("completions/clipped_ratio")
+        if share is None or float(share) <= TRUNCATION_WARN_SHARE:
+            return
+        last = self.truncation_warned_at
+        if last is not None and state.global_step - last < TRUNCATION_WARN_EVERY:
+            return
+        self.truncation_warned_at = state.global_step
+        log.warning(TRUNCATION_WARNING.format(step=state.global_step, share=float(share),
+                                              limit=getattr(args, "max_completion_length", "?"),
+                                              threshold=TRUNCATION_WARN_SHARE))
 
     def on_save(self, args, state, control, **kwargs):
         if state.is_world_process_zero:

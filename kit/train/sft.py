@@ -85,32 +85,45 @@ def load_sft_traces(config, exclude: set[str] = frozenset()) -> list[dict]:
     return [t for t in traces if t["id"] not in exclude]
 
 
+MOST = 0.5  # a run that would drop more than this share of its traces stops (see tokenize_traces)
+
+
 def tokenize_traces(traces: list[dict], tokenizer, max_length: int, control: bool = False):
-    """A pre-tokenized dataset: ``input_ids`` and ``completion_mask`` (1 on ``thinking</think>answer<eos>``).
+    """``(dataset, dropped)``: a pre-tokenized dataset (``input_ids`` and ``completion_mask``, 1 on
+    ``thinking</think>answer<eos>``) of the traces that fit ``max_length`` tokens, and how many did not.
 
     Tokenized here rather than by TRL so the chat template's BOS is not doubled by ``add_special_tokens``.
+    Dropping more than half of the traces fails with advice: R1-length traces run to many thousand tokens, and
+    a cutoff far below the paper's 16384 would train on the short minority only.
     """
     from datasets import Dataset
 
     from kit.prompts import render_prompt
 
-    examples, dropped = [], 0
+    examples, lengths = [], []
     for trace in traces:
         prompt = render_prompt(tokenizer, trace["question"], trace["lang"], control=control)
         completion = f"{trace['thinking']}</think>{trace['answer']}"
         prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
         completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-        if len(prompt_ids) + len(completion_ids) > max_length:
-            dropped += 1
-            continue
-        examples.append({"input_ids": prompt_ids + completion_ids,
-                         "completion_mask": [0] * len(prompt_ids) + [1] * len(completion_ids)})
+        lengths.append(len(prompt_ids) + len(completion_ids))
+        if lengths[-1] <= max_length:
+            examples.append({"input_ids": prompt_ids + completion_ids,
+                             "completion_mask": [0] * len(prompt_ids) + [1] * len(completion_ids)})
+    dropped = len(traces) - len(examples)
     if dropped:
-        log.warning("SFT: dropped %d of %d examples longer than sft.max_length=%d tokens",
-                    dropped, len(traces), max_length)
+        log.warning("SFT: dropped %d of %d traces (%.0f%%) longer than sft.max_length=%d tokens",
+                    dropped, len(traces), 100 * dropped / max(1, len(traces)), max_length)
+    if dropped > MOST * len(traces):
+        longest = sorted(lengths)
+        raise ValueError(
+            f"SFT: {dropped} of {len(traces)} traces ({dropped / len(traces):.0%}) are longer than sft.max_length="
+            f"{max_length} tokens (median {longest[len(longest) // 2]}, longest {longest[-1]}); training on the "
+            f"short rest would teach short thinking. Raise sft.max_length and model.max_seq_length (the paper: "
+            f"16384; the GPU presets size it from memory), or give sft.traces that fit")
     if not examples:
-        raise ValueError(f"no SFT example fits sft.max_length={max_length} tokens; raise it")
-    return Dataset.from_list(examples)
+        raise ValueError("no SFT traces to train on; check sft.traces and data.langs")
+    return Dataset.from_list(examples), dropped
 
 
 def memory_settings(config) -> dict:
@@ -162,8 +175,8 @@ def _run_sft(config, output_dir: Path, adapter: str | None, exclude: set[str],
 
     from kit.train.callbacks import MetricsLogger
 
-    dataset = tokenize_traces(traces, tokenizer, min(settings.max_length, config.model.max_seq_length),
-                              control=config.data.control)
+    dataset, dropped = tokenize_traces(traces, tokenizer, min(settings.max_length, config.model.max_seq_length),
+                                       control=config.data.control)
     precision = trainer_precision(config.model.dtype)
     args = SFTConfig(
         output_dir=str(output_dir / CHECKPOINTS),
@@ -207,7 +220,7 @@ def _run_sft(config, output_dir: Path, adapter: str | None, exclude: set[str],
     if not settings.full:
         record_base(adapter_dir, config.model.name)
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
-    summary = {"examples": len(dataset), "steps": trainer.state.global_step, "first_loss": losses[0] if losses else None,
+    summary = {"examples": len(dataset), "dropped_too_long": dropped, "steps": trainer.state.global_step, "first_loss": losses[0] if losses else None,
                "final_loss": losses[-1] if losses else None, "adapter": str(adapter_dir),
                "resumed_from": str(resumed_from) if resumed_from else None}
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
