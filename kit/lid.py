@@ -413,11 +413,9 @@ def analyze_segments(text: str, target_lang: str, unit: str = "paragraph",
     """Detect each paragraph (or sentence) of ``text`` and the share of its letters in ``target_lang``.
 
     Each segment is detected as :func:`detection_text` leaves it; its weight is its letters outside LaTeX,
-    weighted by script (:func:`letter_weight`), so formulas and numbers neither help nor hurt. A segment of
-    ``SHORT_TEXT_CHARS`` or fewer characters is no evidence either way (the paper's short-text rule, per
-    segment: fastText calls "求 。" Japanese) and has no weight; when every segment is that short, the share
-    is 1.0 or 0.0 by the detection of all of them together. ``target_share`` is 0.0 when the text has no
-    letters at all. Texts with more than ``MAX_SEGMENTS`` segments have neighbouring segments merged first.
+    weighted by script (:func:`letter_weight`), so formulas and numbers neither help nor hurt.
+    ``target_share`` is 0.0 when the text has no letters at all. Texts with more than ``MAX_SEGMENTS``
+    segments have neighbouring segments merged first.
 
     Example:
         >>> a = analyze_segments("まず、x を求めます。両辺を二で割ります。\\n\\nSo x equals two, as required.", "ja")
@@ -430,19 +428,15 @@ def analyze_segments(text: str, target_lang: str, unit: str = "paragraph",
     stripped = [detection_text(text[s:e], backend) for s, e in spans]
     detections = detect_many(stripped, backend)
     segments = [Segment(text=text[s:e], lang=det.lang, start=s, end=e) for (s, e), det in zip(spans, detections)]
-    share = target_share(stripped, [det.lang for det in detections], target, backend)
+    share = target_share(stripped, [det.lang for det in detections], target)
     return SegmentAnalysis(segments=segments, target_share=share)
 
 
-def target_share(cleaned: list[str], langs: list[str | None], target: str,
-                 backend: str | LIDBackend = "fasttext") -> float:
+def target_share(cleaned: list[str], langs: list[str | None], target: str) -> float:
     """The share rule of :func:`analyze_segments` over segments already cleaned (:func:`detection_text`) and
-    detected (``langs``); the demo's live tracker calls it on its cached paragraphs."""
-    evidence = [(letter_weight(clean), lang == target) for clean, lang in zip(cleaned, langs)
-                if len(clean.strip()) > SHORT_TEXT_CHARS]
-    if not evidence:
-        whole = "\n".join(cleaned)
-        evidence = [(letter_weight(whole), detect_many([whole], backend)[0].lang == target)] if whole.strip() else []
-    letters_total = sum(weight for weight, _ in evidence)
-    letters_target = sum(weight for weight, on_target in evidence if on_target)
+    detected (``langs``): letters (weighted by script) on target over all letters; 0.0 without letters. The
+    demo's live tracker calls it on its cached paragraphs."""
+    weights = [letter_weight(clean) for clean in cleaned]
+    letters_total = sum(weights)
+    letters_target = sum(weight for weight, lang in zip(weights, langs) if lang == target)
     return letters_target / letters_total if letters_total else 0.0

@@ -133,8 +133,7 @@ class LiveTracker:
             answer_lang=self._language_of(answer, answer_chips),
             chips=chips,
             answer_chips=answer_chips,
-            target_share=target_share([c.clean for c in chips], [c.lang for c in chips], self.target_lang,
-                                      self.backend),
+            target_share=target_share([c.clean for c in chips], [c.lang for c in chips], self.target_lang),
             switch=switches[0] if switches else None,
             switches=switches,
         )

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from kit.app.indicators import LiveTracker, LiveView, Verdict, final_verdict
-from kit.lid import detect, strip_latex
+from kit.lid import detect, detection_text
 from kit.rewards.parsing import THINK_CLOSE, last_boxed
 
 log = logging.getLogger(__name__)
@@ -215,7 +215,7 @@ class SessionUpdate:
 
 def detect_question_language(question: str, backend: str = "fasttext") -> str | None:
     """The question's language (LaTeX removed), or None when it has no letters."""
-    return detect(strip_latex(question or ""), backend).lang
+    return detect(detection_text(question or "", backend), backend).lang
 
 
 def resolve_target(

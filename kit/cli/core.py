@@ -51,12 +51,12 @@ def lid_command(
     as_json: bool = typer.Option(False, "--json", help='Print {"lang", "confidence", "segments"} as JSON.'),
 ):
     """Identify the language of TEXT and of each of its paragraphs (or sentences)."""
-    from kit.lid import analyze_segments, detect, is_consistent, strip_latex
+    from kit.lid import analyze_segments, detect, detection_text, is_consistent
 
     if text == "-":
         text = sys.stdin.read()
     target_code = _check_lang(target, "--target") if target else None
-    whole = detect(strip_latex(text), backend)
+    whole = detect(detection_text(text, backend), backend)
     analysis = analyze_segments(text, target_code or whole.lang or "en", unit=unit, backend=backend)
     result = {"lang": whole.lang, "confidence": round(whole.confidence, 4),
               "segments": [{"text": s.text, "lang": s.lang} for s in analysis.segments]}
