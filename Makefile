@@ -63,7 +63,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check kit tests app.py
 
 bench-lid: $(STAMP)
-	$(VENV)/bin/mthinker bench lid --out docs/lid_benchmark.json
+	$(VENV)/bin/mthinker bench lid --output docs/lid_benchmark.json
 
 clean:
 	rm -rf $(VENV) $(VERL_VENV) runs .pytest_cache

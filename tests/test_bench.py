@@ -74,7 +74,7 @@ def test_bench_grpo_tiny_reports_positive_figures(tiny_cache, tmp_path):
     out = tmp_path / "grpo.json"
     result = runner.invoke(app, ["bench", "grpo", "--arch", "tiny", "--backend", "transformers",
                                  "--steps", "1", "--group", "2", "--accumulation", "1", "--completion-len", "8",
-                                 "--json", "--out", str(out)])
+                                 "--json", "--output", str(out)])
     data = _json_stdout(result)
     for key in ("peak_mem_gb", "peak_reserved_gb", "step_time_s", "step_tokens_per_s", "gen_tokens_per_s",
                 "train_tokens_per_s"):

@@ -44,7 +44,7 @@ def test_compare_18_languages_with_the_papers_10(tmp_path):
     assert len(metrics["all_avg"]["languages"]) == 18
     paper = paper_row("polymath", "M-Thinker-7B-Iter2")
     out = tmp_path / "cmp.md"
-    result = runner.invoke(app, ["compare", str(run), "--paper", "M-Thinker-7B-Iter2", "--out", str(out)], env=WIDE)
+    result = runner.invoke(app, ["compare", str(run), "--paper", "M-Thinker-7B-Iter2", "--output", str(out)], env=WIDE)
     assert result.exit_code == 0, result.output
     extra = [c for c in POLYMATH_LANGUAGES if c not in IN_DOMAIN + OUT_OF_DOMAIN]
     assert f"has {', '.join(c for c in metrics['languages'] if c in extra)} that M-Thinker-7B-Iter2 lacks" \
@@ -83,7 +83,7 @@ def test_score_names_the_line_of_a_language_the_benchmark_lacks(tmp_path):
             {"bench": "mmath", "lang": "de", "id": 0, "sample": 0, "prediction": "x"}]
     preds.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     result = runner.invoke(app, ["score", "--bench", "mmath", "--preds", str(preds), "--data", str(tmp_path),
-                                 "--out", str(tmp_path / "m.json")], env=WIDE)
+                                 "--output", str(tmp_path / "m.json")], env=WIDE)
     assert result.exit_code == 2, result.output
     assert "--preds" in result.output and "preds.jsonl line 2: language 'de' is not in mmath" in result.output
 
@@ -99,11 +99,11 @@ def test_compare_paper_rescores_with_langdetect_and_says_not_comparable(tmp_path
     assert write_synthetic_predictions("polymath", preds, langs=["ja", "fr"], levels=["low"], limit=4) == 32
     for lid, out in (("fasttext", run / "metrics.json"), ("langdetect", tmp_path / "direct.json")):
         result = runner.invoke(app, ["score", "--bench", "polymath", "--preds", str(preds), "--lid", lid,
-                                     "--workers", "1", "--out", str(out)], env=WIDE)
+                                     "--workers", "1", "--output", str(out)], env=WIDE)
         assert result.exit_code == 0, result.output
     md = tmp_path / "cmp.md"
     result = runner.invoke(app, ["compare", str(run / "metrics.json"), "--paper", "M-Thinker-1.5B-Iter2",
-                                 "--out", str(md)], env=WIDE)
+                                 "--output", str(md)], env=WIDE)
     assert result.exit_code == 0, result.output
     rescored = json.loads((run / "metrics.langdetect.json").read_text(encoding="utf-8"))
     direct = json.loads((tmp_path / "direct.json").read_text(encoding="utf-8"))

@@ -180,7 +180,7 @@ def test_cli_generate_score_eval_compare_with_tiny_model(tmp_path, tiny_model_pa
     runner = CliRunner()
     preds, metrics = tmp_path / "preds.jsonl", tmp_path / "metrics.json"
     gen = ["generate", "--bench", "polymath", "--langs", "ja", "--levels", "low", "--limit", "2", "--n", "2",
-           "--max-tokens", "8", "--seed", "0", "--model", str(tiny_model_path), "--out", str(preds)]
+           "--max-tokens", "8", "--seed", "0", "--model", str(tiny_model_path), "--output", str(preds)]
     result = runner.invoke(app, gen)
     assert result.exit_code == 0, result.output
     rows = _lines(preds)
@@ -189,7 +189,7 @@ def test_cli_generate_score_eval_compare_with_tiny_model(tmp_path, tiny_model_pa
     result = runner.invoke(app, gen)
     assert result.exit_code == 0 and "0 predictions written, 4 already" in result.output
 
-    result = runner.invoke(app, ["score", "--bench", "polymath", "--preds", str(preds), "--out", str(metrics),
+    result = runner.invoke(app, ["score", "--bench", "polymath", "--preds", str(preds), "--output", str(metrics),
                                  "--details", str(tmp_path / "details.jsonl"), "--workers", "1"])
     assert result.exit_code == 0, result.output
     m = json.loads(metrics.read_text())
@@ -206,11 +206,11 @@ def test_cli_generate_score_eval_compare_with_tiny_model(tmp_path, tiny_model_pa
     for name in ("preds.jsonl", "metrics.json", "details.jsonl", "report.md", "report.png"):
         assert (run / name).is_file(), name
 
-    result = runner.invoke(app, ["compare", str(metrics), "--paper", "M-Thinker-1.5B-Iter2", "--out",
+    result = runner.invoke(app, ["compare", str(metrics), "--paper", "M-Thinker-1.5B-Iter2", "--output",
                                  str(tmp_path / "cmp.md")])
     assert result.exit_code == 0, result.output
     assert "| ja |" in (tmp_path / "cmp.md").read_text()
-    result = runner.invoke(app, ["compare", str(metrics), str(run / "metrics.json"), "--out", str(tmp_path / "ab.md")])
+    result = runner.invoke(app, ["compare", str(metrics), str(run / "metrics.json"), "--output", str(tmp_path / "ab.md")])
     assert result.exit_code == 0, result.output
     assert "| ja | 0.00 | 0.00 | +0.00 |" in (tmp_path / "ab.md").read_text()
     other = tmp_path / "other.json"
@@ -220,7 +220,7 @@ def test_cli_generate_score_eval_compare_with_tiny_model(tmp_path, tiny_model_pa
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text(preds.read_text() + '{"bench": "polymath"}\n')
-    result = runner.invoke(app, ["score", "--bench", "polymath", "--preds", str(bad), "--out", str(metrics)],
+    result = runner.invoke(app, ["score", "--bench", "polymath", "--preds", str(bad), "--output", str(metrics)],
                            env={"COLUMNS": "400", "TERMINAL_WIDTH": "400"})  # one line: the message is not wrapped
     assert result.exit_code == 2 and "bad.jsonl line 5: missing field(s)" in result.output, result.output
 
@@ -285,7 +285,7 @@ def test_cli_error_messages_keep_brackets(tmp_path, monkeypatch):
     server = _Server(fail=_asks_for(problems[0].question.strip()))
     wide = {"COLUMNS": "400", "TERMINAL_WIDTH": "400"}
     gen = ["generate", "--bench", "polymath", "--langs", "ja", "--levels", "low", "--limit", "1", "--n", "1",
-           "--out", str(tmp_path / "preds.jsonl")]
+           "--output", str(tmp_path / "preds.jsonl")]
     try:
         result = CliRunner().invoke(app, [*gen, "--engine", "openai", "--api-mode", "chat", "--api-base",
                                           server.base + "/", "--model", "served"], env=wide)

@@ -9,16 +9,18 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from kit.lid import LIDBackend  # the library's enum; kit.lid loads its models only when called
+from kit.bench.grpo import BenchBackend
+from kit.cli.options import JsonOpt, OutAliasOpt, output_path
+from kit.eval.benchmarks import Bench
+from kit.lid import LIDBackend  # the library's enums; kit.lid loads its models only when called
 
 app = typer.Typer(no_args_is_help=True)
-OutOption = Annotated[Path | None, typer.Option("--out", help="Also write the JSON result to this file.")]
+OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Also write the JSON result to this file.")]
 
 # Kept here (not imported from kit.bench.archs) so `mthinker bench --help` does not import the library.
 ARCH_HELP = ("deepseek-r1-distill-qwen-1.5b, deepseek-r1-distill-qwen-7b (real shapes, random weights) "
@@ -37,7 +39,7 @@ def _emit(result: dict, as_json: bool, out: Path | None, table) -> None:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         except OSError as exc:
-            write_error = f"cannot write --out {out}: {exc.strerror or exc}"
+            write_error = f"cannot write --output {out}: {exc.strerror or exc}"
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False))
     else:
@@ -71,7 +73,7 @@ def _data_dir(data: Path | None, required: bool) -> Path | None:
 @app.command("grpo")
 def grpo_command(
     arch: str = typer.Option("tiny", "--arch", help=ARCH_HELP),
-    backend: str = typer.Option("transformers", "--backend",
+    backend: BenchBackend = typer.Option(BenchBackend.transformers, "--backend",
                                 help="unsloth (the kit's loader with unsloth; CUDA only), transformers (the kit's "
                                      "loader: bitsandbytes + PEFT) or trl-peft (plain TRL + PEFT + bitsandbytes "
                                      "QLoRA as TRL documents it: the reference)."),
@@ -89,14 +91,15 @@ def grpo_command(
     allow_cpu: bool = typer.Option(False, "--allow-cpu", help="Run a billion-parameter arch without a GPU."),
     no_checkpointing: bool = typer.Option(False, "--no-gradient-checkpointing",
                                           help="Turn gradient checkpointing off (more memory, faster)."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (peak_mem_gb, ...)."),
-    out: OutOption = None,
+    as_json: JsonOpt = False,
+    output: OutputOpt = None,
+    out: OutAliasOpt = None,
 ):
     """Peak memory, step time and tokens/s of GRPO on a 4-bit + LoRA model with a real architecture."""
     from kit.bench.grpo import GRPOBenchConfig, run_grpo_bench
 
     try:
-        cfg = GRPOBenchConfig(arch=arch, backend=backend, group=group, completion_len=completion_len,
+        cfg = GRPOBenchConfig(arch=arch, backend=backend.value, group=group, completion_len=completion_len,
                               batch=batch, accumulation=accumulation,
                               steps=steps, lora_r=lora_r, allow_cpu=allow_cpu, lang=_langs(lang, "--lang")[0],
                               gradient_checkpointing=not no_checkpointing)
@@ -113,7 +116,7 @@ def grpo_command(
             advice = describe_oom(exc, {"num_generations": group, "max_completion_length": completion_len})
             _fail(f"{advice}\nHere --group sets num_generations and --completion-len max_completion_length.")
         _fail(str(exc))
-    _emit(result, as_json, out, _grpo_table)
+    _emit(result, as_json, output_path(output, out), _grpo_table)
 
 
 def _grpo_table(r: dict) -> None:
@@ -160,8 +163,9 @@ def rewards_command(
                                                 help="A GRPO step time to compute the reward's share of."),
     grpo_result: Annotated[Path | None, typer.Option(
         "--grpo-result", help="A `bench grpo --json` output: its step time is used.")] = None,
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    out: OutOption = None,
+    as_json: JsonOpt = False,
+    output: OutputOpt = None,
+    out: OutAliasOpt = None,
 ):
     """Time per completion of LC (fasttext vs langdetect), math-verify, the CTA judge and the whole reward."""
     from kit.bench.rewards import run_rewards_bench, step_time_from_result
@@ -179,7 +183,7 @@ def rewards_command(
                                    repeats=repeats)
     except ValueError as exc:
         _fail(str(exc))
-    _emit(result, as_json, out, _rewards_table)
+    _emit(result, as_json, output_path(output, out), _rewards_table)
 
 
 def _rewards_table(r: dict) -> None:
@@ -214,8 +218,9 @@ def lid_command(
     langs: str | None = typer.Option(None, "--langs", help="Languages, e.g. ja,en (default: all found)."),
     limit: int | None = typer.Option(None, "--limit", min=1,
                                         help="At most this many questions per language and benchmark."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    out: OutOption = None,
+    as_json: JsonOpt = False,
+    output: OutputOpt = None,
+    out: OutAliasOpt = None,
 ):
     """Accuracy and time per text of both LID backends on the MMATH and PolyMath questions."""
     from kit.bench.lid import run_lid_bench
@@ -225,7 +230,7 @@ def lid_command(
         result = run_lid_bench(data_dir, _langs(langs, "--langs"), limit)
     except ValueError as exc:
         _fail(str(exc))
-    _emit(result, as_json, out, _lid_table)
+    _emit(result, as_json, output_path(output, out), _lid_table)
 
 
 def _lid_table(r: dict) -> None:
@@ -249,14 +254,9 @@ def _lid_table(r: dict) -> None:
 
 # ---------------------------------------------------------------------------------------------- score
 
-class _Bench(str, Enum):  # mirrors kit.eval.benchmarks.Bench (kept here so --help stays light)
-    mmath = "mmath"
-    polymath = "polymath"
-
-
 @app.command("score")
 def score_command(
-    bench: Annotated[_Bench, typer.Option("--bench", help="mmath or polymath.")] = _Bench.polymath,
+    bench: Annotated[Bench, typer.Option("--bench", help="mmath or polymath.")] = Bench.polymath,
     predictions: int = typer.Option(50000, "--predictions", min=1, help="How many synthetic predictions."),
     thinking_chars: int = typer.Option(0, "--thinking-chars", min=0,
                                        help="Lengthen each thinking to N characters of real benchmark text "
@@ -266,8 +266,9 @@ def score_command(
     data: Annotated[Path | None, typer.Option("--data", help="Benchmark folder (mmath/, polymath/).")] = None,
     keep: Annotated[Path | None, typer.Option("--keep", help="Keep the synthetic predictions in this file.")
                     ] = None,
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    out: OutOption = None,
+    as_json: JsonOpt = False,
+    output: OutputOpt = None,
+    out: OutAliasOpt = None,
 ):
     """Time `mthinker score` on N synthetic predictions built from the real benchmark text."""
     from kit.bench.score import run_score_bench
@@ -279,7 +280,7 @@ def score_command(
                                  workers=workers, data=data_dir, keep=keep)
     except (BenchmarkError, OSError) as exc:
         _fail(str(exc))
-    _emit(result, as_json, out, _score_table)
+    _emit(result, as_json, output_path(output, out), _score_table)
 
 
 def _score_table(r: dict) -> None:

@@ -18,22 +18,22 @@ from pathlib import Path
 
 import typer
 
-from kit.cli.train import (
-    ADAPTER_OPT,
-    ALLOW_OVERLAP_OPT,
-    CONFIG_ARG,
-    OUTPUT_OPT,
-    PRESET_OPT,
-    RESUME_OPT,
-    SET_OPT,
-    load_cli_config,
-    setup_logging,
+from kit.cli.options import (
+    AdapterOpt,
+    AllowOverlapOpt,
+    ConfigArg,
+    JsonOpt,
+    ModelOpt,
+    OutputDirOpt,
+    PresetOpt,
+    ResumeOpt,
+    SetOpt,
+    VerboseOpt,
 )
+from kit.cli.train import load_cli_config, setup_logging
 
 app = typer.Typer()
 
-MODEL_OPT = typer.Option(None, "--model", help="Base model (Hub id, folder, or tiny); default: model.name.")
-VERBOSE_OPT = typer.Option(False, "--verbose", "-v", help="Debug log lines.")
 
 
 def _fail(exc: Exception) -> None:
@@ -47,9 +47,9 @@ def _check_dir(path: Path | None, flag: str) -> None:
 
 
 @app.command("sft")
-def sft(config: str | None = CONFIG_ARG, preset: str | None = PRESET_OPT, overrides: list[str] | None = SET_OPT,
-        output: Path | None = OUTPUT_OPT, adapter: Path | None = ADAPTER_OPT, resume: bool = RESUME_OPT,
-        allow_overlap: bool = ALLOW_OVERLAP_OPT, verbose: bool = VERBOSE_OPT):
+def sft(config: ConfigArg = None, preset: PresetOpt = None, overrides: SetOpt = None,
+        output: OutputDirOpt = None, adapter: AdapterOpt = None, resume: ResumeOpt = False,
+        allow_overlap: AllowOverlapOpt = False, verbose: VerboseOpt = False):
     """Cold-start SFT (LoRA, or full with sft.full=true) on multilingual reasoning traces."""
     setup_logging(verbose)
     cfg = load_cli_config(config, preset, overrides, output, allow_overlap)
@@ -65,9 +65,9 @@ def sft(config: str | None = CONFIG_ARG, preset: str | None = PRESET_OPT, overri
 
 
 @app.command("select")
-def select(config: str | None = CONFIG_ARG, preset: str | None = PRESET_OPT, overrides: list[str] | None = SET_OPT,
-           output: Path | None = OUTPUT_OPT, model: str | None = MODEL_OPT, adapter: Path | None = ADAPTER_OPT,
-           allow_overlap: bool = ALLOW_OVERLAP_OPT, verbose: bool = VERBOSE_OPT):
+def select(config: ConfigArg = None, preset: PresetOpt = None, overrides: SetOpt = None,
+           output: OutputDirOpt = None, model: ModelOpt = None, adapter: AdapterOpt = None,
+           allow_overlap: AllowOverlapOpt = False, verbose: VerboseOpt = False):
     """Rejection sampling: keep questions with 0 < #(well-formed, consistent, correct) < n rollouts."""
     setup_logging(verbose)
     cfg = load_cli_config(config, preset, overrides, output, allow_overlap)
@@ -82,10 +82,10 @@ def select(config: str | None = CONFIG_ARG, preset: str | None = PRESET_OPT, ove
 
 
 @app.command("refs")
-def refs(config: str | None = CONFIG_ARG, preset: str | None = PRESET_OPT, overrides: list[str] | None = SET_OPT,
+def refs(config: ConfigArg = None, preset: PresetOpt = None, overrides: SetOpt = None,
          input_dir: Path = typer.Option(..., "--input", "-i", help="The select stage's output folder."),
-         output: Path | None = OUTPUT_OPT, model: str | None = MODEL_OPT, adapter: Path | None = ADAPTER_OPT,
-         verbose: bool = VERBOSE_OPT):
+         output: OutputDirOpt = None, model: ModelOpt = None, adapter: AdapterOpt = None,
+         verbose: VerboseOpt = False):
     """English references for CTA: escalating English rollouts until one is correct and in English."""
     setup_logging(verbose)
     cfg = load_cli_config(config, preset, overrides, output)
@@ -102,11 +102,11 @@ def refs(config: str | None = CONFIG_ARG, preset: str | None = PRESET_OPT, overr
 
 
 @app.command("pipeline")
-def pipeline(config: str | None = CONFIG_ARG, preset: str | None = PRESET_OPT,
-             overrides: list[str] | None = SET_OPT, output: Path | None = OUTPUT_OPT,
-             allow_overlap: bool = ALLOW_OVERLAP_OPT,
-             as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-             verbose: bool = VERBOSE_OPT):
+def pipeline(config: ConfigArg = None, preset: PresetOpt = None,
+             overrides: SetOpt = None, output: OutputDirOpt = None,
+             allow_overlap: AllowOverlapOpt = False,
+             as_json: JsonOpt = False,
+             verbose: VerboseOpt = False):
     """SFT, then select + refs + GRPO per iteration, skipping finished stages; ends with a before/after table."""
     setup_logging(verbose)
     cfg = load_cli_config(config, preset, overrides, output, allow_overlap)
@@ -133,7 +133,7 @@ def export(adapter: Path = typer.Argument(..., help="A LoRA adapter folder (e.g.
            license_id: str | None = typer.Option(None, "--license",
                                                  help="The weights' license id for the model cards (e.g. mit); "
                                                       "default: the base model's, named in the card."),
-           verbose: bool = VERBOSE_OPT):
+           verbose: VerboseOpt = False):
     """Export adapters: a copy, merged 16-bit weights, GGUF (GPU), each with a model card; optionally pushed."""
     setup_logging(verbose)
     _check_dir(adapter, "ADAPTER")
@@ -151,7 +151,7 @@ def export(adapter: Path = typer.Argument(..., help="A LoRA adapter folder (e.g.
 @app.command("export-verl")
 def export_verl(data: Path = typer.Argument(..., help="RL data (refs output train.jsonl, or any kit.data source)."),
                 output: Path = typer.Option(..., "--output", "-o", help="Folder for train.parquet + README."),
-                verbose: bool = VERBOSE_OPT):
+                verbose: VerboseOpt = False):
     """Write RL data as verl parquet plus a README on using kit.rewards.verl.compute_score."""
     setup_logging(verbose)
     from kit.data.loaders import DataError

@@ -16,19 +16,19 @@ from pathlib import Path
 
 import typer
 
+from kit.cli.options import (
+    AdapterOpt,
+    AllowOverlapOpt,
+    ConfigArg,
+    JsonOpt,
+    OutputDirOpt,
+    PresetOpt,
+    ResumeOpt,
+    SetOpt,
+    VerboseOpt,
+)
+
 app = typer.Typer()
-
-CONFIG_ARG = typer.Argument(None, help="YAML config file (or a preset name). Omit to use --preset.")
-PRESET_OPT = typer.Option(None, "--preset", "-p", help="A preset from examples/configs: tiny, t4-1.5b, 24gb-7b.")
-SET_OPT = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
-                       help="Override a config key, e.g. --set grpo.max_steps=10 (repeatable).")
-OUTPUT_OPT = typer.Option(None, "--output", "-o", help="Output folder (default: output_dir of the config).")
-ADAPTER_OPT = typer.Option(None, "--adapter", help="Start from this LoRA adapter (e.g. the SFT one).")
-RESUME_OPT = typer.Option(False, "--resume", help="Continue from the latest checkpoint in the output folder.")
-ALLOW_OVERLAP_OPT = typer.Option(False, "--allow-benchmark-overlap",
-                                 help="Train even on MMATH/PolyMath questions (= data.allow_benchmark_overlap); "
-                                      "without it a stage refuses them.")
-
 
 def setup_logging(verbose: bool = False) -> None:
     """Readable, timestamped log lines through rich for the kit's loggers; quieter third-party logs."""
@@ -83,15 +83,15 @@ def print_reward_table(summary: dict, title: str) -> None:
 
 
 def grpo(
-    config: str | None = CONFIG_ARG,
-    preset: str | None = PRESET_OPT,
-    overrides: list[str] | None = SET_OPT,
-    output: Path | None = OUTPUT_OPT,
-    resume: bool = RESUME_OPT,
-    adapter: Path | None = ADAPTER_OPT,
-    allow_overlap: bool = ALLOW_OVERLAP_OPT,
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON instead of a table."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug log lines."),
+    config: ConfigArg = None,
+    preset: PresetOpt = None,
+    overrides: SetOpt = None,
+    output: OutputDirOpt = None,
+    resume: ResumeOpt = False,
+    adapter: AdapterOpt = None,
+    allow_overlap: AllowOverlapOpt = False,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ):
     """GRPO with the M-Thinker rewards (LC gate + accuracy + CTA); logs rewards/<component> every step."""
     setup_logging(verbose)
