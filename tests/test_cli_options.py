@@ -13,7 +13,7 @@ from kit.eval.synthetic import write_synthetic_predictions
 from kit.generation import SamplingParams
 
 runner = CliRunner()
-WIDE = {"COLUMNS": "200", "TERMINAL_WIDTH": "200"}
+WIDE = {"COLUMNS": "400", "TERMINAL_WIDTH": "400"}  # as the other CLI tests: typer reads it once
 
 
 def _commands(command, path=()):
