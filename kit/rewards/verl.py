@@ -40,6 +40,7 @@ setting not given there falls back to an environment variable, read once per pro
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -50,7 +51,7 @@ from kit.rewards.parsing import split_thinking
 
 _LOCK = threading.Lock()
 # {settings key: {"config": RewardConfig, "judge": judge or None}}, built on first use of each setting
-_STATE: dict[tuple, dict[str, Any]] = {}
+_STATE: dict[str, dict[str, Any]] = {}
 _JUDGE_PREFIX = "MTHINKER_JUDGE_"
 # verl's naive manager adds these keywords when a reward model router runs; the kit's reward does not use them
 _VERL_EXTRA_KWARGS = {"reward_router_address", "reward_model_tokenizer"}
@@ -120,7 +121,7 @@ def settings(reward: Mapping | None = None, judge: Mapping | None = None) -> dic
     """``{"config": RewardConfig, "judge": judge or None}`` that the entry points use for these reward_kwargs
     (built once per distinct setting and process, then shared)."""
     reward, judge = _plain(reward, "reward"), _plain(judge, "judge")
-    key = (tuple(sorted(reward.items(), key=repr)), tuple(sorted(judge.items(), key=repr)))
+    key = json.dumps([reward, judge], sort_keys=True, default=repr)  # nested values stay hashable
     state = _STATE.get(key)
     if state is None:
         with _LOCK:
