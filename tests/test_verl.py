@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -79,6 +80,10 @@ def test_verl_env_pins_verl_once_and_mirrors_the_kit_reward_side():
     pinned = _requirements(REQUIREMENTS.read_text(encoding="utf-8").splitlines())
     verl = pinned.pop("verl")
     assert str(verl.specifier).startswith("==")  # one exact release, pinned here only
+    release = str(verl.specifier)[2:]
+    for doc in (REQUIREMENTS, REPO / "docs" / "scale.md"):  # the install lines quote the same release
+        quoted = set(re.findall(r"verl\[vllm\]==([\w.]+)", doc.read_text(encoding="utf-8")))
+        assert quoted == {release}, f"{doc.name} quotes verl {quoted}, the pin is {release}"
     kit = _requirements(tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"])
     for name, requirement in pinned.items():
         assert name in kit, f"{REQUIREMENTS.name}: {name} is not a dependency of the kit"
