@@ -90,6 +90,15 @@ def test_verl_env_pins_verl_once_and_mirrors_the_kit_reward_side():
         assert requirement.specifier == kit[name].specifier, f"{name}: {requirement} vs pyproject's {kit[name]}"
 
 
+def test_latex_answers_verify_on_the_verl_env_antlr_runtime(verl_python):
+    """verl's hydra-core pins antlr4 4.9.3; math-verify's LaTeX parsing must work on it there too."""
+    code = ("from kit.rewards.accuracy import verify; "
+            "print([verify('\\\\frac{1}{2}', '0.5'), verify('(x+1)^2', 'x^2+2x+1'), verify('\\\\sqrt{2}', '2')])")
+    out = run_in_verl_env(verl_python, ["-c", code], timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[True, True, False]"
+
+
 # --------------------------------------------------------------------- verl's reward manager, for real
 
 
