@@ -4,6 +4,7 @@
     .venv/bin/python scripts/screenshot_app.py                      # the replayed drift story (tests.support.replay)
     .venv/bin/python scripts/screenshot_app.py --tiny               # the tiny embedded model (random weights)
     .venv/bin/python scripts/screenshot_app.py --api-base http://127.0.0.1:8000/v1 --api-model m-thinker
+    .venv/bin/python scripts/screenshot_app.py --compare runs/quickstart/final   # after make quickstart
 
 By default the page talks to `tests.support.replay.ReplayServer` on 127.0.0.1, which streams a hand-written
 Japanese thinking that drifts into English (a replay, not a model's output: the docs say so), so the shot
@@ -44,9 +45,15 @@ def main() -> None:
     parser.add_argument("--adapter", default=None)
     parser.add_argument("--api-base", default=None)
     parser.add_argument("--api-model", default="default")
+    parser.add_argument("--compare", default=None, metavar="ADAPTER",
+                        help="compare mode: the adapter's cold-start base (left) and the adapter (right) on a "
+                             "held-out question of the quickstart, greedy; one shot, docs/app_compare.png")
     parser.add_argument("--mid", default=str(REPO / "docs" / "app_screenshot.png"))
     parser.add_argument("--final", default=str(REPO / "docs" / "app_final.png"))
     args = parser.parse_args()
+    if args.compare:
+        compare_shot(args.compare, REPO / "docs" / "app_compare.png")
+        return
 
     from kit.app.launch import AppConfig, launch_demo
     from tests.support.chromium import Chromium
@@ -80,6 +87,36 @@ def main() -> None:
         page.wait_for(FINAL, timeout_s=600)
         page.evaluate("document.querySelector('#indicators').scrollIntoView({block: 'start'})")
         print("final:", page.screenshot(args.final))
+
+
+def compare_shot(adapter: str, path: Path, question: dict | None = None) -> dict:
+    """Compare mode on a held-out question of the tiny preset (greedy); returns both verdict texts."""
+    from kit.app.launch import AppConfig, launch_demo
+    from kit.train.config import load_config
+    from kit.train.pipeline import held_out
+    from tests.support.chromium import Chromium
+
+    row = question or held_out(load_config("examples/configs/tiny.yaml"))[0]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo, url = launch_demo(AppConfig(model=adapter, port=port), block=False)
+    try:
+        with Chromium(width=1280, height=1100, timeout_s=300) as page:
+            page.open(url, ready="document.querySelector('#question textarea') !== null")
+            page.click("#compare input[type=checkbox]")
+            page.wait_for("document.querySelector('#verdict-base')?.offsetParent != null")
+            page.fill("#question textarea", row["question"])
+            page.fill("#gold input, #gold textarea", row["answer"])
+            page.fill("#temperature input[type=number]", "0")
+            page.fill("#max-tokens input[type=number]", "48")
+            page.click("#submit")
+            verdicts = {side: page.wait_for(f"document.querySelector('#{side} [data-state=final]')?.textContent",
+                                            timeout_s=300) for side in ("verdict", "verdict-base")}
+            print("compare:", page.screenshot(path))
+            return {"trained": verdicts["verdict"], "cold start": verdicts["verdict-base"], "id": row["id"]}
+    finally:
+        demo.close()
 
 
 if __name__ == "__main__":

@@ -274,7 +274,29 @@ def test_examples_label_names_the_benchmarks_it_loaded(monkeypatch):
         ]
 
     monkeypatch.setattr(kit.app.examples, "find_benchmarks_dir", lambda *a, **k: None)  # a fresh clone
-    assert example_labels(create_demo(AppConfig(preset="tiny"))) == ["Examples from PolyMath"]
+    demo = create_demo(AppConfig(preset="tiny"))
+    assert example_labels(demo) == ["Examples from PolyMath"]
+    # the buttons show the question's opening words, not ids; the solve API names its values
+    buttons = next(c["props"]["sample_labels"] for c in demo.config["components"]
+                   if str(c["props"].get("label") or "").startswith("Examples from"))
+    assert all(label.startswith("[") and "PolyMath" not in label and len(label) > 12 for label in buttons), buttons
+    solve = demo.get_api_info()["named_endpoints"]["/solve"]["parameters"]
+    assert [p["label"] for p in solve] == ["question", "target_language", "temperature", "max_new_tokens"]
+    assert demo.config["title"] == "M-Thinker demo: think in the question's language"
+
+
+def test_an_adapter_given_as_model_opens_compare_mode_on_its_recorded_base(tmp_path):
+    from kit.app.launch import AppConfig, launch_banner
+    from kit.models import record_base
+
+    adapter = tmp_path / "final"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    record_base(adapter, str(tmp_path))
+    cfg = AppConfig(model=str(adapter))
+    assert cfg.adapter == str(adapter) and cfg.model_name() == str(tmp_path.resolve())
+    assert "--share" in launch_banner("http://127.0.0.1:7860/", None, False)
+    assert "share=True" not in launch_banner("http://127.0.0.1:7860/", None, False)
 
 
 def test_browser_tests_fail_instead_of_skipping_when_the_browser_is_required(tmp_path):

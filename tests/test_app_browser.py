@@ -61,6 +61,10 @@ def set_number(page, elem_id: str, value) -> None:
 
 
 def test_question_streams_to_a_verdict_badge(page, tmp_path):
+    # at idle: the page's own title, a Stop button that is off, and a verdict badge that does not claim to wait
+    assert page.evaluate("document.title") == "M-Thinker demo: think in the question's language"
+    assert page.evaluate("document.querySelector('#stop').disabled") is True
+    assert page.evaluate("document.querySelector('#verdict [data-state=idle]') !== null")
     page.fill("#question textarea", QUESTION)
     page.fill("#gold input, #gold textarea", "12")
     assert page.wait_for("document.querySelector('#input-lang [data-lang]')?.dataset.lang") == "ja"
@@ -78,6 +82,8 @@ def test_question_streams_to_a_verdict_badge(page, tmp_path):
     thinking = page.evaluate("document.querySelector('#main-thinking textarea').value")
     assert 0 < len(thinking) < 1500, "max new tokens (48) was not applied"
     assert page.evaluate("document.querySelector('#status').innerText").strip() == "Done."
+    assert "appears after the thinking ends" not in page.evaluate("document.querySelector('#main-answer').innerText")
+    page.wait_for("document.querySelector('#stop').disabled === true")
 
 
 @contextlib.contextmanager

@@ -23,6 +23,7 @@ EXAMPLE_LANGUAGES = ("ja", "ko", "fr", "pt", "th", "es", "ar", "vi", "zh", "en",
 MMATH_LANGUAGES_SHOWN = ("ja", "fr", "zh", "th", "ko")
 # MMATH's AIME questions are long; the demo's examples prefer the shortest ones of the file.
 MMATH_MAX_CHARS = 600
+LABEL_CHARS = 48  # characters of the question an example button shows
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,10 @@ class Example:
 
     @property
     def label(self) -> str:
-        return f"[{self.lang}] {self.source}"
+        """The example button's text: the language and the question's opening words (ids tell a visitor
+        nothing)."""
+        words = " ".join(self.question.split())
+        return f"[{self.lang}] {words[:LABEL_CHARS].rstrip()}…" if len(words) > LABEL_CHARS else f"[{self.lang}] {words}"
 
 
 def _mmath_example(folder: Path, lang: str, pick: int = 0) -> Example | None:

@@ -118,6 +118,12 @@ def indicators_html(view: LiveView, *, elapsed_s: float = 0.0, streaming: bool =
     return "".join(parts)
 
 
+IDLE_VERDICT = (
+    '<div class="verdict-badge idle" data-state="idle">'
+    "Verdict: the language-consistency check appears here when an answer is complete.</div>"
+)
+
+
 def verdict_html(
     verdict: Verdict | None,
     target: str,

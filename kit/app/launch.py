@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from enum import Enum
 
+from kit.models import adapter_base, is_adapter_dir
+
 log = logging.getLogger(__name__)
 
 PAPER_BASE_MODEL = "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
@@ -53,6 +55,9 @@ class AppConfig:
             raise ValueError(f"--concurrency must be >= 1 (got {self.concurrency})")
         if int(self.max_queue) < 1:
             raise ValueError(f"--max-queue must be >= 1 (got {self.max_queue})")
+        if self.model and not self.adapter and is_adapter_dir(self.model):
+            # `--model runs/quickstart/final`: an adapter folder means compare mode on the base it was trained on
+            self.model, self.adapter = None, self.model
         if self.adapter and not os.path.isdir(self.adapter):
             raise ValueError(f"--adapter {self.adapter!r} is not a folder (expected a saved LoRA adapter)")
         if self.api_base and not self.api_base.startswith(("http://", "https://")):
@@ -65,6 +70,8 @@ class AppConfig:
     def model_name(self) -> str:
         if self.model:
             return self.model
+        if self.adapter:  # an adapter fits one base: the one it was trained on (recorded beside it)
+            return adapter_base(self.adapter)
         preset = self.preset
         if preset is Preset.auto:
             import torch
@@ -136,14 +143,29 @@ def launch_demo(cfg: AppConfig, *, block: bool = True, demo=None):
     from kit.app.html import CSS
 
     demo = demo or create_demo(cfg)
-    _, local_url, _ = demo.launch(
+    # gradio's own banner would tell users to set `share=True` in `launch()`; this app's switch is --share
+    _, local_url, share_url = demo.launch(
         server_name=cfg.host,
         server_port=int(cfg.port) or None,
         share=cfg.share,
-        prevent_thread_lock=not block,
+        prevent_thread_lock=True,
         show_error=False,
-        quiet=not block,
+        quiet=True,
         css=CSS,
         ssr_mode=False,
     )
+    if block:
+        print(launch_banner(local_url, share_url, cfg.share), flush=True)
+        demo.block_thread()
     return demo, local_url
+
+
+def launch_banner(local_url: str, share_url: str | None, share: bool) -> str:
+    lines = [f"* Running on local URL: {local_url}"]
+    if share_url:
+        lines.append(f"* Public link (temporary): {share_url}")
+    elif share:
+        lines.append("* No public link could be created (see the message above); the local URL works.")
+    else:
+        lines.append("* To create a public link, restart with --share.")
+    return "\n".join(lines)

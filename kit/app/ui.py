@@ -157,7 +157,12 @@ def _panel_values(update: SessionUpdate) -> tuple[str, str, str, str]:
         stopped=update.stopped,
         error=update.error,
     )
-    answer = view.answer if view.in_answer else "*(the answer appears after the thinking ends)*"
+    if view.in_answer:
+        answer = view.answer
+    elif update.done:  # stopped, cut at max new tokens, or failed before </think>
+        answer = "*(no answer: the output ended before the thinking closed with </think>)*"
+    else:
+        answer = "*(the answer appears after the thinking ends)*"
     return (
         fragments.indicators_html(view, elapsed_s=update.elapsed_s, streaming=not update.done),
         view.thinking,
@@ -215,13 +220,14 @@ def build_demo(sources: DemoSources):
                 )
         with gr.Row():
             submit = gr.Button("Think", variant="primary", elem_id="submit")
-            stop = gr.Button("Stop", variant="stop", elem_id="stop")
+            stop = gr.Button("Stop", variant="stop", elem_id="stop", interactive=False)  # live only while running
         status = gr.HTML(fragments.status_html("Ready."), elem_id="status")
-        panels = []
+        panels = {}
         with gr.Row():
+            # compare mode reads left to right: the base (cold-start) model, then the trained adapter
             for prefix, label, visible in (
-                ("main", sources.main.label, True),
                 ("base", sources.base.label if sources.base else "", False),
+                ("main", sources.main.label, True),
             ):
                 with gr.Column(visible=visible) as column:
                     gr.Markdown(f"### {label}" if label else "")
@@ -244,10 +250,10 @@ def build_demo(sources: DemoSources):
                             ],
                         )
                     verdict = gr.HTML(
-                        fragments.verdict_html(None, ""),
+                        fragments.IDLE_VERDICT,
                         elem_id="verdict" if prefix == "main" else "verdict-base",
                     )
-                panels.append((column, [indicators, thinking, answer, verdict]))
+                panels[prefix] = (column, [indicators, thinking, answer, verdict])
         if examples:
             gr.Examples(
                 examples=[[e.question, "auto", e.answer] for e in examples],
@@ -256,8 +262,8 @@ def build_demo(sources: DemoSources):
                 label="Examples from " + " and ".join(sorted({e.benchmark for e in examples})),
             )
 
-        main_outputs, base_outputs = panels[0][1], panels[1][1]
-        base_column = panels[1][0]
+        main_outputs, base_outputs = panels["main"][1], panels["base"][1]
+        base_column = panels["base"][0]
 
         def render(run: Run) -> list:
             empty = [gr.skip()] * 4
@@ -270,12 +276,14 @@ def build_demo(sources: DemoSources):
                 message = fragments.status_html("Stopped." if run.stop_event.is_set() else "Done.")
             else:
                 message = fragments.status_html("Generating… (Stop halts the model)")
-            return [message, *values[0], *(values[1] if len(values) > 1 else empty)]
+            running = len(done) < len(run.latest)
+            return [message, *values[0], *(values[1] if len(values) > 1 else empty), gr.update(interactive=running)]
 
         def think(
             question_text, target_code, temp, max_tokens, gold_text, backend, compare_on, request: gr.Request
         ):
             empty = [gr.skip()] * 8
+            idle = gr.update(interactive=False)
             session_id = getattr(request, "session_hash", None) or "anonymous"
             run = None
             try:
@@ -284,6 +292,8 @@ def build_demo(sources: DemoSources):
                 run = sources.register(
                     session_id, Run(run_sources, question_text, target_code, settings, gold_text, backend)
                 )
+                # Stop is live from the press on (loading the model can take a while), not from the first token
+                yield [fragments.status_html("Starting… (Stop halts the model)"), *empty, gr.update(interactive=True)]
                 for _ in run.start().updates():
                     if run.stop_event.is_set() and not all(u is not None and u.done for u in run.latest):
                         # Stop pressed: the stop handler draws the final state; a late partial redraw
@@ -291,10 +301,10 @@ def build_demo(sources: DemoSources):
                         continue
                     yield render(run)
             except InputError as exc:
-                yield [fragments.status_html(str(exc), error=True), *empty]
+                yield [fragments.status_html(str(exc), error=True), *empty, idle]
             except Exception as exc:  # noqa: BLE001 - never a stack trace, or any detail, in the page
                 message = report_failure(exc, "the page's Think")
-                yield [fragments.status_html(message[0].upper() + message[1:] + ".", error=True), *empty]
+                yield [fragments.status_html(message[0].upper() + message[1:] + ".", error=True), *empty, idle]
             finally:
                 if run is not None:
                     sources.release(session_id, run)
@@ -303,8 +313,8 @@ def build_demo(sources: DemoSources):
             """Stop the model, then show the verdict on what it had written (the stream is cancelled)."""
             runs = sources.stop(getattr(request, "session_hash", None) or "anonymous")
             if not runs:
-                return [fragments.status_html("Nothing is running."), *[gr.skip()] * 8]
-            return render(runs[-1])
+                return [fragments.status_html("Nothing is running."), *[gr.skip()] * 8, gr.update(interactive=False)]
+            return [*render(runs[-1])[:-1], gr.update(interactive=False)]
 
         question.change(
             lambda q, b: _question_info(q, b),
@@ -322,7 +332,7 @@ def build_demo(sources: DemoSources):
             api_visibility="private",
         )
         inputs = [question, target, temperature, max_new_tokens, gold, lid_backend, compare]
-        outputs = [status, *main_outputs, *base_outputs]
+        outputs = [status, *main_outputs, *base_outputs, stop]
         run_event = submit.click(
             think, inputs, outputs, api_visibility="private", show_progress="minimal", concurrency_id=GENERATE
         )
@@ -356,4 +366,19 @@ def build_demo(sources: DemoSources):
             return solve_result(last)
 
         gr.api(solve, api_name="solve", concurrency_id=GENERATE)
+        _name_api_values(demo, "solve", solve)
     return demo
+
+
+def _name_api_values(demo, api_name: str, fn) -> None:
+    """Label the endpoint's values with the function's parameter names: ``gr.api`` labels them "1st",
+    "2nd", ..., which is what ``/gradio_api/info`` and the page's API docs would show."""
+    import inspect
+
+    names = list(inspect.signature(fn).parameters)
+    for block_fn in demo.fns.values():
+        if block_fn.api_name == api_name:
+            for component, name in zip(block_fn.inputs, names):
+                component.label = name
+            for component in block_fn.outputs:
+                component.label = "result"
