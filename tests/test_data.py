@@ -8,6 +8,7 @@ import pytest
 from kit.data.loaders import DataError, load_rows, strip_instruction
 from kit.data.sft_data import load_traces
 from kit.data.traces import synthetic_traces
+from kit.languages import get_language
 from kit.paths import EXAMPLES_DIR, find_benchmarks_dir
 from kit.prompts import user_message
 
@@ -144,14 +145,34 @@ def test_synthetic_traces_pass_the_rewards():
     from kit.rewards.mthinker import RewardConfig, score_completions
 
     rows = load_rows(SLICE, langs=["ja", "ko", "fr", "th"], limit_per_lang=3)
-    traces = synthetic_traces(rows, english=True)
-    assert len(traces) == 2 * len(rows) and {t["lang"] for t in traces} >= {"en", "ja"}
-    gold = {r["id"]: r["answer"] for r in rows}
-    scores = [score_completions([t["thinking"] + "</think>" + t["answer"]], lang=t["lang"],
-                                answer=gold[t["id"].removesuffix("-en")], config=RewardConfig(min_response_chars=20))[0]
-              for t in traces]
-    assert all(s.format == 1 and s.accuracy == 1 for s in scores)
-    assert sum(s.lc for s in scores) >= 0.8 * len(scores)
+    for head_chars in (24, 0):  # the question's opening words, or a fixed sentence of the language
+        traces = synthetic_traces(rows, english_rows=rows, head_chars=head_chars)
+        # one English trace per problem: the four languages share their 3 problems
+        assert len(traces) == len(rows) + 3 and {t["lang"] for t in traces} >= {"en", "ja"}
+        gold = {r["id"]: r["answer"] for r in rows}
+        scores = [score_completions([t["thinking"] + "</think>" + t["answer"]], lang=t["lang"],
+                                    answer=gold[t["id"].removesuffix("-en")],
+                                    config=RewardConfig(min_response_chars=20))[0] for t in traces]
+        assert all(s.format == 1 and s.accuracy == 1 for s in scores)
+        assert sum(s.lc for s in scores) >= 0.8 * len(scores)
+
+
+def test_drifting_traces_think_in_english_at_the_drift_rate_and_answer_in_the_question_language():
+    from kit.rewards.mthinker import RewardConfig, score_completions
+
+    rows = load_rows(SLICE, langs=["ja", "fr", "th"])
+    traces = synthetic_traces(rows, head_chars=0, drift_rate=0.7, copies=2, seed=3)
+    assert len(traces) == 2 * len(rows) and len({t["id"] for t in traces}) == len(traces)
+    drifting = [t for t in traces if t["drift"]]
+    assert 0.6 < len(drifting) / len(traces) < 0.8
+    config, gold = RewardConfig(min_response_chars=20), {r["id"]: r["answer"] for r in rows}
+    for trace in traces[:40]:
+        score = score_completions([trace["thinking"] + "</think>" + trace["answer"]], lang=trace["lang"],
+                                  answer=gold[trace["id"].split("#")[0]], config=config)[0]
+        assert score.accuracy == 1
+        assert score.lc == (0.0 if trace["drift"] else 1.0), trace  # English thinking fails LC, native passes
+        assert trace["answer"].startswith(get_language(trace["lang"]).answer_phrase)
+    assert synthetic_traces(rows, head_chars=0, drift_rate=0.7, copies=2, seed=3) == traces  # seeded
 
 
 def test_empty_question_is_reported_as_empty_not_missing(tmp_path):

@@ -1,6 +1,7 @@
-"""``mthinker sft | select | refs | pipeline | export | export-verl``: the stages around GRPO.
+"""``mthinker sft | select | refs | pipeline | ablate | export | export-verl``: the stages around GRPO.
 
     mthinker pipeline examples/configs/tiny.yaml --output runs/quickstart     # what `make quickstart` runs
+    mthinker ablate examples/configs/tiny.yaml --seeds 3 --output runs/ablate   # every reward variant
     mthinker sft --preset tiny --output runs/sft                  # --resume continues after a crash or a kill
     mthinker select --preset tiny --model runs/sft/model --output runs/select
     mthinker refs --preset tiny --model runs/sft/model --input runs/select --output runs/refs
@@ -121,6 +122,35 @@ def pipeline(config: ConfigArg = None, preset: PresetOpt = None,
         typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
         print_summary(summary)
+
+
+@app.command("ablate")
+def ablate(config: str | None = CONFIG_ARG, preset: str | None = PRESET_OPT,
+           overrides: list[str] | None = SET_OPT, output: Path | None = OUTPUT_OPT,
+           variants: str = typer.Option("mthinker,naive,slc,no_cta,dense_lc", "--variants",
+                                        help="Comma-separated reward variants (mthinker, naive, slc, no_cta, "
+                                             "no_lc, dense_lc)."),
+           seeds: int = typer.Option(3, "--seeds", min=1, help="Seeds 0..N-1, each a full set of runs."),
+           verbose: bool = VERBOSE_OPT):
+    """The pipeline once per reward variant and seed from a shared cold start; a mean +- std table and a plot."""
+    setup_logging(verbose)
+    from kit.train.ablate import parse_variants, run_ablation
+
+    try:
+        names = parse_variants(variants)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc).removeprefix("--variants: "), param_hint="--variants") from None
+    cfg = load_cli_config(config, preset, overrides, output)
+    if output is None:  # beside the config's own runs, never inside one pipeline's folder
+        cfg.output_dir = str(Path(cfg.output_dir).with_name(Path(cfg.output_dir).name + "-ablate"))
+    try:
+        result = run_ablation(cfg, Path(cfg.output_dir), names, seeds)
+    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
+        _fail(exc)
+    from kit.train.ablate import markdown_table
+
+    typer.echo(markdown_table(result["table"], seeds))
+    typer.echo(f"written: {Path(cfg.output_dir) / 'ablation.md'}, ablation.json, ablation.png")
 
 
 @app.command("export")

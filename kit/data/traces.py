@@ -1,20 +1,33 @@
 """Synthetic cold-start traces for the embedded tiny model, built from the bundled slice.
 
-These are NOT reasoning: they exist only to teach a tiny randomly initialized model the *shape* the
-rewards check (native-language thinking, one ``</think>``, a localized answer phrase and ``\\boxed{gold}``),
-so that the SFT -> select -> refs -> GRPO pipeline has something to select and reward on a laptop CPU.
-Real runs use real traces (XueZhang-bjtu/M-Thinker-SFT-data, see :mod:`kit.data.sft_data`).
+These are NOT reasoning. They give a tiny randomly initialized model a miniature of the situation the paper
+starts from: a cold-start model that can answer in English, thinks in English for most non-English
+questions (DeepSeek-R1-Distill's drift), and in the question's language for the rest.
 
 A trace for a question in language L::
 
-    thinking:  <discourse word of L> <the question's opening words, in L> <the numbers it involves>
-    answer:    <answer phrase of L> \\boxed{<gold>}
+    native:    <discourse word of L> <the question's opening words, in L> <the numbers it involves>
+    drifting:  <discourse word of L> <the English version's opening words> <the numbers it involves>
 
-English traces (for the English references stage) follow the same recipe with the English question.
+(``head_chars=0``, the tiny preset: a fixed sentence of the thinking's language replaces the opening words.)
+    answer:    <answer phrase of L> \\boxed{<gold>}          (in L either way, as the real model answers)
+
+Each question gets ``copies`` traces, each drifting with probability ``drift_rate`` (seeded), so the model
+learns a per-language *chance* of drifting rather than one memorized choice per question. Both kinds open
+with the question's discourse word, so the choice of thinking language is made on the next token, right
+after one that names the question's language: a per-language choice that GRPO can move.
+
+The tiny task, honestly: the model cannot do arithmetic. Its answer skill is recall: it learns every
+problem of the slice in English (``english_rows``: one English trace per problem, held-out problems
+included, as a real model has seen English math), and the same problem in the other training languages;
+a held-out question (that language's text never trained on) is answered by the number sequence its
+thinking copies from the question, which is the same in every language. So held-out accuracy measures
+cross-lingual transfer of an answer learned elsewhere, and it is well above zero but far from 1.
 """
 
 from __future__ import annotations
 
+import random
 import re
 
 from kit.languages import get_language
@@ -39,25 +52,48 @@ def question_numbers(question: str, limit: int = 4) -> list[str]:
     return _NUMBER.findall(question)[:limit]
 
 
-def synthetic_trace(question: str, lang: str, answer: str, *, head_chars: int = 40) -> dict[str, str]:
-    """``{"thinking", "answer"}`` of one synthetic trace (see the module docstring)."""
-    language = get_language(lang)
+def synthetic_trace(question: str, lang: str, answer: str, *, head_chars: int = 40,
+                    think_in: str | None = None, think_question: str | None = None) -> dict[str, str]:
+    """``{"thinking", "answer"}`` of one synthetic trace (see the module docstring).
+
+    ``think_in``/``think_question``: a drifting trace thinks in that language, restating ``think_question``
+    (the question's version in it); the numbers and the answer still come from ``question`` and ``lang``.
+    """
+    thinker = get_language(think_in or lang)
     numbers = " ".join(question_numbers(question))
-    thinking = f"{language.discourse_word} {question_head(question, head_chars)} {numbers}".strip()
-    return {"thinking": thinking, "answer": f"{language.answer_phrase} \\boxed{{{answer}}}"}
+    # head_chars=0: a fixed sentence of the thinking's language instead of the question's opening words, so a
+    # very small model spends its capacity on the answer, not on copying text
+    head = question_head(think_question if think_in else question, head_chars) if head_chars else thinker.control
+    # a drifting trace opens with the question's discourse word and then switches: the choice of language is
+    # made right after a token that names the question's language, so the model learns it per language
+    opener = get_language(lang).discourse_word
+    thinking = f"{opener} {head} {numbers}".strip()
+    return {"thinking": thinking, "answer": f"{get_language(lang).answer_phrase} \\boxed{{{answer}}}"}
 
 
-def synthetic_traces(rows: list[dict], *, english: bool = False, head_chars: int = 40) -> list[dict]:
-    """SFT records ``{id, lang, question, thinking, answer}`` for question rows (see :mod:`kit.data.loaders`).
+def synthetic_traces(rows: list[dict], *, english_rows: list[dict] = (), head_chars: int = 40,
+                     drift_rate: float = 0.0, copies: int = 1, seed: int = 0) -> list[dict]:
+    """SFT records ``{id, lang, question, thinking, answer, drift}`` for question rows (:mod:`kit.data.loaders`).
 
-    ``english=True`` adds an English trace for each row's ``en_question`` too, so the model can also answer
-    the English questions the refs stage asks.
+    ``copies`` traces per row, each thinking in English with probability ``drift_rate`` (rows without an English
+    version never drift); then one English trace per distinct ``en_question`` of ``english_rows`` (the pipeline
+    passes every row, held-out ones too: their English problem is trained, never their own text).
     """
     out = []
     for row in rows:
-        trace = synthetic_trace(row["question"], row["lang"], row["answer"], head_chars=head_chars)
-        out.append({"id": row["id"], "lang": row["lang"], "question": row["question"], **trace})
-        if english and row.get("en_question"):
-            trace = synthetic_trace(row["en_question"], "en", row["answer"], head_chars=head_chars)
-            out.append({"id": f"{row['id']}-en", "lang": "en", "question": row["en_question"], **trace})
+        for copy in range(copies):
+            drift = bool(row.get("en_question")) and random.Random(f"{seed}:{row['id']}:{copy}").random() < drift_rate
+            trace = synthetic_trace(row["question"], row["lang"], row["answer"], head_chars=head_chars,
+                                    think_in="en" if drift else None, think_question=row.get("en_question"))
+            suffix = f"#{copy}" if copy else ""
+            out.append({"id": f"{row['id']}{suffix}", "lang": row["lang"], "question": row["question"],
+                        "drift": drift, **trace})
+    seen: set[str] = set()
+    for row in english_rows:
+        question = row.get("en_question")
+        if not question or question in seen:
+            continue
+        seen.add(question)
+        trace = synthetic_trace(question, "en", row["answer"], head_chars=head_chars)
+        out.append({"id": f"{row['id']}-en", "lang": "en", "question": question, "drift": False, **trace})
     return out

@@ -16,8 +16,8 @@ Every stage writes a ``DONE`` marker last; a stage whose marker exists is skippe
 after a crash or a kill continues where it stopped (interrupted SFT and GRPO stages resume from their latest
 checkpoint;
 interrupted select and refs stages skip the batches they already wrote).
-Held-out questions (the last ``pipeline.eval_per_lang`` of each language in ``data.train``) are never
-trained or selected on.
+Held-out questions (``pipeline.eval_per_lang`` of each language in ``data.train``, see :func:`held_out`) are
+never trained or selected on.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+
+from kit.languages import get_language
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +60,21 @@ class Policy:
 
 
 def held_out(config) -> list[dict]:
+    """``pipeline.eval_per_lang`` questions per language, never trained or selected on. Language i of
+    ``data.langs`` holds out rows i*k .. i*k+k-1 of its file order, so on a parallel dataset (the bundled
+    slice) each held-out problem is one the other languages train on."""
     from kit.data.loaders import load_rows
 
     per_lang: dict[str, list[dict]] = {}
     for row in load_rows(config.data.train, langs=list(config.data.langs)):
         per_lang.setdefault(row["lang"], []).append(row)
     k = config.pipeline.eval_per_lang
-    return [r for rows in per_lang.values() for r in (rows[-k:] if k else [])]
+    out = []
+    for index, lang in enumerate(config.data.langs):  # each language holds out a different stretch of problems
+        rows = per_lang.get(get_language(lang).code, [])
+        start = (index * k) % max(1, len(rows))
+        out += [rows[(start + j) % len(rows)] for j in range(min(k, len(rows)))]
+    return out
 
 
 def _stage_config(config, policy: Policy, **grpo_overrides):
@@ -125,7 +135,7 @@ def run_pipeline(config, output_dir: str | Path) -> dict:
 def _run_pipeline(config, output_dir: Path) -> dict:
     from kit.train.config import save_config
     from kit.train.progress import is_done, release_memory, write_marker
-    from kit.train.summary import evaluate, grpo_reward_std
+    from kit.train.summary import evaluate, grpo_reward_std, learning_curve
 
     save_config(config, output_dir)
     from kit.train.grpo import checked_judge, judge_needs_model
@@ -221,7 +231,9 @@ def _run_pipeline(config, output_dir: Path) -> dict:
                      "sft_model": sft_policy.model_name, "sft_adapter": sft_policy.adapter,
                      "eval_n": settings.eval_n, "held_out": len(holdout),
                      "grpo_reward_std": {f"iter{i}": grpo_reward_std(output_dir / f"iter{i}" / "grpo")
-                                         for i in range(1, settings.iterations + 1)}}
+                                         for i in range(1, settings.iterations + 1)},
+                     "learning_curve": learning_curve([output_dir / f"iter{i}" / "grpo"
+                                                       for i in range(1, settings.iterations + 1)])}
     tokens = settings.eval_max_new_tokens or config.grpo.max_completion_length
     from kit.train.grpo import build_judge
 

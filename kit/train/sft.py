@@ -32,7 +32,11 @@ class SFTSettings:
     # tiny default needs it: its random, frozen embeddings leave a LoRA almost nothing to steer.
     full: bool = False
     english_traces: bool = True  # synthetic: also English traces, so the refs stage finds English answers
-    head_chars: int = 24  # synthetic: characters of the question restated in the thinking
+    head_chars: int = 24  # synthetic: characters of the question restated in the thinking (0: a fixed sentence)
+    # synthetic: the share of non-English traces that think in English (DeepSeek-R1-Distill's drift), and the
+    # traces per question (each drifting on its own draw, so the model learns a per-language chance)
+    drift_rate: float = 0.0
+    traces_per_question: int = 1
     limit_per_lang: int | None = None
     max_length: int = 16384  # tokens of prompt + completion (the paper's cutoff); longer examples are dropped
     num_train_epochs: float = 1.0  # the paper: 1 epoch
@@ -47,7 +51,11 @@ class SFTSettings:
     seed: int = 0
 
     def __post_init__(self):
-        for key in ("head_chars", "max_length", "per_device_train_batch_size", "gradient_accumulation_steps",
+        if not 0.0 <= float(self.drift_rate) <= 1.0:
+            raise ValueError(f"sft.drift_rate must be in [0, 1] (got {self.drift_rate}; the tiny preset: 0.7)")
+        if int(self.head_chars) < 0:
+            raise ValueError(f"sft.head_chars must be >= 0 (got {self.head_chars})")
+        for key in ("traces_per_question", "max_length", "per_device_train_batch_size", "gradient_accumulation_steps",
                     "logging_steps", "save_steps"):
             if int(getattr(self, key)) < 1:
                 raise ValueError(f"sft.{key} must be >= 1 (got {getattr(self, key)})")
@@ -75,9 +83,13 @@ def load_sft_traces(config, exclude: set[str] = frozenset()) -> list[dict]:
         from kit.data.loaders import cap_per_lang, load_rows
         from kit.data.traces import synthetic_traces
 
-        rows = cap_per_lang([r for r in load_rows(config.data.train, langs=langs) if r["id"] not in exclude],
-                            settings.limit_per_lang)
-        return synthetic_traces(rows, english=settings.english_traces, head_chars=settings.head_chars)
+        rows = load_rows(config.data.train, langs=langs)
+        trained = cap_per_lang([r for r in rows if r["id"] not in exclude], settings.limit_per_lang)
+        # English traces cover the held-out questions' problems too (never their own text): the answer skill
+        english = cap_per_lang(rows, settings.limit_per_lang) if settings.english_traces else []
+        return synthetic_traces(trained, english_rows=english, head_chars=settings.head_chars,
+                                drift_rate=settings.drift_rate, copies=settings.traces_per_question,
+                                seed=settings.seed)
     from kit.data.sft_data import load_traces
 
     traces = load_traces(settings.traces, langs=langs + (["en"] if settings.english_traces else []),

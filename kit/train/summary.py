@@ -7,6 +7,7 @@ sampled completions per question (CTA with the run's judge where a row has an En
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from pathlib import Path
 
@@ -23,34 +24,65 @@ def evaluate(config, rows: list[dict], *, model_name: str | None, adapter: str |
     texts = rollouts(model, tokenizer, [(r["question"], r["lang"]) for r in rows], n=n, temperature=0.9,
                      top_p=0.95, max_new_tokens=max_new_tokens, batch_size=batch_size or config.select.batch_size,
                      seed=seed, control=config.data.control, section="pipeline")
-    sums = dict.fromkeys(REWARD_KEYS, 0.0)
-    stds, count = [], 0
+    samples: dict[str, list[dict]] = {}  # lang -> the breakdowns of its samples
+    stds = []
     for row, completions in zip(rows, texts):
-        breakdowns = score(completions, row, config, judge=judge)
-        stds.append(statistics.pstdev([b.reward for b in breakdowns]))
-        for b in breakdowns:
-            count += 1
-            for key, value in b.as_dict().items():
-                sums[key] += value
-    means = {k: v / max(1, count) for k, v in sums.items()}
-    return {**means, "group_reward_std": sum(stds) / max(1, len(stds)), "questions": len(rows), "samples": count,
+        breakdowns = [b.as_dict() for b in score(completions, row, config, judge=judge)]
+        stds.append(statistics.pstdev([b["reward"] for b in breakdowns]))
+        samples.setdefault(row["lang"], []).extend(breakdowns)
+    every = [b for group in samples.values() for b in group]
+    return {**_means(every), "group_reward_std": sum(stds) / max(1, len(stds)), "questions": len(rows),
+            "samples": len(every), "per_lang": {lang: _means(group) for lang, group in samples.items()},
             "example": texts[0][0] if texts else ""}
+
+
+def _means(breakdowns: list[dict]) -> dict[str, float]:
+    """Each component's mean, and ``lc_and_accuracy``: the share both consistent and correct (the paper's
+    LC&Acc)."""
+    count = max(1, len(breakdowns))
+    means = {key: sum(b[key] for b in breakdowns) / count for key in REWARD_KEYS}
+    means["lc_and_accuracy"] = sum(b["lc"] >= 1 and b["accuracy"] >= 1 for b in breakdowns) / count
+    return means
+
+
+def _metric_entries(grpo_dir: str | Path) -> list[dict]:
+    """The GRPO stage's logged steps (``metrics.jsonl``; a line cut by a kill is skipped)."""
+    path = Path(grpo_dir) / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return entries
 
 
 def grpo_reward_std(grpo_dir: str | Path) -> float | None:
     """Mean within-group reward std over the logged GRPO steps (TRL's ``reward_std``): GRPO's signal."""
-    path = Path(grpo_dir) / "metrics.jsonl"
-    if not path.is_file():
-        return None
-    values = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if "reward_std" in entry:
-            values.append(float(entry["reward_std"]))
+    values = [float(e["reward_std"]) for e in _metric_entries(grpo_dir) if "reward_std" in e]
     return sum(values) / len(values) if values else None
+
+
+# learning-curve field <- TRL's log key (the rollouts of that step, i.e. the RL questions, not held-out ones)
+CURVE_KEYS = {"reward": "reward", "reward_std": "reward_std", "lc": "rewards/lc/mean",
+              "accuracy": "rewards/accuracy/mean", "format": "rewards/format/mean"}
+
+
+def learning_curve(grpo_dirs: list[str | Path]) -> list[dict]:
+    """One point per logged GRPO step over the iterations in order: ``{iteration, step, reward, reward_std,
+    lc, accuracy, format}``, ``step`` counted across iterations (Iter2's first step follows Iter1's last)."""
+    curve: list[dict] = []
+    for iteration, grpo_dir in enumerate(grpo_dirs, start=1):
+        offset = curve[-1]["step"] if curve else 0
+        for entry in _metric_entries(grpo_dir):
+            if "reward" not in entry:  # the trainer's closing summary line
+                continue
+            point = {"iteration": iteration, "step": offset + int(entry["step"])}
+            point.update({name: float(entry[key]) for name, key in CURVE_KEYS.items() if key in entry})
+            curve.append(point)
+    return curve
 
 
 def print_summary(summary: dict, console=None) -> None:
@@ -69,10 +101,13 @@ def print_summary(summary: dict, console=None) -> None:
         table.add_column("before (SFT)", justify="right")
         table.add_column("after (final)", justify="right")
         table.add_column("change", justify="right")
-        for key in (*REWARD_KEYS, "group_reward_std"):
+        for key in (*REWARD_KEYS, "lc_and_accuracy", "group_reward_std"):
             a, b = before.get(key), after.get(key)
             table.add_row(key, _fmt(a), _fmt(b), f"{b - a:+.3f}" if a is not None and b is not None else "")
         console.print(table)
+    headline = held_out_headline(summary)
+    if headline:
+        console.print(headline)
     stages = Table(title="Stages")
     for column in ("stage", "result"):
         stages.add_column(column)
@@ -83,6 +118,21 @@ def print_summary(summary: dict, console=None) -> None:
     console.print(f"final adapters: {summary.get('final_adapter') or '(none: no GRPO iteration had data)'}")
     if summary.get("final"):
         console.print(f"final (always the result; use it as --model): {summary['final']}")
+
+
+def standard_error(share: float, samples: int) -> float:
+    """The standard error of a share measured on ``samples`` samples."""
+    return math.sqrt(max(0.0, share * (1 - share)) / samples) if samples else float("nan")
+
+
+def held_out_headline(summary: dict) -> str:
+    """One line: held-out LC and accuracy before and after GRPO, accuracy with its standard error."""
+    before, after = summary.get("before") or {}, summary.get("after") or {}
+    if "lc" not in before or "lc" not in after:
+        return ""
+    acc = [f"{b['accuracy']:.2f} ± {standard_error(b['accuracy'], b.get('samples', 0)):.2f}" for b in (before, after)]
+    return (f"held-out ({after.get('questions', 0)} questions x {summary.get('eval_n', '?')} samples): "
+            f"LC {before['lc']:.2f} -> {after['lc']:.2f}, accuracy {acc[0]} -> {acc[1]} (± one standard error)")
 
 
 def _fmt(value) -> str:
