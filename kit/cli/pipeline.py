@@ -125,13 +125,13 @@ def pipeline(config: ConfigArg = None, preset: PresetOpt = None,
 
 
 @app.command("ablate")
-def ablate(config: str | None = CONFIG_ARG, preset: str | None = PRESET_OPT,
-           overrides: list[str] | None = SET_OPT, output: Path | None = OUTPUT_OPT,
+def ablate(config: ConfigArg = None, preset: PresetOpt = None, overrides: SetOpt = None,
+           output: OutputDirOpt = None,
            variants: str = typer.Option("mthinker,naive,slc,no_cta,dense_lc", "--variants",
                                         help="Comma-separated reward variants (mthinker, naive, slc, no_cta, "
                                              "no_lc, dense_lc)."),
            seeds: int = typer.Option(3, "--seeds", min=1, help="Seeds 0..N-1, each a full set of runs."),
-           verbose: bool = VERBOSE_OPT):
+           allow_overlap: AllowOverlapOpt = False, verbose: VerboseOpt = False):
     """The pipeline once per reward variant and seed from a shared cold start; a mean +- std table and a plot."""
     setup_logging(verbose)
     from kit.train.ablate import parse_variants, run_ablation
@@ -140,7 +140,7 @@ def ablate(config: str | None = CONFIG_ARG, preset: str | None = PRESET_OPT,
         names = parse_variants(variants)
     except ValueError as exc:
         raise typer.BadParameter(str(exc).removeprefix("--variants: "), param_hint="--variants") from None
-    cfg = load_cli_config(config, preset, overrides, output)
+    cfg = load_cli_config(config, preset, overrides, output, allow_overlap)
     if output is None:  # beside the config's own runs, never inside one pipeline's folder
         cfg.output_dir = str(Path(cfg.output_dir).with_name(Path(cfg.output_dir).name + "-ablate"))
     try:
