@@ -147,7 +147,6 @@ class OpenAISource:
             "max_tokens": settings.max_new_tokens,
         }
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        in_reasoning = False
         try:
             with httpx.stream(
                 "POST", self._url(), json=body, headers=headers, timeout=self.timeout_s
@@ -155,29 +154,49 @@ class OpenAISource:
                 if response.status_code != 200:
                     detail = response.read().decode("utf-8", "replace")[:300]
                     raise RuntimeError(f"{self._url()} answered HTTP {response.status_code}: {detail}")
-                for line in response.iter_lines():
-                    if stop_event.is_set():
-                        return  # leaving the block closes the connection: the server stops generating
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        break
-                    delta = _chat_delta(data)
-                    reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
-                    content = delta.get("content") or ""
-                    if reasoning:
-                        in_reasoning = True
-                        yield reasoning
-                    if content:
-                        if in_reasoning:
-                            in_reasoning = False
-                            yield THINK_CLOSE
-                        yield content
+                # leaving the block on a stop closes the connection: the server stops generating
+                unclosed = yield from _thinking_then_answer(_sse_deltas(response, stop_event))
         except httpx.HTTPError as exc:
             raise RuntimeError(f"cannot reach the model server at {self.api_base}: {exc}") from None
-        if in_reasoning:  # reasoning only, no answer: still close the thinking
+        if unclosed:  # reasoning only, no answer: still close the thinking
             yield THINK_CLOSE
+
+
+_STOPPED = None  # what _sse_deltas yields last when the user stopped the answer
+
+
+def _sse_deltas(response, stop_event):
+    """The chat-completion deltas of a server-sent event stream, up to ``[DONE]`` (or ``_STOPPED``)."""
+    for line in response.iter_lines():
+        if stop_event.is_set():
+            yield _STOPPED
+            return
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        yield _chat_delta(data)
+
+
+def _thinking_then_answer(deltas):
+    """The deltas' text, the reasoning channel closed by ``</think>`` where the answer starts; returns whether
+    the stream ended inside the reasoning (not when stopped: a stopped answer stays as it was)."""
+    in_reasoning = False
+    for delta in deltas:
+        if delta is _STOPPED:
+            return False
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
+        content = delta.get("content") or ""
+        if reasoning:
+            in_reasoning = True
+            yield reasoning
+        if content:
+            if in_reasoning:
+                in_reasoning = False
+                yield THINK_CLOSE
+            yield content
+    return in_reasoning
 
 
 def _chat_delta(data: str) -> dict:

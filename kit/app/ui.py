@@ -171,6 +171,130 @@ def _panel_values(update: SessionUpdate) -> tuple[str, str, str, str]:
     )
 
 
+def _answer_panel(gr, prefix: str, label: str, visible: bool):
+    """One model's column: its indicators, thinking, answer and verdict; returns (column, those outputs)."""
+    with gr.Column(visible=visible) as column:
+        gr.Markdown(f"### {label}" if label else "")
+        indicators = gr.HTML(elem_id=f"{prefix}-indicators" if prefix == "base" else "indicators")
+        with gr.Accordion("Thinking", open=True, elem_id=f"{prefix}-thinking-panel"):
+            thinking = gr.Textbox(
+                show_label=False,
+                lines=10,
+                max_lines=24,
+                autoscroll=True,
+                interactive=False,
+                elem_id=f"{prefix}-thinking",
+            )
+        with gr.Accordion("Answer", open=True, elem_id=f"{prefix}-answer-panel"):
+            answer = gr.Markdown(
+                elem_id=f"{prefix}-answer",
+                latex_delimiters=[
+                    {"left": "$$", "right": "$$", "display": True},
+                    {"left": "$", "right": "$", "display": False},
+                ],
+            )
+        verdict = gr.HTML(
+            fragments.IDLE_VERDICT,
+            elem_id="verdict" if prefix == "main" else "verdict-base",
+        )
+    return column, [indicators, thinking, answer, verdict]
+
+
+def _renderer(gr):
+    """The page's redraw of a run: the status line, both panels' outputs and the Stop button."""
+
+    def render(run: Run) -> list:
+        empty = [gr.skip()] * 4
+        values = [_panel_values(u) if u else empty for u in run.latest]
+        done = [u for u in run.latest if u is not None and u.done]
+        errors = [u.error for u in done if u.error]
+        if errors:
+            message = fragments.status_html("The model failed: " + "; ".join(errors), error=True)
+        elif len(done) == len(run.latest):
+            message = fragments.status_html("Stopped." if run.stop_event.is_set() else "Done.")
+        else:
+            message = fragments.status_html("Generating… (Stop halts the model)")
+        running = len(done) < len(run.latest)
+        return [message, *values[0], *(values[1] if len(values) > 1 else empty), gr.update(interactive=running)]
+
+    return render
+
+
+def _think_handler(gr, sources: DemoSources, render):
+    """The Think button's generator: starts a run and redraws it as it streams."""
+
+    def think(
+        question_text, target_code, temp, max_tokens, gold_text, backend, compare_on, request: gr.Request
+    ):
+        empty = [gr.skip()] * 8
+        idle = gr.update(interactive=False)
+        session_id = getattr(request, "session_hash", None) or "anonymous"
+        run = None
+        try:
+            settings = GenerationSettings(temperature=temp, max_new_tokens=max_tokens)
+            run_sources = [sources.main] + ([sources.base] if compare_on and sources.base else [])
+            run = sources.register(
+                session_id, Run(run_sources, question_text, target_code, settings, gold_text, backend)
+            )
+            # Stop is live from the press on (loading the model can take a while), not from the first token
+            yield [fragments.status_html("Starting… (Stop halts the model)"), *empty, gr.update(interactive=True)]
+            for _ in run.start().updates():
+                if run.stop_event.is_set() and not all(u is not None and u.done for u in run.latest):
+                    # Stop pressed: the stop handler draws the final state; a late partial redraw
+                    # from this (being cancelled) stream must not overwrite its verdict.
+                    continue
+                yield render(run)
+        except InputError as exc:
+            yield [fragments.status_html(str(exc), error=True), *empty, idle]
+        except Exception as exc:  # noqa: BLE001 - never a stack trace, or any detail, in the page
+            message = report_failure(exc, "the page's Think")
+            yield [fragments.status_html(message[0].upper() + message[1:] + ".", error=True), *empty, idle]
+        finally:
+            if run is not None:
+                sources.release(session_id, run)
+
+    return think
+
+
+def _halt_handler(gr, sources: DemoSources, render):
+    """The Stop button's handler."""
+
+    def halt(request: gr.Request):
+        """Stop the model, then show the verdict on what it had written (the stream is cancelled)."""
+        runs = sources.stop(getattr(request, "session_hash", None) or "anonymous")
+        if not runs:
+            return [fragments.status_html("Nothing is running."), *[gr.skip()] * 8, gr.update(interactive=False)]
+        return [*render(runs[-1])[:-1], gr.update(interactive=False)]
+
+    return halt
+
+
+def _solve_api(gr, sources: DemoSources):
+    """The ``solve`` API endpoint (one question, the whole result)."""
+
+    def solve(
+        question: str, target_language: str = "auto", temperature: float = 0.6, max_new_tokens: int = 512
+    ) -> dict:
+        """Solve one question; returns the thinking, answer, boxed answer, detected languages, the LC
+        verdict (consistent), lc_ratio and the thinking's paragraphs with their languages."""
+        try:
+            settings = GenerationSettings(temperature=temperature, max_new_tokens=max_new_tokens)
+            last = None
+            for last in run_session(
+                sources.main, question, target_language, settings, backend=sources.lid_backend
+            ):
+                pass
+        except InputError as exc:
+            # a rejected request is the caller's mistake: its traceback is for debugging, not stderr
+            log.debug("solve rejected: %s", exc, exc_info=True)
+            raise gr.Error(str(exc), print_exception=False) from None
+        if last.error:  # generic, with an error id: the detail is in the server log
+            raise gr.Error(last.error, print_exception=False)
+        return solve_result(last)
+
+    return solve
+
+
 def build_demo(sources: DemoSources):
     """The ``gr.Blocks`` app (not launched). Call ``demo.queue(...)`` and ``demo.launch(...)`` on it."""
     import gradio as gr
@@ -229,31 +353,7 @@ def build_demo(sources: DemoSources):
                 ("base", sources.base.label if sources.base else "", False),
                 ("main", sources.main.label, True),
             ):
-                with gr.Column(visible=visible) as column:
-                    gr.Markdown(f"### {label}" if label else "")
-                    indicators = gr.HTML(elem_id=f"{prefix}-indicators" if prefix == "base" else "indicators")
-                    with gr.Accordion("Thinking", open=True, elem_id=f"{prefix}-thinking-panel"):
-                        thinking = gr.Textbox(
-                            show_label=False,
-                            lines=10,
-                            max_lines=24,
-                            autoscroll=True,
-                            interactive=False,
-                            elem_id=f"{prefix}-thinking",
-                        )
-                    with gr.Accordion("Answer", open=True, elem_id=f"{prefix}-answer-panel"):
-                        answer = gr.Markdown(
-                            elem_id=f"{prefix}-answer",
-                            latex_delimiters=[
-                                {"left": "$$", "right": "$$", "display": True},
-                                {"left": "$", "right": "$", "display": False},
-                            ],
-                        )
-                    verdict = gr.HTML(
-                        fragments.IDLE_VERDICT,
-                        elem_id="verdict" if prefix == "main" else "verdict-base",
-                    )
-                panels[prefix] = (column, [indicators, thinking, answer, verdict])
+                panels[prefix] = _answer_panel(gr, prefix, label, visible)
         if examples:
             gr.Examples(
                 examples=[[e.question, "auto", e.answer] for e in examples],
@@ -265,56 +365,9 @@ def build_demo(sources: DemoSources):
         main_outputs, base_outputs = panels["main"][1], panels["base"][1]
         base_column = panels["base"][0]
 
-        def render(run: Run) -> list:
-            empty = [gr.skip()] * 4
-            values = [_panel_values(u) if u else empty for u in run.latest]
-            done = [u for u in run.latest if u is not None and u.done]
-            errors = [u.error for u in done if u.error]
-            if errors:
-                message = fragments.status_html("The model failed: " + "; ".join(errors), error=True)
-            elif len(done) == len(run.latest):
-                message = fragments.status_html("Stopped." if run.stop_event.is_set() else "Done.")
-            else:
-                message = fragments.status_html("Generating… (Stop halts the model)")
-            running = len(done) < len(run.latest)
-            return [message, *values[0], *(values[1] if len(values) > 1 else empty), gr.update(interactive=running)]
-
-        def think(
-            question_text, target_code, temp, max_tokens, gold_text, backend, compare_on, request: gr.Request
-        ):
-            empty = [gr.skip()] * 8
-            idle = gr.update(interactive=False)
-            session_id = getattr(request, "session_hash", None) or "anonymous"
-            run = None
-            try:
-                settings = GenerationSettings(temperature=temp, max_new_tokens=max_tokens)
-                run_sources = [sources.main] + ([sources.base] if compare_on and sources.base else [])
-                run = sources.register(
-                    session_id, Run(run_sources, question_text, target_code, settings, gold_text, backend)
-                )
-                # Stop is live from the press on (loading the model can take a while), not from the first token
-                yield [fragments.status_html("Starting… (Stop halts the model)"), *empty, gr.update(interactive=True)]
-                for _ in run.start().updates():
-                    if run.stop_event.is_set() and not all(u is not None and u.done for u in run.latest):
-                        # Stop pressed: the stop handler draws the final state; a late partial redraw
-                        # from this (being cancelled) stream must not overwrite its verdict.
-                        continue
-                    yield render(run)
-            except InputError as exc:
-                yield [fragments.status_html(str(exc), error=True), *empty, idle]
-            except Exception as exc:  # noqa: BLE001 - never a stack trace, or any detail, in the page
-                message = report_failure(exc, "the page's Think")
-                yield [fragments.status_html(message[0].upper() + message[1:] + ".", error=True), *empty, idle]
-            finally:
-                if run is not None:
-                    sources.release(session_id, run)
-
-        def halt(request: gr.Request):
-            """Stop the model, then show the verdict on what it had written (the stream is cancelled)."""
-            runs = sources.stop(getattr(request, "session_hash", None) or "anonymous")
-            if not runs:
-                return [fragments.status_html("Nothing is running."), *[gr.skip()] * 8, gr.update(interactive=False)]
-            return [*render(runs[-1])[:-1], gr.update(interactive=False)]
+        render = _renderer(gr)
+        think = _think_handler(gr, sources, render)
+        halt = _halt_handler(gr, sources, render)
 
         question.change(
             lambda q, b: _question_info(q, b),
@@ -345,26 +398,7 @@ def build_demo(sources: DemoSources):
             halt, None, outputs, cancels=[run_event, submit_event], queue=False, api_visibility="private"
         )
 
-        def solve(
-            question: str, target_language: str = "auto", temperature: float = 0.6, max_new_tokens: int = 512
-        ) -> dict:
-            """Solve one question; returns the thinking, answer, boxed answer, detected languages, the LC
-            verdict (consistent), lc_ratio and the thinking's paragraphs with their languages."""
-            try:
-                settings = GenerationSettings(temperature=temperature, max_new_tokens=max_new_tokens)
-                last = None
-                for last in run_session(
-                    sources.main, question, target_language, settings, backend=sources.lid_backend
-                ):
-                    pass
-            except InputError as exc:
-                # a rejected request is the caller's mistake: its traceback is for debugging, not stderr
-                log.debug("solve rejected: %s", exc, exc_info=True)
-                raise gr.Error(str(exc), print_exception=False) from None
-            if last.error:  # generic, with an error id: the detail is in the server log
-                raise gr.Error(last.error, print_exception=False)
-            return solve_result(last)
-
+        solve = _solve_api(gr, sources)
         gr.api(solve, api_name="solve", concurrency_id=GENERATE)
         _name_api_values(demo, "solve", solve)
     return demo

@@ -159,6 +159,46 @@ def _symbolic_judge():
         return None, f"{type(exc).__name__}: {exc}"
 
 
+def _time_cta(completions: list, repeats: int, result: dict) -> None:
+    """ms per correct completion of the symbolic CTA judge, or why it was not measured."""
+    from kit.judges.base import CTAItem
+    from kit.rewards.parsing import split_thinking
+
+    judge, judge_missing = _symbolic_judge()
+    correct = [c for c in completions if c.correct]
+    if judge is None or not correct:
+        result["cta_symbolic_missing"] = judge_missing or "no correct completion to judge"
+        return
+    items = [CTAItem(en_question=c.en_question, en_reference=c.en_reference,
+                     thinking=split_thinking(c.text).thinking, lang=c.lang) for c in correct]
+
+    def cta_pass():  # a fresh judge per pass: its score cache must start empty
+        fresh_judge = _symbolic_judge()[0]
+        return lambda item: fresh_judge.score([item])
+
+    result["ms_per_completion"]["cta_symbolic"] = _per_item_ms(None, items, repeats, fresh=cta_pass)
+
+
+def _time_whole_reward(completions: list, group: int, repeats: int, result: dict) -> None:
+    """The whole M-Thinker reward per group of ``group`` completions, with each LID backend."""
+    from kit.rewards import RewardConfig, score_completions
+
+    groups = [completions[i:i + group] for i in range(0, len(completions) - group + 1, group)]
+    for backend in ("fasttext", "langdetect"):
+        config = RewardConfig(lid_backend=backend)
+
+        def score_groups(_, config=config):
+            judge, _ = _symbolic_judge()  # a fresh judge: its score cache must not carry items over
+            for g in groups:
+                score_completions([c.text for c in g], lang=[c.lang for c in g],
+                                  answer=[c.answer for c in g], en_question=[c.en_question for c in g],
+                                  en_reference=[c.en_reference for c in g], config=config, judge=judge)
+
+        seconds = _per_item_ms(score_groups, [None], repeats) / 1000.0 / max(len(groups), 1)
+        result["ms_per_completion"][f"mthinker_reward_{backend}"] = 1000.0 * seconds / group
+        result[f"group_reward_s_{backend}"] = seconds
+
+
 def run_rewards_bench(data_dir: Path | None = None, langs: list[str] | None = None, per_lang: int = 8,
                       chars: int = 4000, group: int = 8, step_time_s: float | None = None,
                       step_source: str = "", repeats: int = 3) -> dict:
@@ -166,10 +206,8 @@ def run_rewards_bench(data_dir: Path | None = None, langs: list[str] | None = No
 
     Each figure is the fastest of ``repeats`` passes over all completions.
     """
-    from kit.judges.base import CTAItem
     from kit.lid import detect
-    from kit.rewards import RewardConfig, accuracy_score, language_consistency, lc_ratio, score_completions
-    from kit.rewards.parsing import split_thinking
+    from kit.rewards import accuracy_score, language_consistency, lc_ratio
 
     langs = list(langs or DEFAULT_LANGS)
     completions = build_completions(load_pairs(data_dir, langs), per_lang, chars)
@@ -193,34 +231,8 @@ def run_rewards_bench(data_dir: Path | None = None, langs: list[str] | None = No
     result["accuracy_check"] = statistics.fmean(
         float(accuracy_score(c.text, c.answer) == float(c.correct)) for c in completions)
 
-    judge, judge_missing = _symbolic_judge()
-    correct = [c for c in completions if c.correct]
-    if judge is not None and correct:
-        items = [CTAItem(en_question=c.en_question, en_reference=c.en_reference,
-                         thinking=split_thinking(c.text).thinking, lang=c.lang) for c in correct]
-
-        def cta_pass():  # a fresh judge per pass: its score cache must start empty
-            fresh_judge = _symbolic_judge()[0]
-            return lambda item: fresh_judge.score([item])
-
-        ms["cta_symbolic"] = _per_item_ms(None, items, repeats, fresh=cta_pass)
-    else:
-        result["cta_symbolic_missing"] = judge_missing or "no correct completion to judge"
-
-    groups = [completions[i:i + group] for i in range(0, len(completions) - group + 1, group)]
-    for backend in ("fasttext", "langdetect"):
-        config = RewardConfig(lid_backend=backend)
-
-        def score_groups(_, config=config):
-            judge, _ = _symbolic_judge()  # a fresh judge: its score cache must not carry items over
-            for g in groups:
-                score_completions([c.text for c in g], lang=[c.lang for c in g],
-                                  answer=[c.answer for c in g], en_question=[c.en_question for c in g],
-                                  en_reference=[c.en_reference for c in g], config=config, judge=judge)
-
-        seconds = _per_item_ms(score_groups, [None], repeats) / 1000.0 / max(len(groups), 1)
-        ms[f"mthinker_reward_{backend}"] = 1000.0 * seconds / group
-        result[f"group_reward_s_{backend}"] = seconds
+    _time_cta(completions, repeats, result)
+    _time_whole_reward(completions, group, repeats, result)
     result["ms_per_completion"] = {k: round(v, 4) for k, v in ms.items()}
     result["group"] = group
     result["repeats"] = repeats

@@ -43,25 +43,37 @@ def read_records(path: str | Path) -> list[tuple[str, dict]]:
         raise DataError(f"{path}: file not found")
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        import pandas as pd
-
-        try:
-            frame = pd.read_parquet(path)
-        except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a broken file
-            raise DataError(f"{path}: cannot read parquet ({exc})") from None
-        return [(f"{path} row {i}", _plain(rec)) for i, rec in enumerate(frame.to_dict("records"))]
+        return _parquet_records(path)
     text = path.read_text(encoding="utf-8")
     if suffix == ".json" and text.lstrip().startswith("["):
-        try:
-            records = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}: not valid JSON ({exc})") from None
-        out = []
-        for i, rec in enumerate(records):
-            if not isinstance(rec, dict):
-                raise DataError(f"{path} row {i}: expected an object, got {type(rec).__name__}")
-            out.append((f"{path} row {i}", rec))
-        return out
+        return _json_list_records(path, text)
+    return _jsonl_records(path, text)
+
+
+def _parquet_records(path: Path) -> list[tuple[str, dict]]:
+    import pandas as pd
+
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a broken file
+        raise DataError(f"{path}: cannot read parquet ({exc})") from None
+    return [(f"{path} row {i}", _plain(rec)) for i, rec in enumerate(frame.to_dict("records"))]
+
+
+def _json_list_records(path: Path, text: str) -> list[tuple[str, dict]]:
+    try:
+        records = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from None
+    out = []
+    for i, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            raise DataError(f"{path} row {i}: expected an object, got {type(rec).__name__}")
+        out.append((f"{path} row {i}", rec))
+    return out
+
+
+def _jsonl_records(path: Path, text: str) -> list[tuple[str, dict]]:
     out = []
     for line_no, line in enumerate(text.splitlines(), 1):
         if not line.strip():

@@ -79,6 +79,32 @@ def plan(problems: list[Problem], n: int, done) -> list[tuple[Problem, list[int]
     return todo
 
 
+def _clear_or_check(out: Path, provenance: dict | None, overwrite: bool, way_out: str) -> None:
+    """Delete ``out`` and its record (``overwrite``), or refuse it when other settings produced it."""
+    if overwrite:
+        out.unlink(missing_ok=True)
+        prov.sidecar_path(out).unlink(missing_ok=True)
+    elif provenance is not None:
+        prov.check(out, provenance, way_out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _write_chunk(fh, chunk, items: list[tuple[Problem, list[int]]]) -> int:
+    """Append one engine chunk's completions as prediction lines and sync them; returns how many."""
+    written = 0
+    for index, completions in chunk:
+        problem, missing = items[index]
+        for sample, text in zip(missing, completions):
+            line = {"bench": problem.bench, "lang": problem.lang, "id": problem.id, "sample": sample,
+                    "prediction": text}
+            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+            written += 1
+    # one sync per chunk: a crash loses at most what the engine had not handed over yet
+    fh.flush()
+    os.fsync(fh.fileno())
+    return written
+
+
 def generate_predictions(problems: list[Problem], engine, out: str | os.PathLike, params: SamplingParams,
                          baseline: str | Baseline = Baseline.none, progress=None, provenance: dict | None = None,
                          overwrite: bool = False,
@@ -97,12 +123,7 @@ def generate_predictions(problems: list[Problem], engine, out: str | os.PathLike
     missing package) is raised again with what was saved.
     """
     out = Path(out)
-    if overwrite:
-        out.unlink(missing_ok=True)
-        prov.sidecar_path(out).unlink(missing_ok=True)
-    elif provenance is not None:
-        prov.check(out, provenance, way_out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _clear_or_check(out, provenance, overwrite, way_out)
     bench = problems[0].bench if problems else "mmath"
     done, dropped = done_samples(out, bench)
     already = sum(len(v) for v in done.values())
@@ -124,16 +145,7 @@ def generate_predictions(problems: list[Problem], engine, out: str | os.PathLike
         try:
             for count, items in sorted(by_count.items(), reverse=True):
                 for chunk in iter_chunks(engine, [p for p, _ in items], with_n(params, count), baseline):
-                    for index, completions in chunk:
-                        problem, missing = items[index]
-                        for sample, text in zip(missing, completions):
-                            line = {"bench": problem.bench, "lang": problem.lang, "id": problem.id,
-                                    "sample": sample, "prediction": text}
-                            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
-                            written += 1
-                    # one sync per chunk: a crash loses at most what the engine had not handed over yet
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                    written += _write_chunk(fh, chunk, items)
                     if progress:
                         progress(written, total)
         except EngineError as exc:

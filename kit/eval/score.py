@@ -92,6 +92,31 @@ def _normalize_id(bench: str, raw, where: str) -> int | str:
     return raw.strip()
 
 
+def _sample_and_text(row: dict, where: str) -> tuple[int, str]:
+    sample = row["sample"]
+    if isinstance(sample, bool) or not isinstance(sample, int) or sample < 0:
+        raise PredictionFileError(f"{where}: sample must be an integer >= 0 (got {sample!r})")
+    prediction = row["prediction"]
+    if prediction is None:  # no engine writes null (an empty generation is ""): a file edited or built elsewhere
+        raise PredictionFileError(f"{where}: prediction is null (expected the completion's text; \"\" if empty)")
+    if not isinstance(prediction, str):
+        raise PredictionFileError(f"{where}: prediction must be a string (got {type(prediction).__name__})")
+    return sample, prediction
+
+
+def _benchmark_language(raw, bench: str, where: str) -> str:
+    from kit.languages import UnknownLanguageError, get_language
+
+    try:
+        lang = get_language(str(raw)).code
+    except UnknownLanguageError as exc:
+        raise PredictionFileError(f"{where}: {exc}") from None
+    known = bench_languages(bench)
+    if lang not in known:  # a language the kit knows but the benchmark lacks (de on MMATH)
+        raise PredictionFileError(f"{where}: language {lang!r} is not in {bench} ({bench} has {', '.join(known)})")
+    return lang
+
+
 def parse_prediction_line(line: str, where: str, expected_bench: str | None = None, lineno: int = 0
                           ) -> Prediction:
     """One JSON line -> :class:`Prediction`, or a :class:`PredictionFileError` naming ``where``.
@@ -113,23 +138,8 @@ def parse_prediction_line(line: str, where: str, expected_bench: str | None = No
         raise PredictionFileError(f"{where}: unknown bench {row['bench']!r}; expected mmath or polymath")
     if expected_bench and bench != expected_bench:
         raise PredictionFileError(f"{where}: bench is {bench!r} but --bench is {expected_bench!r}")
-    sample = row["sample"]
-    if isinstance(sample, bool) or not isinstance(sample, int) or sample < 0:
-        raise PredictionFileError(f"{where}: sample must be an integer >= 0 (got {sample!r})")
-    prediction = row["prediction"]
-    if prediction is None:  # no engine writes null (an empty generation is ""): a file edited or built elsewhere
-        raise PredictionFileError(f"{where}: prediction is null (expected the completion's text; \"\" if empty)")
-    if not isinstance(prediction, str):
-        raise PredictionFileError(f"{where}: prediction must be a string (got {type(prediction).__name__})")
-    from kit.languages import UnknownLanguageError, get_language
-
-    try:
-        lang = get_language(str(row["lang"])).code
-    except UnknownLanguageError as exc:
-        raise PredictionFileError(f"{where}: {exc}") from None
-    known = bench_languages(bench)
-    if lang not in known:  # a language the kit knows but the benchmark lacks (de on MMATH)
-        raise PredictionFileError(f"{where}: language {lang!r} is not in {bench} ({bench} has {', '.join(known)})")
+    sample, prediction = _sample_and_text(row, where)
+    lang = _benchmark_language(row["lang"], bench, where)
     return Prediction(bench, lang, _normalize_id(bench, row["id"], where), sample, prediction, lineno)
 
 

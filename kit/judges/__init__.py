@@ -74,6 +74,9 @@ class JudgeConfig:
             raise ValueError("judge.kind=local needs judge.model (a Hub id or a local path)")
         if self.thinking is not None and not isinstance(self.thinking, bool):
             raise ValueError(f"judge.thinking={self.thinking!r} must be true, false or unset")
+        self._check_numbers()
+
+    def _check_numbers(self) -> None:
         for name in ("concurrency", "retries", "max_tokens", "batch_size", "stop_failure_steps", "thinking_tokens"):
             value = getattr(self, name)
             minimum = 0 if name in ("retries", "stop_failure_steps") else 1
