@@ -30,6 +30,11 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+# bitsandbytes' CPU backend warns on import, on CPUs with AVX512-BF16, that the optional `kernels` package (a
+# kernel fetched from the Hub) is missing, then uses its own kernel: one line on every model load that the
+# user cannot act on offline. Errors from that logger still show.
+logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+
 # Qwen2 / Llama projection names: attention and MLP, the set unsloth's notebooks train.
 QWEN2_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 

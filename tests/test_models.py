@@ -28,6 +28,15 @@ def test_importing_kit_and_cli_never_imports_unsloth_or_torch():
     assert "ok" in out.stdout
 
 
+def test_loading_bitsandbytes_through_the_kit_prints_no_kernels_warning():
+    """bitsandbytes' CPU backend logs that the optional `kernels` package is missing (on AVX512-BF16 CPUs, as
+    here); the kit silences that logger, so a model load prints nothing the user cannot act on."""
+    code = "import logging; logging.basicConfig(); import kit.models, bitsandbytes; print('ok')"
+    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr
+    assert "kernels" not in out.stderr, out.stderr
+
+
 def test_auto_backend_on_cpu_is_transformers_with_reason(caplog):
     caplog.set_level("INFO", logger="kit.models")
     chosen, reason = resolve_backend("auto")

@@ -237,9 +237,18 @@ def _run_sft(config, output_dir: Path, adapter: str | None, exclude: set[str],
                "resumed_from": str(resumed_from) if resumed_from else None}
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     write_marker(output_dir)
-    log.info("SFT: %d steps, loss %s -> %s; adapter in %s", summary["steps"], summary["first_loss"],
-             summary["final_loss"], adapter_dir)
+    log.info("SFT: %d steps, loss %s -> %s; adapter in %s", summary["steps"], _for_people(summary["first_loss"]),
+             _for_people(summary["final_loss"]), adapter_dir)
     return SFTResult(output_dir=output_dir, adapter_dir=adapter_dir, examples=len(dataset), summary=summary)
+
+
+def _for_people(loss: float | None) -> str:
+    """A loss as a log line shows it (summary.json keeps every digit).
+
+    >>> _for_people(6.140977382659912), _for_people(None)
+    ('6.14', '-')
+    """
+    return "-" if loss is None else f"{loss:.2f}"
 
 
 def _cuda() -> bool:
