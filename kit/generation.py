@@ -125,10 +125,15 @@ def progress_bar(batches, enabled: bool, *, total_prompts: int, n: int):
     if not enabled or len(batches) == 0:
         yield from batches
         return
+    import sys
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    # In a Jupyter kernel rich's stdout/stderr redirection recurses with ipykernel's stream flushing when
+    # another library (tqdm: "Loading weights") writes meanwhile; there the bar leaves the streams alone.
+    redirect = "ipykernel" not in sys.modules
     with Progress(TextColumn("[bold]sampling[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), transient=False) as bar:
+                  TimeElapsedColumn(), transient=False, redirect_stdout=redirect, redirect_stderr=redirect) as bar:
         task = bar.add_task(f"{total_prompts} prompts x {n}", total=len(batches))
         for batch in batches:
             yield batch
