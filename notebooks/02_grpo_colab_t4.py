@@ -40,10 +40,11 @@
 #
 # | | expected on a T4 |
 # |---|---|
-# | peak GPU memory, GRPO | ~10-13 GB of the T4's 15 GB (4-bit weights ~1.7 GB; most of the rest: the logits of 2 completions x ~2.5k tokens x 152k vocabulary) |
-# | one GRPO step (16 completions, 2 questions) | ~3-6 min with transformers generation; roughly 3-4x faster with `FAST_INFERENCE = True` (vLLM) |
-# | this notebook's defaults (select + refs on 80 questions, `MAX_STEPS = 20`) | ~1.5-3 h: fits one free session |
-# | the preset's whole pipeline (2 iterations of select + refs + 200 GRPO steps) | ~21-42 h: **several sessions**; a free Colab session lasts a few hours at most |
+# | peak GPU memory, GRPO | ~7-7.5 GB of the T4's 15 GB at 8192-token completions (the preset's arithmetic) |
+# | one GRPO step (16 completions, 2 questions) | ~5-7 min at full length with transformers/unsloth generation; several times faster with `FAST_INFERENCE = True` (vLLM) |
+# | this notebook's defaults (select + refs on 80 questions at 2048 tokens, `MAX_STEPS = 20`) | ~3-4 h: about one free session |
+# | the preset's 200 GRPO steps (one iteration) | ~17-23 h |
+# | the preset's whole pipeline (select over the released data, 2 iterations) | weeks: far beyond one free session (a few hours at most) |
 #
 # So the outputs go to **Google Drive by default in Colab** (`USE_DRIVE = "auto"`): every stage skips
 # itself once its folder has a `DONE` marker, and GRPO resumes from its last checkpoint (saved every

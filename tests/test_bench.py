@@ -151,6 +151,7 @@ def test_bench_grpo_trl_peft_reference_trains_the_same_adapter_as_the_kit(tiny_c
 
 def test_trl_peft_reference_computes_in_fp16_on_a_t4(monkeypatch):
     """Capability 7.5: the reference's NF4 compute dtype and load dtype are fp16, as on the kit's paths."""
+    import peft  # noqa: F401  (imports bitsandbytes, which must see the real, CUDA-less torch)
     import torch
 
     from kit.bench.trl_peft import trl_peft_setup

@@ -23,6 +23,9 @@ def test_gpu_presets_document_memory_time_and_lora_rates():
         text = (PRESETS_DIR / f"{name}.yaml").read_text()
         assert "GB" in text and "per GRPO step" in text and "expected (not measured: no GPU here)" in text
         assert "LoRA" in text and "paper" in text
+        # the whole pipeline's wall time, derived and labelled (issue 15.8), and the fallback's memory (15.5)
+        assert "Wall time, expected (derived, not measured" in text and "max_steps 200" in text
+    assert "transformers fallback" in (PRESETS_DIR / "24gb-7b.yaml").read_text()
 
 
 def test_overrides_are_typed():

@@ -69,8 +69,8 @@ class GRPOBenchConfig:
     group: int = 8  # completions per prompt (GRPO's num_generations)
     completion_len: int = 256  # every completion is forced to exactly this many tokens
     steps: int = 4  # the first is the warm-up step, excluded from the timings
-    batch: int = 2  # completions per micro-step (per_device_train_batch_size), as in the GPU presets
-    accumulation: int = 8  # micro-steps per optimizer step (gradient_accumulation_steps), as in the presets
+    batch: int = 1  # completions per micro-step (per_device_train_batch_size), as in the GPU presets
+    accumulation: int = 16  # micro-steps per optimizer step (gradient_accumulation_steps), as in the presets
     lora_r: int = 32
     gradient_checkpointing: bool = True
     allow_cpu: bool = False  # run a billion-parameter architecture on CPU anyway (hours per step)

@@ -78,10 +78,10 @@ def grpo_command(
                                      "loader: bitsandbytes + PEFT) or trl-peft (plain TRL + PEFT + bitsandbytes "
                                      "QLoRA as TRL documents it: the reference)."),
     group: int = typer.Option(8, "--group", help="Completions per prompt (GRPO num_generations)."),
-    batch: int = typer.Option(2, "--batch", help="Completions per micro-step (per_device_train_batch_size; "
-                                                 "the GPU presets: 2)."),
-    accumulation: int = typer.Option(8, "--accumulation", help="Micro-steps per optimizer step "
-                                                               "(gradient_accumulation_steps; the presets: 8)."),
+    batch: int = typer.Option(1, "--batch", help="Completions per micro-step (per_device_train_batch_size; "
+                                                 "the GPU presets: 1)."),
+    accumulation: int = typer.Option(16, "--accumulation", help="Micro-steps per optimizer step "
+                                                                "(gradient_accumulation_steps; the presets: 16)."),
     completion_len: int = typer.Option(256, "--completion-len",
                                        help="Tokens per completion; each is forced to this length."),
     steps: int = typer.Option(4, "--steps", help="GRPO steps; the first (warm-up) is excluded from the timings "
