@@ -120,24 +120,62 @@ def sample(model, tokenizer, prompts: list[str], params: SamplingParams, batch_s
     return results
 
 
+class ProgressDisplay:
+    """The one progress display of long stages: a rich bar with counts, elapsed time and ETA on stderr.
+
+    Called as ``progress(done, total)`` (the callback :func:`kit.eval.generate.generate_predictions` takes);
+    the bar appears on the first call, after the model loaded, so a load's own output (tqdm's "Loading
+    weights") never shares its line; it closes with the ``with`` block."""
+
+    def __init__(self, description: str):
+        self.description = description  # rich markup
+        self._bar = None
+        self._task = None
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            import sys
+
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            # In a Jupyter kernel rich's stdout/stderr redirection recurses with ipykernel's stream flushing
+            # when another library (tqdm) writes meanwhile; there the bar leaves the streams alone.
+            redirect = "ipykernel" not in sys.modules
+            self._bar = Progress(TextColumn(self.description), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                 console=Console(stderr=True), transient=False, redirect_stdout=redirect,
+                                 redirect_stderr=redirect)
+            self._bar.start()
+            self._task = self._bar.add_task("", total=total)
+        self._bar.update(self._task, completed=done, total=total)
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
 def progress_bar(batches, enabled: bool, *, total_prompts: int, n: int):
-    """Yield ``batches`` under a rich progress bar ("sampling N prompts x n"); plain iteration when disabled."""
+    """Yield ``batches`` under the :class:`ProgressDisplay` ("sampling N prompts x n"); plain iteration when
+    disabled."""
     if not enabled or len(batches) == 0:
         yield from batches
         return
-    import sys
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    # In a Jupyter kernel rich's stdout/stderr redirection recurses with ipykernel's stream flushing when
-    # another library (tqdm: "Loading weights") writes meanwhile; there the bar leaves the streams alone.
-    redirect = "ipykernel" not in sys.modules
-    with Progress(TextColumn("[bold]sampling[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), transient=False, redirect_stdout=redirect, redirect_stderr=redirect) as bar:
-        task = bar.add_task(f"{total_prompts} prompts x {n}", total=len(batches))
-        for batch in batches:
+    with ProgressDisplay(f"[bold]sampling[/] {total_prompts} prompts x {n}") as show:
+        for done, batch in enumerate(batches):
+            show(done, len(batches))
             yield batch
-            bar.advance(task)
+        show(len(batches), len(batches))
 
 
 def stream(model, tokenizer, prompt: str, params: SamplingParams,

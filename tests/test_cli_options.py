@@ -100,3 +100,17 @@ def test_eval_json_resumes_without_a_model(tmp_path, monkeypatch):
     metrics = json.loads(result.stdout)
     assert metrics == json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["provenance"]["model"] == "tiny" and (tmp_path / "report.md").is_file()
+
+
+def test_one_progress_display_with_an_eta(capsys):
+    from kit.generation import ProgressDisplay, progress_bar
+
+    with ProgressDisplay("generating into preds.jsonl") as progress:
+        assert capsys.readouterr().err == ""  # nothing before the first call: a model load prints alone
+        progress(0, 4)
+        progress(4, 4)
+    err = capsys.readouterr().err
+    assert "generating into preds.jsonl" in err and "4/4" in err and "ETA" in err
+    assert list(progress_bar([1, 2], True, total_prompts=2, n=3)) == [1, 2]
+    err = capsys.readouterr().err
+    assert "sampling 2 prompts x 3" in err and "2/2" in err and "ETA" in err

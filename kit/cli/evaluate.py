@@ -48,10 +48,10 @@ from kit.cli.options import (
     require_output,
     usage_error,
 )
-from kit.cli.progress import StageProgress
 from kit.eval.baselines import Baseline
 from kit.eval.benchmarks import Bench
 from kit.eval.engines import ApiMode, EngineKind
+from kit.generation import ProgressDisplay
 from kit.lid import LIDBackend
 from kit.models import Backend
 
@@ -139,7 +139,7 @@ def _run_generate(opts: GenerateOptions, out: Path, overwrite: bool = False,
                                backend=opts.backend.value, load_in_4bit=opts.load_in_4bit)
     try:
         # a factory: the model is loaded only when predictions are missing
-        with StageProgress(f"generating into {out.name}") as progress:
+        with ProgressDisplay(f"generating into {escape(out.name)}") as progress:
             summary = generate_predictions(problems, lambda: make_engine(opts.engine.value, opts.model, **options),
                                            out, params, opts.baseline.value, progress=progress,
                                            provenance=record, overwrite=overwrite, way_out=way_out)
