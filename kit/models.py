@@ -377,7 +377,7 @@ def default_optimizer(optim: str = "auto", *, cuda: bool | None = None) -> str:
 
 
 def load_full(cfg: ModelConfig):
-    """The backbone with every weight trainable (``sft.full``): no 4-bit, no LoRA. fp16 weights cannot be
+    """The backbone with every weight trainable (``cold_start.full``): no 4-bit, no LoRA. fp16 weights cannot be
     trained under the fp16 gradient scaler, so a GPU without bf16 keeps float32 weights (fp16 autocast)."""
     import torch
 

@@ -193,7 +193,7 @@ def stage(command: str, folder: Path, extra=(), flags: str = "") -> None:
 # %%
 if COLD_START == "train":
     # one example per step, 16 accumulated: a T4 cannot hold the paper's 16k-token batches (not measured)
-    stage("sft", out / "sft", extra=[f"sft.traces={SFT_TRACES}", f"sft.max_steps={SFT_MAX_STEPS}",
+    stage("sft", out / "sft", extra=[f"cold_start.traces={SFT_TRACES}", f"sft.max_steps={SFT_MAX_STEPS}",
                                      f"sft.max_length={SFT_MAX_LENGTH}", "sft.per_device_train_batch_size=1",
                                      "sft.gradient_accumulation_steps=16"])
     adapter = out / "sft" / "adapter"
@@ -235,11 +235,11 @@ stage("refs", refs_dir, flags=f"--input {shlex.quote(str(select_dir))}")
 from kit.models import load_model, record_base
 from kit.rewards.trl import build_reward_functions
 from kit.train.config import load_config
-from kit.train.grpo import build_dataset, build_grpo_args, checked_judge, load_training_rows
+from kit.train.grpo import build_dataset, checked_judge, load_training_rows
 from kit.train.progress import checkpoint_step, latest_checkpoint, write_marker
 
 grpo_dir = out / "iter1" / "grpo"
-config = load_config(PRESET, [f"model.name={model}", *settings, f"grpo.train_data={refs_dir / 'train.jsonl'}",
+config = load_config(PRESET, [f"model.name={model}", *settings, f"data.grpo_train={refs_dir / 'train.jsonl'}",
                               f"grpo.max_steps={MAX_STEPS}"])
 if (grpo_dir / "DONE").is_file() and checkpoint_step(latest_checkpoint(grpo_dir)) >= MAX_STEPS:
     print(f"{grpo_dir}: {MAX_STEPS} steps done, skipped (raise MAX_STEPS to train further)")
@@ -248,9 +248,9 @@ else:
     policy, tokenizer = load_model(config.model, adapter=str(adapter) if adapter else None, trainable=True)
     from trl import GRPOTrainer
 
-    dataset = build_dataset(load_training_rows(config), tokenizer, config.grpo.max_prompt_length)
+    dataset = build_dataset(load_training_rows(config), tokenizer, config.data.max_prompt_length)
     reward_funcs, weights = build_reward_functions(config.reward, checked_judge(config, policy, tokenizer))
-    args = build_grpo_args(config.grpo, grpo_dir, use_cpu=False, reward_weights=weights, dtype=config.model.dtype)
+    args = config.trainer_args("grpo", grpo_dir, cuda=True, reward_weights=weights)  # TRL's GRPOConfig
     trainer = GRPOTrainer(model=policy, processing_class=tokenizer, reward_funcs=reward_funcs, args=args,
                           train_dataset=dataset)
     checkpoint = latest_checkpoint(grpo_dir)  # after a disconnect: the last one saved to Drive

@@ -4,25 +4,23 @@ import json
 
 import pytest
 
-from kit.train.config import load_config
-from kit.train.grpo import check_batch, summarize
+from kit.train.config import ConfigError, load_config
+from kit.train.grpo import summarize
 from kit.train.progress import latest_checkpoint
 
 COMPONENTS = ["reward", "format", "accuracy", "lc", "lc_ratio", "cta"]
 
 
 def test_batch_must_hold_whole_groups():
-    cfg = load_config("tiny", ["grpo.num_generations=3", "grpo.per_device_train_batch_size=4"])
-    with pytest.raises(ValueError) as info:
-        check_batch(cfg.grpo, processes=1)
+    """TRL's own check rejects the config when it loads; the error keeps the kit's fix and names the flag."""
+    with pytest.raises(ConfigError) as info:
+        load_config("tiny", ["grpo.num_generations=3", "grpo.per_device_train_batch_size=4"])
     message = str(info.value)
     for key in ["grpo.per_device_train_batch_size (4)", "grpo.gradient_accumulation_steps (1)",
-                "grpo.num_generations (3)", "Fix: set grpo.per_device_train_batch_size=3"]:
+                "grpo.num_generations (3)", "Fix: set grpo.per_device_train_batch_size=3", "--set grpo.num_generations"]:
         assert key in message
-    # 2 x 2 accumulation = 4 completions: fine for groups of 4, and for groups of 2 over 2 processes x 1
-    check_batch(load_config("tiny", ["grpo.per_device_train_batch_size=2", "grpo.gradient_accumulation_steps=2"]).grpo)
-    check_batch(load_config("tiny", ["grpo.num_generations=2", "grpo.per_device_train_batch_size=1"]).grpo,
-                processes=2)
+    # 2 x 2 accumulation = 4 completions: fine for groups of 4
+    load_config("tiny", ["grpo.per_device_train_batch_size=2", "grpo.gradient_accumulation_steps=2"])
 
 
 def test_divisibility_error_from_the_cli_before_loading_anything():
@@ -64,12 +62,23 @@ def grpo_run(tiny_model_path, tmp_path_factory):
     for row in rows:
         row["en_reference"] = f"{row['en_question']} So the answer is {row['answer']}."
     train_data = write_rows(rows, out / "rl.jsonl")
+    from transformers import TrainerCallback
+
     cfg = load_config("tiny", ["grpo.max_steps=3", "grpo.save_steps=2", "grpo.max_completion_length=6",
                                "reward.min_response_chars=0", "grpo.learning_rate=1e-3",
-                               f"grpo.train_data={train_data}"])
+                               f"data.grpo_train={train_data}", "grpo.epsilon_high=0.28",
+                               "grpo.report_to=tensorboard"])
     close_id = load_tokenizer("tiny").convert_tokens_to_ids("</think>")
-    cfg.grpo.generation_kwargs = {"sequence_bias": {(close_id,): 6.5}}
-    return run_grpo(cfg, out)
+    cfg = cfg.updated("grpo", generation_kwargs={"sequence_bias": [[[close_id], 6.5]]})  # JSON-able: TensorBoard
+
+    class TrainerArgs(TrainerCallback):  # what the trainer itself got
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.args = args
+
+    seen = TrainerArgs()
+    result = run_grpo(cfg, out, extra_callbacks=[seen])
+    result.trainer_args = seen.args
+    return result
 
 
 @pytest.mark.slow
@@ -89,8 +98,25 @@ def test_grpo_logs_every_reward_component(grpo_run):
     assert f"truncated {steps[0]['completions/clipped_ratio']:.4g}" in text
     assert ("hit grpo.max_completion_length (6)" in text) == any(e["completions/clipped_ratio"] > 0.2 for e in steps)
     assert set(grpo_run.summary["final"]) == set(COMPONENTS)
-    assert "grpo.train_data" not in (grpo_run.output_dir / "config.yaml").read_text()  # nested, not dotted
+    assert "data.grpo_train" not in (grpo_run.output_dir / "config.yaml").read_text()  # nested, not dotted
     assert "rl.jsonl" in (grpo_run.output_dir / "config.yaml").read_text()
+
+
+@pytest.mark.slow
+def test_any_trl_option_reaches_the_trainer(grpo_run):
+    """``--set grpo.<any GRPOConfig field>`` reaches the trainer's arguments and the run's config snapshot:
+    the clip ratio's upper bound (DAPO's clip-higher) and the TensorBoard logger, which writes event files."""
+    import yaml
+
+    snapshot = yaml.safe_load((grpo_run.output_dir / "config.yaml").read_text())
+    assert snapshot["grpo"]["epsilon_high"] == 0.28 and grpo_run.trainer_args.epsilon_high == 0.28
+    assert grpo_run.trainer_args.epsilon == 0.2  # the lower bound stays the paper's
+    assert grpo_run.trainer_args.report_to == ["tensorboard"]
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = [EventAccumulator(str(path)).Reload() for path in grpo_run.output_dir.rglob("events.out.tfevents.*")]
+    tags = {tag for run in events for tag in run.Tags()["scalars"]}
+    assert "train/rewards/lc/mean" in tags and "train/reward" in tags, tags
 
 
 @pytest.mark.slow
@@ -145,20 +171,18 @@ def test_judge_from_the_config_section():
 def test_suggested_batch_fix_always_works():
     import re
 
-    from kit.train.config import GRPOSettings
+    from kit.train.trl_config import batch_fix
 
     for n in range(2, 9):
         for accumulation in range(1, 5):
             for per_device in range(1, 9):
                 for processes in (1, 2, 3):
-                    settings = GRPOSettings(num_generations=n, gradient_accumulation_steps=accumulation,
-                                            per_device_train_batch_size=per_device)
-                    try:
-                        check_batch(settings, processes)
-                    except ValueError as exc:
-                        fix = int(re.search(r"per_device_train_batch_size=(\d+)", str(exc)).group(1))
-                        settings.per_device_train_batch_size = fix
-                        check_batch(settings, processes)  # the advice itself must pass
+                    if (per_device * accumulation * processes) % n == 0:
+                        continue
+                    values = {"num_generations": n, "gradient_accumulation_steps": accumulation,
+                              "per_device_train_batch_size": per_device}
+                    fix = int(re.search(r"per_device_train_batch_size=(\d+)", batch_fix(values, processes)).group(1))
+                    assert (fix * accumulation * processes) % n == 0  # the advice itself must pass
 
 
 def test_vllm_rollouts_need_cuda_and_vllm():

@@ -139,7 +139,7 @@ def test_oom_advice_for_a_full_preset_names_only_memory_settings():
     assert "model.gpu_memory_utilization" not in grpo_msg  # vLLM is off in the preset: its share is irrelevant
     sft_msg = describe_oom(exc, sft_memory(cfg))
     assert "sft.per_device_train_batch_size = 1" in sft_msg and "sft.max_length = 2560" in sft_msg
-    assert "grpo." not in sft_msg and "sft.full" not in sft_msg  # LoRA already: nothing to switch off
+    assert "grpo." not in sft_msg and "cold_start.full" not in sft_msg  # LoRA already: nothing to switch off
     assert "sft.gradient_accumulation_steps = 16" in sft_msg.partition("Then raise")[2]
 
 

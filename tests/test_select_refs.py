@@ -38,7 +38,7 @@ def warm_config(tiny_cache, tmp_path_factory):
     from kit.train.config import load_config
     from kit.train.sft import run_sft
 
-    cfg = load_config("tiny", ["data.langs=[fr,ko]", "sft.limit_per_lang=4", "sft.max_steps=60",
+    cfg = load_config("tiny", ["data.langs=[fr,ko]", "cold_start.limit_per_lang=4", "sft.max_steps=60",
                                "select.limit_per_lang=4", "pipeline.eval_per_lang=0"])
     out = tmp_path_factory.mktemp("sft")
     result = run_sft(cfg, out)

@@ -11,7 +11,7 @@ def test_lora_sft_changes_the_adapter(tiny_cache, tmp_path):
     from kit.train.config import load_config
     from kit.train.sft import run_sft
 
-    cfg = load_config("tiny", ["data.langs=[ja]", "sft.full=false", "sft.limit_per_lang=4", "sft.max_steps=3",
+    cfg = load_config("tiny", ["data.langs=[ja]", "cold_start.full=false", "cold_start.limit_per_lang=4", "sft.max_steps=3",
                                "sft.per_device_train_batch_size=4", "sft.learning_rate=1e-2", "sft.logging_steps=1"])
     result = run_sft(cfg, tmp_path / "sft")
     weights = load_file(str(result.adapter_dir / "adapter_model.safetensors"))
@@ -30,7 +30,7 @@ def test_full_warm_up_teaches_the_format(tiny_cache, tmp_path):
     from kit.train.select import load_policy, question_pool, rollouts
     from kit.train.sft import run_sft
 
-    cfg = load_config("tiny", ["data.langs=[fr,ko]", "sft.limit_per_lang=4", "sft.max_steps=60"])
+    cfg = load_config("tiny", ["data.langs=[fr,ko]", "cold_start.limit_per_lang=4", "sft.max_steps=60"])
     result = run_sft(cfg, tmp_path / "sft")
     assert result.summary["final_loss"] < 0.5 * result.summary["first_loss"]
     model, tokenizer = load_policy(cfg, str(result.adapter_dir))

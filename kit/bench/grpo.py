@@ -7,7 +7,7 @@
   says what the kit buys is unsloth vs trl-peft.
 
 What one step does is what training does: a 4-bit (NF4) backbone + LoRA (r=32 on every linear layer of the
-blocks), TRL's GRPOTrainer with the training stage's own arguments (:func:`kit.train.grpo.build_grpo_args`:
+blocks), TRL's GRPOTrainer with the training stage's own arguments (:func:`kit.train.trl_config.trainer_args`:
 paged 8-bit AdamW on CUDA, bf16 on compute capability >= 8.0 else fp16, dapo loss, beta 0), the presets'
 batch and accumulation (``--batch`` completions per micro-step, ``--accumulation`` micro-steps, so
 ``batch * accumulation / group`` real benchmark questions per optimizer step), the kit's M-Thinker reward
@@ -250,17 +250,16 @@ def bench_trainer_args(cfg: GRPOBenchConfig, out_dir: Path, *, suppress_tokens: 
     import torch
 
     from kit.bench.trl_peft import apply_to_args, trl_peft_setup
-    from kit.train.config import GRPOSettings
-    from kit.train.grpo import build_grpo_args
+    from kit.train.trl_config import GRPO_DEFAULTS, trainer_args
 
     cuda = torch.cuda.is_available()
-    settings = GRPOSettings(
-        num_generations=cfg.group, per_device_train_batch_size=cfg.batch,
-        gradient_accumulation_steps=cfg.accumulation, max_completion_length=cfg.completion_len,
-        max_steps=cfg.steps, save_steps=cfg.steps + 1, seed=cfg.seed,
-        generation_kwargs={"suppress_tokens": suppress_tokens},
-    )
-    args = build_grpo_args(settings, out_dir, use_cpu=not cuda, reward_weights=reward_weights)
+    values = {
+        **GRPO_DEFAULTS, "num_generations": cfg.group, "per_device_train_batch_size": cfg.batch,
+        "gradient_accumulation_steps": cfg.accumulation, "max_completion_length": cfg.completion_len,
+        "max_steps": cfg.steps, "save_steps": cfg.steps + 1, "seed": cfg.seed,
+        "generation_kwargs": {"suppress_tokens": suppress_tokens},
+    }
+    args = trainer_args("grpo", values, out_dir, cuda=cuda, reward_weights=reward_weights)
     if cfg.backend is not BenchBackend.trl_peft:
         return args, {}
     setup = trl_peft_setup(lora_r=cfg.lora_r, gradient_checkpointing=cfg.gradient_checkpointing, cuda=cuda)

@@ -51,7 +51,7 @@ def _check_dir(path: Path | None, flag: str) -> None:
 def sft(config: ConfigArg = None, preset: PresetOpt = None, overrides: SetOpt = None,
         output: OutputDirOpt = None, adapter: AdapterOpt = None, resume: ResumeOpt = False,
         allow_overlap: AllowOverlapOpt = False, verbose: VerboseOpt = False):
-    """Cold-start SFT (LoRA, or full with sft.full=true) on multilingual reasoning traces."""
+    """Cold-start SFT (LoRA, or full with cold_start.full=true) on multilingual reasoning traces."""
     setup_logging(verbose)
     cfg = load_cli_config(config, preset, overrides, output, allow_overlap)
     _check_dir(adapter, "--adapter")

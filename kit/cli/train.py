@@ -53,8 +53,9 @@ def load_cli_config(config: str | None, preset: str | None, overrides: list[str]
         raise typer.BadParameter("give either a CONFIG file or --preset, not both", param_hint="--preset")
     try:
         cfg = load_config(config or preset or "tiny", list(overrides or []))
-    except ConfigError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--set / CONFIG") from None
+    except ConfigError as exc:  # one line that names the file, key or --set flag
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
     if output is not None:
         cfg.output_dir = str(output)
     if allow_overlap:

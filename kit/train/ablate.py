@@ -15,7 +15,6 @@ Rerunning continues: finished stages are skipped like the pipeline's.
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import os
@@ -47,10 +46,10 @@ def parse_variants(spec: str) -> list[str]:
 
 def variant_config(config, variant: str, seed: int):
     """``config`` with the reward of ``variant`` and every stage seeded with ``seed``."""
-    cfg = copy.deepcopy(config)
-    cfg.reward.variant, cfg.reward.dense_lc = VARIANTS[variant]
+    reward, dense_lc = VARIANTS[variant]
+    cfg = config.updated("reward", variant=reward.value, dense_lc=dense_lc)
     for section in ("sft", "select", "refs", "grpo"):
-        getattr(cfg, section).seed = seed
+        cfg = cfg.updated(section, seed=seed)
     return cfg
 
 

@@ -132,7 +132,7 @@ def _yaml_list(key: str, values: list[str]) -> list[str]:
 def _front_matter(facts: dict, kind: str, license_id: str) -> str:
     config = facts["config"]
     data = config.get("data") or {}
-    datasets = [d for d in (data.get("train"), (config.get("grpo") or {}).get("train_data"))
+    datasets = [d for d in (data.get("train"), data.get("grpo_train"))
                 if isinstance(d, str) and d.count("/") == 1 and not Path(d).exists()]  # Hub ids only
     lines = ["---", *([f"base_model: {facts['hub_base']}"] if facts["hub_base"] else []),
              f"library_name: {_KINDS[kind][0]}", f"license: {license_id}", "pipeline_tag: text-generation",
@@ -146,10 +146,10 @@ def _front_matter(facts: dict, kind: str, license_id: str) -> str:
 def _training_table(facts: dict) -> list[str]:
     config = facts["config"]
     reward, judge = config.get("reward") or {}, config.get("judge") or {}
-    data, sft = config.get("data") or {}, config.get("sft") or {}
+    data, cold_start = config.get("data") or {}, config.get("cold_start") or {}
     judge_text = str(judge.get("kind", "symbolic")) + (f" ({judge['model']})" if judge.get("model") else "")
-    sources = [s for s in (data.get("train"), (config.get("grpo") or {}).get("train_data"),
-                           sft.get("traces") if facts["pipeline"] else None) if s]
+    sources = [s for s in (data.get("train"), data.get("grpo_train"),
+                           cold_start.get("traces") if facts["pipeline"] else None) if s]
     rows = [("base model", facts["hub_base"] or f"{facts['base_model']} (no Hub id recorded)"),
             ("recipe", "mthinker pipeline: cold-start SFT, then rejection sampling + GRPO per iteration"
              if facts["pipeline"] else "GRPO (TRL GRPOTrainer) with LoRA"),

@@ -1,186 +1,117 @@
-"""The YAML config system every stage uses: typed sections, presets, ``key.sub=value`` overrides, snapshots.
+"""The YAML config every stage uses: presets, ``key.sub=value`` overrides, validation, snapshots.
 
 A config file has one mapping per section::
 
-    model:  {name: tiny, backend: auto, load_in_4bit: true, lora: {r: 8, alpha: 16}}
+    model:  {name: tiny, backend: auto, load_in_4bit: true, lora: {r: 8, alpha: 16}}   # kit.models.ModelConfig
     data:   {train: examples/data/polymath_low_slice.jsonl, langs: [ja, ko, fr, pt, th]}
     reward: {variant: mthinker, min_response_chars: 20}          # kit.rewards.mthinker.RewardConfig
     judge:  {kind: symbolic}                                      # kit.judges.JudgeConfig
-    grpo:   {num_generations: 4, max_steps: 3}                   # GRPOSettings below
-    sft / select / refs / pipeline: the other stages' settings (defined beside each stage)
+    grpo:   {num_generations: 4, max_steps: 3, epsilon_high: 0.28}   # TRL's GRPOConfig: any of its fields
+    sft:    {max_steps: 120, learning_rate: 3.0e-3}              # TRL's SFTConfig: any of its fields
+    cold_start / select / refs / pipeline: the kit's settings of the other stages (kit.train.settings, ...)
 
     >>> cfg = load_config("tiny", ["grpo.max_steps=2", "model.lora.r=4"])
     >>> cfg.grpo.max_steps, cfg.model.lora.r
     (2, 4)
 
-Values are checked against the dataclass field types; an unknown key, a value of the wrong type or one a
-section's ``__post_init__`` rejects fails with an error naming the key, where it came from and the allowed
-keys. Sections owned by other modules are resolved lazily by name, so loading a config imports no torch.
-Relative data paths (``data.train``, ``grpo.train_data``, ``sft.traces``) are looked up in the working
+The kit's sections are dataclasses validated by pydantic; ``grpo`` and ``sft`` are validated against TRL's
+own field types and built once by TRL (its checks run, on the CPU), see :mod:`kit.train.trl_config`. Errors
+name the key, the file or ``--set`` flag it came from, and the closest allowed key.
+Relative data paths (``data.train``, ``data.grpo_train``, ``cold_start.traces``) are looked up in the working
 directory, then the config file's folder, then the repository, so presets work from any directory.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import logging
 import typing
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from kit.judges import JudgeConfig
 from kit.models import ModelConfig
 from kit.paths import EXAMPLES_DIR, REPO_DIR
-from kit.train.config_values import (
-    ConfigError,
-    _coerce,
-    _dataclass_in,
-    _origin,
-    _parse_override,
-    _plain,
-    _set_dotted,
-    _suggest,
-)
+from kit.rewards.mthinker import RewardConfig
+from kit.train import trl_config
+from kit.train.config_values import ConfigError, parse_override, set_dotted, suggest
+from kit.train.pipeline import PipelineSettings
+from kit.train.refs import RefsSettings
+from kit.train.select import SelectSettings
+from kit.train.settings import ColdStartSettings, DataSettings
 
-__all__ = ["Config", "ConfigError", "DataSettings", "GRPOSettings", "build_config", "load_config", "save_config"]
+__all__ = ["Config", "ConfigError", "DataSettings", "build_config", "load_config", "save_config"]
 
 log = logging.getLogger(__name__)
 
 PRESETS_DIR = EXAMPLES_DIR / "configs"
 SNAPSHOT_NAME = "config.yaml"
 
-@dataclass
-class DataSettings:
-    # Questions for the stages: plain JSONL {question, answer, lang, en_question?}, a verl RL parquet, an
-    # MMATH/PolyMath folder or a Hub id (see kit.data). GRPO reads the RL data the refs stage wrote.
-    train: str = "examples/data/polymath_low_slice.jsonl"
-    langs: list[str] = field(default_factory=lambda: ["ja", "ko", "fr", "pt", "th"])  # the paper's five
-    limit_per_lang: int | None = None  # None = every row
-    control: bool = False  # add the Prompt-Control sentence to the prompts
-    # The sft, select and GRPO stages refuse MMATH/PolyMath questions (kit.data.contamination); true lets them
-    # train on evaluation questions anyway (flag: --allow-benchmark-overlap).
-    allow_benchmark_overlap: bool = False
-
-    def __post_init__(self):
-        from kit.languages import get_language
-
-        if isinstance(self.langs, str):
-            self.langs = [code.strip() for code in self.langs.split(",") if code.strip()]
-        if not self.langs:
-            raise ValueError("data.langs is empty; list language codes, e.g. [ja, ko, fr, pt, th]")
-        for code in self.langs:
-            get_language(code)  # raises with the registry's list of codes
-        if self.limit_per_lang is not None and int(self.limit_per_lang) < 1:
-            raise ValueError(f"data.limit_per_lang must be >= 1 or null (got {self.limit_per_lang})")
-
-
-@dataclass
-class GRPOSettings:
-    """GRPO knobs, set explicitly (TRL's defaults differ from the paper's in several places)."""
-
-    train_data: str | None = None  # RL data (refs output); None = data.train (rows without en_reference: CTA 0)
-    num_generations: int = 8  # the paper's group size
-    max_prompt_length: int = 512  # prompts longer than this (tokens) are skipped with a log line
-    max_completion_length: int = 1024  # the paper: 14336 (Iter1); one GPU cannot hold that for a group of 8
-    temperature: float = 0.9  # the paper's rollout temperature
-    top_p: float = 1.0
-    beta: float = 0.0  # KL coefficient: the paper uses 0 (no reference model, saves memory)
-    epsilon: float = 0.2  # clip ratio (the paper's)
-    loss_type: str = "dapo"  # token-mean over the accumulated batch = the paper's (verl) token-mean loss
-    scale_rewards: str = "group"  # group | batch | none; the paper's GRPO divides by the group std
-    # The paper scores a truncated completion (no </think>) -1, a signal masking would drop: keep off.
-    mask_truncated_completions: bool = False
-    learning_rate: float = 2e-5  # LoRA needs a higher rate than the paper's full fine-tuning (5e-6/3e-6)
-    lr_scheduler_type: str = "constant"  # the paper: constant, no warm-up
-    warmup_steps: float = 0  # steps, or a fraction of max_steps when < 1 (transformers 5)
-    max_steps: int = 100
-    per_device_train_batch_size: int = 8  # completions per device per micro-step
-    gradient_accumulation_steps: int = 1
-    num_iterations: int = 1  # updates per generated batch (the paper: 1)
-    max_grad_norm: float = 1.0
-    optim: str = "auto"  # auto: paged 8-bit AdamW on CUDA, adamw_torch on CPU
-    save_steps: int = 10
-    save_total_limit: int | None = 3
-    logging_steps: int = 1
-    seed: int = 0
-    use_vllm: bool = False  # GPU only: vLLM rollouts (with model.fast_inference on unsloth, colocated)
-    log_completions: bool = False
-    generation_kwargs: dict | None = None  # extra sampling options for rollouts (e.g. repetition_penalty)
-
-    def __post_init__(self):
-        positive = ["num_generations", "max_prompt_length", "max_completion_length", "max_steps",
-                    "per_device_train_batch_size", "gradient_accumulation_steps", "num_iterations",
-                    "save_steps", "logging_steps"]
-        for key in positive:
-            if int(getattr(self, key)) < 1:
-                raise ValueError(f"grpo.{key} must be >= 1 (got {getattr(self, key)})")
-        if self.num_generations < 2:
-            raise ValueError("grpo.num_generations must be >= 2: GRPO compares completions within a group")
-        if not self.temperature > 0:
-            raise ValueError(f"grpo.temperature must be > 0 for GRPO rollouts (got {self.temperature}; paper: 0.9)")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"grpo.top_p must be in (0, 1] (got {self.top_p})")
-        if self.beta < 0 or self.learning_rate <= 0:
-            raise ValueError("grpo.beta must be >= 0 and grpo.learning_rate > 0")
-        losses = ["dapo", "grpo", "dr_grpo", "bnpo", "cispo", "sapo"]
-        if self.loss_type not in losses:
-            raise ValueError(f"grpo.loss_type must be one of {losses} (got {self.loss_type!r}); "
-                             "dapo is the paper's token-mean")
-        if str(self.scale_rewards).lower() in ("true", "false"):
-            self.scale_rewards = "group" if str(self.scale_rewards).lower() == "true" else "none"
-        if self.scale_rewards not in ("group", "batch", "none"):
-            raise ValueError(f"grpo.scale_rewards must be group, batch or none (got {self.scale_rewards!r})")
-
-
-# Sections owned by other modules, resolved lazily ("module:Class"). When a module has not landed or
-# fails to import, the section stays a plain dict, so configs keep loading.
-SECTION_TYPES: dict[str, str] = {
-    "model": "kit.models:ModelConfig",
-    "data": "kit.train.config:DataSettings",
-    "reward": "kit.rewards.mthinker:RewardConfig",
-    "judge": "kit.judges:JudgeConfig",
-    "grpo": "kit.train.config:GRPOSettings",
-    "sft": "kit.train.sft:SFTSettings",
-    "select": "kit.train.select:SelectSettings",
-    "refs": "kit.train.refs:RefsSettings",
-    "pipeline": "kit.train.pipeline:PipelineSettings",
+KIT_SECTIONS: dict[str, type] = {
+    "model": ModelConfig, "data": DataSettings, "reward": RewardConfig, "judge": JudgeConfig,
+    "cold_start": ColdStartSettings, "select": SelectSettings, "refs": RefsSettings, "pipeline": PipelineSettings,
 }
-TOP_LEVEL_KEYS = {"output_dir": str, "description": str}
+TRL_SECTIONS = ("grpo", "sft")
+TOP_LEVEL_KEYS = ("output_dir", "description")
+SECTION_ORDER = ("model", "data", "reward", "judge", "grpo", "cold_start", "sft", "select", "refs", "pipeline")
+ALL_KEYS = sorted([*KIT_SECTIONS, *TRL_SECTIONS, *TOP_LEVEL_KEYS])
 
 
 @dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataSettings = field(default_factory=DataSettings)
-    reward: Any = None
-    judge: Any = None
-    grpo: GRPOSettings = field(default_factory=GRPOSettings)
-    sft: Any = None
-    select: Any = None
-    refs: Any = None
-    pipeline: Any = None
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
+    grpo: Any = None  # trl.GRPOConfig, checked on the CPU; the trainer gets one built by trl_config.trainer_args
+    sft: Any = None  # trl.SFTConfig, likewise
+    cold_start: ColdStartSettings = field(default_factory=ColdStartSettings)
+    select: SelectSettings = field(default_factory=SelectSettings)
+    refs: RefsSettings = field(default_factory=RefsSettings)
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     output_dir: str = "runs/default"
     description: str = ""
     source: str = ""  # where it was loaded from (not written to snapshots)
+    trl_values: dict = field(default_factory=dict)  # {"grpo": {...}, "sft": {...}}: kit defaults + given values
 
-    def to_dict(self) -> dict:
+    def to_dict(self, *, plain: bool = True) -> dict:
+        """Every section as data (``plain``: YAML-safe, for snapshots; else TRL values as given)."""
         out: dict = {}
-        for name in SECTION_TYPES:
-            out[name] = _plain(getattr(self, name))
-        for key in TOP_LEVEL_KEYS:
-            out[key] = getattr(self, key)
+        for name in SECTION_ORDER:
+            if name in TRL_SECTIONS:
+                out[name] = _plain(self.trl_values[name]) if plain else dict(self.trl_values[name])
+            else:
+                out[name] = _plain(getattr(self, name))
+        out.update({key: getattr(self, key) for key in TOP_LEVEL_KEYS})
         return out
 
+    def updated(self, section: str, **values) -> Config:
+        """A copy with ``values`` set in ``section`` (validated like any config)."""
+        raw = self.to_dict(plain=False)
+        raw[section] = {**raw[section], **values}
+        return build_config(raw, source=self.source, origins={f"{section}.{k}": "set by the kit" for k in values})
 
-def section_class(name: str):
-    """The dataclass of section ``name``, or None when its module is not importable (yet)."""
-    module_name, _, class_name = SECTION_TYPES[name].partition(":")
-    try:
-        return getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as exc:
-        log.debug("config section %s stays a plain mapping: %s", name, exc)
-        return None
+    def trainer_args(self, section: str, output_dir: str | Path, *, cuda: bool, **run_values):
+        """TRL's config for the ``section`` trainer of this run (see :func:`kit.train.trl_config.trainer_args`)."""
+        return trl_config.trainer_args(section, self.trl_values[section], output_dir, cuda=cuda,
+                                       dtype=self.model.dtype, **run_values)
+
+
+def _plain(value):
+    """Dataclasses/enums/paths to YAML-safe plain data (for snapshots)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
 
 def preset_names() -> list[str]:
@@ -198,10 +129,31 @@ def resolve_config_path(path_or_preset: str) -> Path:
     raise ConfigError(f"config {path_or_preset!r} is neither a file nor a preset; presets: {preset_names()}")
 
 
-def load_config(path_or_preset: str | None = None, overrides: list[str] | None = None) -> Config:
-    """Load a preset or YAML file (None = built-in defaults), apply ``key.sub=value`` overrides, validate."""
+def read_config_file(path: Path) -> dict:
+    """The mapping of sections in a YAML file; unreadable, empty or non-mapping files are errors."""
     import yaml
 
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+                          "save the config as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+    if raw is None:
+        raise ConfigError(f"{path}: the config is empty; give at least one section ({', '.join(ALL_KEYS)}) "
+                          "or start from a preset (--preset tiny)")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections ({', '.join(ALL_KEYS)})")
+    return raw
+
+
+def load_config(path_or_preset: str | None = None, overrides: list[str] | None = None) -> Config:
+    """Load a preset or YAML file (None = built-in defaults), apply ``key.sub=value`` overrides, validate."""
     raw: dict = {}
     source = "defaults"
     config_dir = None
@@ -209,74 +161,85 @@ def load_config(path_or_preset: str | None = None, overrides: list[str] | None =
         path = resolve_config_path(path_or_preset)
         source = str(path)
         config_dir = path.resolve().parent
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping of sections ({sorted(SECTION_TYPES)})")
+        raw = read_config_file(path)
     raw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
     origins: dict[str, str] = {}
     for item in overrides or []:
-        key, value = _parse_override(item)
-        _set_dotted(raw, key, value)
-        origins[key] = f"override {item!r}"
+        key, value = parse_override(item)
+        set_dotted(raw, key, value)
+        origins[key] = f"--set {key}"  # never the value: it may be a secret
     cfg = build_config(raw, source=source, origins=origins)
     resolve_data_paths(cfg, config_dir)
     return cfg
 
 
+def _origin_finder(origins: dict[str, str], source: str):
+    def where(dotted: str) -> str:
+        for key, origin in origins.items():
+            if dotted == key or dotted.startswith(key + ".") or key.startswith(dotted + "."):
+                return origin
+        return source
+
+    return where
+
+
 def build_config(raw: dict, *, source: str = "<dict>", origins: dict[str, str] | None = None) -> Config:
-    origins = origins or {}
-    allowed = sorted([*SECTION_TYPES, *TOP_LEVEL_KEYS])
-    cfg = Config(source=source)
+    where = _origin_finder(origins or {}, source)
     for key, value in raw.items():
-        where = origins.get(key, source)
-        if key in TOP_LEVEL_KEYS:
-            setattr(cfg, key, _coerce(value, TOP_LEVEL_KEYS[key], key, where))
-        elif key not in SECTION_TYPES:
-            raise ConfigError(f"unknown config key {key!r} ({where}){_suggest(key, allowed)}; allowed: {allowed}")
-    for name in SECTION_TYPES:
-        value = raw.get(name)
-        if value is not None and not isinstance(value, dict):
-            raise ConfigError(f"config section {name!r} ({source}) must be a mapping, got {value!r}")
-        cls = section_class(name)
-        if cls is None:
-            setattr(cfg, name, dict(value or {}))
-            continue
-        setattr(cfg, name, _build_dataclass(cls, value or {}, name, source, origins))
+        if key not in ALL_KEYS:
+            raise ConfigError(f"unknown config key {key!r} ({where(key)}){suggest(key, ALL_KEYS)}; allowed: {ALL_KEYS}")
+        if key not in TOP_LEVEL_KEYS and value is not None and not isinstance(value, dict):
+            raise ConfigError(f"config section {key!r} ({where(key)}) must be a mapping, got {value!r}")
+        if key in TOP_LEVEL_KEYS and not isinstance(value, str):
+            raise ConfigError(f"config key {key!r} ({where(key)}) must be a string, got {value!r}")
+    cfg = Config(source=source, **{key: raw[key] for key in TOP_LEVEL_KEYS if key in raw})
+    for name, cls in KIT_SECTIONS.items():
+        setattr(cfg, name, build_section(cls, raw.get(name) or {}, name, where))
+    for name in TRL_SECTIONS:
+        given = raw.get(name) or {}
+        values = trl_config.validate_section(name, given, where)
+        cfg.trl_values[name] = values
+        setattr(cfg, name, trl_config.check_section(name, values, given, where))
     return cfg
 
 
-def _build_dataclass(cls, values: dict, prefix: str, source: str, origins: dict[str, str]):
-    hints = typing.get_type_hints(cls)
-    fields = {f.name for f in dataclasses.fields(cls) if f.init}
-    kwargs = {}
+def _check_keys(cls, values: dict, prefix: str, where) -> None:
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    hints = typing.get_type_hints(cls, include_extras=True)
     for key, value in values.items():
         dotted = f"{prefix}.{key}"
-        where = _origin(origins, dotted, source)
         if key not in fields:
-            raise ConfigError(f"unknown config key {dotted!r} ({where}){_suggest(key, fields)}; "
+            raise ConfigError(f"unknown config key {dotted!r} ({where(dotted)}){suggest(key, fields)}; "
                               f"allowed keys in {prefix}: {sorted(fields)}")
-        hint = hints[key]
-        nested = _dataclass_in(hint)
-        if nested is not None and isinstance(value, dict):
-            kwargs[key] = _build_dataclass(nested, value, dotted, source, origins)
-        else:
-            kwargs[key] = _coerce(value, hint, dotted, where)
+        nested = hints[key]
+        if dataclasses.is_dataclass(nested) and isinstance(value, dict):
+            _check_keys(nested, value, dotted, where)
+
+
+def build_section(cls, values: dict, prefix: str, where):
+    """``cls`` from a mapping: unknown keys, wrong types and ``__post_init__`` rejections name the key."""
+    from pydantic import TypeAdapter, ValidationError
+
+    _check_keys(cls, values, prefix, where)
     try:
-        return cls(**kwargs)
-    except (ValueError, TypeError, KeyError) as exc:
-        message = str(exc).strip("'\"")
-        flags = [where for key, where in origins.items() if key.startswith(prefix + ".")]
-        raise ConfigError(f"config section {prefix!r} ({', '.join([source, *flags])}): {message}") from None
+        return TypeAdapter(cls).validate_python(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = ".".join(str(part) for part in error["loc"] if not isinstance(part, int))
+        if error["type"] == "value_error":  # a __post_init__ check: its message names the key
+            message = str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
+            dotted = f"{prefix}.{loc}" if loc else prefix
+            sources = sorted({where(f"{prefix}.{k}") for k in values} or {where(prefix)})
+            raise ConfigError(f"config section {dotted!r} ({', '.join(sources)}): {message}") from None
+        dotted = f"{prefix}.{loc}"
+        raise ConfigError(f"config key {dotted!r} ({where(dotted)}): {error['msg']}, got {error.get('input')!r}") from None
 
 
 # Keys that name local data: (section, field). A relative value is read from the working directory when it
 # exists there, else from the config file's folder, else from the repository root (where the presets'
 # ``examples/data/...`` live), so ``mthinker pipeline --preset tiny`` works from any directory.
-PATH_KEYS = (("data", "train"), ("grpo", "train_data"), ("sft", "traces"))
-NOT_PATHS = {"synthetic"}  # sft.traces=synthetic is a mode, never a folder
+PATH_KEYS = (("data", "train"), ("data", "grpo_train"), ("cold_start", "traces"))
+NOT_PATHS = {"synthetic"}  # cold_start.traces=synthetic is a mode, never a folder
 
 
 def resolve_data_paths(cfg: Config, config_dir: Path | None = None) -> None:
@@ -284,21 +247,17 @@ def resolve_data_paths(cfg: Config, config_dir: Path | None = None) -> None:
     paths found nowhere are left as they are, so the stage's own error still names them."""
     bases = [Path.cwd(), *([config_dir] if config_dir else []), REPO_DIR]
     for section_name, key in PATH_KEYS:
-        section = getattr(cfg, section_name, None)
-        value = section.get(key) if isinstance(section, dict) else getattr(section, key, None)
+        section = getattr(cfg, section_name)
+        value = getattr(section, key)
         if not isinstance(value, str) or value in NOT_PATHS or Path(value).expanduser().is_absolute():
             continue
         found = next((base / value for base in bases if (base / value).exists()), None)
-        if found is None:
-            continue
-        if isinstance(section, dict):
-            section[key] = str(found.resolve())
-        else:
+        if found is not None:
             setattr(section, key, str(found.resolve()))
 
 
 def save_config(config: Config, output_dir: str | Path, name: str = SNAPSHOT_NAME) -> Path:
-    """Write the resolved config (every default filled in) as YAML; loading it back gives the same config."""
+    """Write the resolved config (every kit default filled in) as YAML; loading it back gives the same config."""
     import yaml
 
     output_dir = Path(output_dir)
@@ -311,5 +270,5 @@ def save_config(config: Config, output_dir: str | Path, name: str = SNAPSHOT_NAM
 
 
 def section_dict(config: Config, name: str) -> dict:
-    """A section as a plain dict (handy for logging and for sections whose class has not landed)."""
-    return _plain(getattr(config, name)) or {}
+    """A section as a plain dict (for logging and settings fingerprints)."""
+    return config.to_dict()[name]

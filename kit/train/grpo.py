@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from kit.data.contamination import check_contamination
 from kit.rewards.trl import COMBINED, COMPONENTS
-from kit.train.config import Config, GRPOSettings, save_config
+from kit.train.config import Config, save_config
 from kit.train.progress import checkpoint_step, is_main_process, resume_checkpoint, stage_log
 
 log = logging.getLogger(__name__)
@@ -40,36 +39,12 @@ class GRPOResult:
     summary: dict
 
 
-def world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def check_batch(settings: GRPOSettings, processes: int | None = None) -> None:
-    """TRL samples whole groups: completions per generation step must be a multiple of num_generations."""
-    processes = processes or world_size()
-    per_step = settings.per_device_train_batch_size * settings.gradient_accumulation_steps * processes
-    if per_step % settings.num_generations:
-        import math
-
-        # the smallest per-device batch giving whole groups, scaled to stay near the requested one
-        step = settings.num_generations // math.gcd(settings.num_generations,
-                                                    settings.gradient_accumulation_steps * processes)
-        fix = step * max(1, round(settings.per_device_train_batch_size / step))
-        raise ValueError(
-            f"grpo.per_device_train_batch_size ({settings.per_device_train_batch_size}) x "
-            f"grpo.gradient_accumulation_steps ({settings.gradient_accumulation_steps}) x processes ({processes}) "
-            f"= {per_step} completions per step, which is not divisible by grpo.num_generations "
-            f"({settings.num_generations}): GRPO needs whole groups. Fix: set "
-            f"grpo.per_device_train_batch_size={fix} or grpo.num_generations to a divisor of {per_step}."
-        )
-
-
 def check_lengths(config: Config) -> None:
     """Prompt + completion must fit the model's window (unsloth allocates for model.max_seq_length)."""
-    need = config.grpo.max_prompt_length + config.grpo.max_completion_length
+    need = config.data.max_prompt_length + config.grpo.max_completion_length
     if need > config.model.max_seq_length:
         raise ValueError(
-            f"grpo.max_prompt_length ({config.grpo.max_prompt_length}) + grpo.max_completion_length "
+            f"data.max_prompt_length ({config.data.max_prompt_length}) + grpo.max_completion_length "
             f"({config.grpo.max_completion_length}) = {need} exceeds model.max_seq_length "
             f"({config.model.max_seq_length}); raise model.max_seq_length or lower the lengths"
         )
@@ -100,14 +75,14 @@ def check_vllm(config: Config, *, cuda: bool) -> None:
 def load_training_rows(config: Config) -> list[dict]:
     """Rows ``{prompt, lang, answer, en_question, en_reference, id}`` for the trainer.
 
-    Reads ``grpo.train_data`` (the RL data the refs stage writes) or else ``data.train`` through
+    Reads ``data.grpo_train`` (the RL data the refs stage writes) or else ``data.train`` through
     ``kit.data.load_rows`` (which owns the formats and their validation), filtered to ``data.langs`` and
     capped per language; refused when its questions are MMATH/PolyMath questions (:mod:`kit.data.contamination`).
     """
     from kit.data import load_rows
     from kit.prompts import build_messages
 
-    path = config.grpo.train_data or config.data.train
+    path = config.data.grpo_train or config.data.train
     rows = load_rows(path, langs=config.data.langs, limit_per_lang=config.data.limit_per_lang)
     check_contamination(rows, stage="grpo", source=str(path), allow=config.data.allow_benchmark_overlap)
     kept: list[dict] = []
@@ -142,10 +117,10 @@ def build_dataset(rows: list[dict], tokenizer, max_prompt_length: int):
             continue
         kept.append(row)
     if skipped:
-        log.warning("skipped %d of %d prompts longer than grpo.max_prompt_length=%d tokens",
+        log.warning("skipped %d of %d prompts longer than data.max_prompt_length=%d tokens",
                     skipped, len(rows), max_prompt_length)
     if not kept:
-        raise ValueError(f"every prompt is longer than grpo.max_prompt_length={max_prompt_length} tokens; raise it")
+        raise ValueError(f"every prompt is longer than data.max_prompt_length={max_prompt_length} tokens; raise it")
     return Dataset.from_list(kept)
 
 
@@ -209,51 +184,6 @@ def build_judge(config: Config, policy=None, tokenizer=None):
 # -------------------------------------------------------------------------------------------- trainer
 
 
-def build_grpo_args(settings: GRPOSettings, output_dir: Path, *, use_cpu: bool, reward_weights: list[float],
-                    dtype: str = "auto"):
-    from trl import GRPOConfig
-
-    from kit.models import default_optimizer, trainer_precision
-
-    return GRPOConfig(
-        output_dir=str(output_dir),
-        num_generations=settings.num_generations,
-        max_completion_length=settings.max_completion_length,
-        temperature=settings.temperature,
-        top_p=settings.top_p,
-        beta=settings.beta,
-        epsilon=settings.epsilon,
-        loss_type=settings.loss_type,
-        scale_rewards=settings.scale_rewards,
-        mask_truncated_completions=settings.mask_truncated_completions,
-        learning_rate=settings.learning_rate,
-        lr_scheduler_type=settings.lr_scheduler_type,
-        warmup_steps=settings.warmup_steps,
-        max_steps=settings.max_steps,
-        per_device_train_batch_size=settings.per_device_train_batch_size,
-        gradient_accumulation_steps=settings.gradient_accumulation_steps,
-        num_iterations=settings.num_iterations,
-        max_grad_norm=settings.max_grad_norm,
-        optim=default_optimizer(settings.optim, cuda=not use_cpu),
-        save_strategy="steps",
-        save_steps=settings.save_steps,
-        save_total_limit=settings.save_total_limit,
-        logging_steps=settings.logging_steps,
-        seed=settings.seed,
-        use_vllm=settings.use_vllm,
-        vllm_mode="colocate",
-        reward_weights=reward_weights,
-        log_completions=settings.log_completions,
-        generation_kwargs=settings.generation_kwargs,
-        use_cpu=use_cpu,
-        **trainer_precision(dtype, cuda=not use_cpu),
-        report_to="none",
-        remove_unused_columns=False,  # lang, answer, en_question, en_reference reach the reward functions
-        disable_dropout=True,
-        gradient_checkpointing=False,  # kit.models already set it up (PEFT / unsloth), TRL must not redo it
-    )
-
-
 def memory_settings(config: Config) -> dict:
     """The GRPO settings that decide GPU memory, named as config keys (for the out-of-memory advice)."""
     from kit.train.oom import model_memory_settings
@@ -267,8 +197,6 @@ def run_grpo(config: Config, output_dir: str | Path | None = None, *, resume: bo
     """Train with GRPO; see the module docstring for what is written where."""
     import torch
 
-    settings = config.grpo
-    check_batch(settings)
     check_lengths(config)
     check_vllm(config, cuda=torch.cuda.is_available())
     output_dir = Path(output_dir or config.output_dir)
@@ -287,7 +215,6 @@ def _train(config: Config, output_dir: Path, resumed_from: Path | None, adapter:
     from kit.rewards.trl import build_reward_functions
     from kit.train.oom import describe_oom, is_oom_error
 
-    settings = config.grpo
     rows = load_training_rows(config)  # checked against the benchmarks before any model loads
     # a server judge is checked before the model loads: a dead server costs seconds, not a model load
     judge = None if judge_needs_model(config) else checked_judge(config)
@@ -297,10 +224,10 @@ def _train(config: Config, output_dir: Path, resumed_from: Path | None, adapter:
 
     if judge_needs_model(config):
         judge = checked_judge(config, model, tokenizer)
-    dataset = build_dataset(rows, tokenizer, settings.max_prompt_length)
+    dataset = build_dataset(rows, tokenizer, config.data.max_prompt_length)
     reward_funcs, weights = build_reward_functions(config.reward, judge)
-    args = build_grpo_args(settings, output_dir, use_cpu=not torch.cuda.is_available(), reward_weights=weights,
-                           dtype=config.model.dtype)
+    # built now: when unsloth was chosen, trl.GRPOConfig is its subclass since load_model imported it
+    args = config.trainer_args("grpo", output_dir, cuda=torch.cuda.is_available(), reward_weights=weights)
 
     from trl import GRPOTrainer
 

@@ -77,12 +77,9 @@ def held_out(config) -> list[dict]:
     return out
 
 
-def _stage_config(config, policy: Policy, **grpo_overrides):
-    cfg = copy.deepcopy(config)
-    cfg.model.name = policy.model_name
-    for key, value in grpo_overrides.items():
-        setattr(cfg.grpo, key, value)
-    return cfg
+def _stage_config(config, policy: Policy, grpo_train: str, max_steps: int | None):
+    cfg = config.updated("model", name=policy.model_name).updated("data", grpo_train=grpo_train)
+    return cfg.updated("grpo", max_steps=max_steps) if max_steps else cfg
 
 
 def _kept_ids(select_dir: Path) -> set[str]:
@@ -161,7 +158,7 @@ def _run_pipeline(config, output_dir: Path) -> dict:
             release_memory()
             stages.append({"name": "sft", "result": f"{result.summary['steps']} steps, loss "
                            f"{result.summary['first_loss']:.3f} -> {result.summary['final_loss']:.3f}"})
-        policy = Policy(str(sft_dir / "model")) if config.sft.full else Policy(config.model.name,
+        policy = Policy(str(sft_dir / "model")) if config.cold_start.full else Policy(config.model.name,
                                                                                str(sft_dir / "adapter"))
     sft_policy = copy.copy(policy)
 
@@ -205,8 +202,7 @@ def _run_pipeline(config, output_dir: Path) -> dict:
             from kit.train.grpo import run_grpo
             from kit.train.progress import latest_checkpoint, needs_own_process, run_isolated
 
-            steps = {"max_steps": settings.grpo_steps} if settings.grpo_steps else {}
-            cfg = _stage_config(config, policy, train_data=str(refs_dir / "train.jsonl"), **steps)
+            cfg = _stage_config(config, policy, str(refs_dir / "train.jsonl"), settings.grpo_steps)
             # fast_inference starts a vLLM engine that only the end of its process frees: GRPO then runs in a
             # child process, so the next stages start on an empty GPU
             run = run_isolated if needs_own_process(cfg.model) else _call

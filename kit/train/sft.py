@@ -2,12 +2,13 @@
 
 Each example is prompt + completion: the prompt is :func:`kit.prompts.render_prompt` (the model's chat
 template, ending with ``<think>\\n``), the completion is ``thinking</think>answer<eos>``; the loss covers the
-completion only. Traces come from ``sft.traces``: a file/folder/Hub id in the layouts of
+completion only. Traces come from ``cold_start.traces``: a file/folder/Hub id in the layouts of
 :mod:`kit.data.sft_data`, or ``synthetic`` (:mod:`kit.data.traces`, built from ``data.train``; only meant to
-teach the tiny random model the format).
+teach the tiny random model the format). The ``sft`` section is TRL's ``SFTConfig``; ``cold_start`` holds
+what the kit adds (the traces, full fine-tuning).
 
 Writes into the output folder: ``config.yaml``, ``metrics.jsonl``, ``sft.log``, ``checkpoints/checkpoint-<step>``
-(every ``sft.save_steps``), ``adapter/`` (LoRA + tokenizer) or ``model/`` (``sft.full``), ``summary.json`` and,
+(every ``sft.save_steps``), ``adapter/`` (LoRA + tokenizer) or ``model/`` (``cold_start.full``), ``summary.json`` and,
 last, the ``DONE`` marker the pipeline checks. ``resume=True`` continues from the latest complete checkpoint
 (as GRPO does), so a crash or a kill loses no saved step.
 """
@@ -26,48 +27,6 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class SFTSettings:
-    traces: str = "synthetic"  # file / folder / Hub id of traces, or "synthetic" (tiny model only)
-    # full: fine-tune every weight (the paper's choice) and save a new base model instead of an adapter; the
-    # tiny default needs it: its random, frozen embeddings leave a LoRA almost nothing to steer.
-    full: bool = False
-    english_traces: bool = True  # synthetic: also English traces, so the refs stage finds English answers
-    head_chars: int = 24  # synthetic: characters of the question restated in the thinking (0: a fixed sentence)
-    # synthetic: the share of non-English traces that think in English (DeepSeek-R1-Distill's drift), and the
-    # traces per question (each drifting on its own draw, so the model learns a per-language chance)
-    drift_rate: float = 0.0
-    traces_per_question: int = 1
-    limit_per_lang: int | None = None
-    max_length: int = 16384  # tokens of prompt + completion (the paper's cutoff); longer examples are dropped
-    num_train_epochs: float = 1.0  # the paper: 1 epoch
-    max_steps: int = -1  # > 0 overrides epochs
-    learning_rate: float = 1e-4  # LoRA: far above the paper's 1e-6 full fine-tuning rate
-    lr_scheduler_type: str = "cosine"  # the paper's
-    warmup_ratio: float = 0.0
-    per_device_train_batch_size: int = 4
-    gradient_accumulation_steps: int = 4
-    logging_steps: int = 10
-    save_steps: int = 500
-    seed: int = 0
-
-    def __post_init__(self):
-        if not 0.0 <= float(self.drift_rate) <= 1.0:
-            raise ValueError(f"sft.drift_rate must be in [0, 1] (got {self.drift_rate}; the tiny preset: 0.7)")
-        if int(self.head_chars) < 0:
-            raise ValueError(f"sft.head_chars must be >= 0 (got {self.head_chars})")
-        for key in ("traces_per_question", "max_length", "per_device_train_batch_size", "gradient_accumulation_steps",
-                    "logging_steps", "save_steps"):
-            if int(getattr(self, key)) < 1:
-                raise ValueError(f"sft.{key} must be >= 1 (got {getattr(self, key)})")
-        if self.max_steps == 0 or self.max_steps < -1:
-            raise ValueError(f"sft.max_steps must be -1 (use num_train_epochs) or >= 1 (got {self.max_steps})")
-        if self.num_train_epochs <= 0 or self.learning_rate <= 0:
-            raise ValueError("sft.num_train_epochs and sft.learning_rate must be > 0")
-        if not str(self.traces).strip():
-            raise ValueError("sft.traces is empty; give a traces file/folder/Hub id or 'synthetic'")
-
-
-@dataclass
 class SFTResult:
     output_dir: Path
     adapter_dir: Path
@@ -76,8 +35,8 @@ class SFTResult:
 
 
 def load_sft_traces(config, exclude: set[str] = frozenset()) -> list[dict]:
-    """The traces of ``config.sft.traces`` for ``config.data.langs`` (``exclude``: question ids held out)."""
-    settings: SFTSettings = config.sft
+    """The traces of ``config.cold_start.traces`` for ``config.data.langs`` (``exclude``: question ids held out)."""
+    settings = config.cold_start
     langs = list(config.data.langs)
     if settings.traces == "synthetic":
         from kit.data.loaders import cap_per_lang, load_rows
@@ -89,7 +48,7 @@ def load_sft_traces(config, exclude: set[str] = frozenset()) -> list[dict]:
         english = cap_per_lang(rows, settings.limit_per_lang) if settings.english_traces else []
         return synthetic_traces(trained, english_rows=english, head_chars=settings.head_chars,
                                 drift_rate=settings.drift_rate, copies=settings.traces_per_question,
-                                seed=settings.seed)
+                                seed=config.sft.seed)
     from kit.data.sft_data import load_traces
 
     traces = load_traces(settings.traces, langs=langs + (["en"] if settings.english_traces else []),
@@ -132,9 +91,9 @@ def tokenize_traces(traces: list[dict], tokenizer, max_length: int, control: boo
             f"SFT: {dropped} of {len(traces)} traces ({dropped / len(traces):.0%}) are longer than sft.max_length="
             f"{max_length} tokens (median {longest[len(longest) // 2]}, longest {longest[-1]}); training on the "
             f"short rest would teach short thinking. Raise sft.max_length and model.max_seq_length (the paper: "
-            f"16384; the GPU presets size it from memory), or give sft.traces that fit")
+            f"16384; the GPU presets size it from memory), or give cold_start.traces that fit")
     if not examples:
-        raise ValueError("no SFT traces to train on; check sft.traces and data.langs")
+        raise ValueError("no SFT traces to train on; check cold_start.traces and data.langs")
     return Dataset.from_list(examples), dropped
 
 
@@ -142,8 +101,9 @@ def memory_settings(config) -> dict:
     """The SFT settings that decide GPU memory, named as config keys (for the out-of-memory advice)."""
     from kit.train.oom import model_memory_settings
 
-    keys = ("per_device_train_batch_size", "gradient_accumulation_steps", "max_length", "full")
-    return {**{f"sft.{k}": getattr(config.sft, k) for k in keys}, **model_memory_settings(config.model)}
+    keys = ("per_device_train_batch_size", "gradient_accumulation_steps", "max_length")
+    return {**{f"sft.{k}": getattr(config.sft, k) for k in keys}, "cold_start.full": config.cold_start.full,
+            **model_memory_settings(config.model)}
 
 
 CHECKPOINTS = "checkpoints"  # the trainer's checkpoint-<step> folders, inside the stage's output folder
@@ -170,11 +130,11 @@ def run_sft(config, output_dir: str | Path, *, adapter: str | None = None, exclu
 
 def _run_sft(config, output_dir: Path, adapter: str | None, exclude: set[str],
              resumed_from: Path | None) -> SFTResult:
-    from kit.models import default_optimizer, load_full, load_model, record_base, trainer_precision
+    from kit.models import load_full, load_model, record_base
     from kit.train.oom import describe_oom, is_oom_error
     from kit.train.progress import write_marker
 
-    settings: SFTSettings = config.sft
+    settings = config.cold_start
     traces = load_sft_traces(config, exclude)
     log.info("SFT: %d traces (%s)", len(traces), settings.traces)
     check_contamination(traces, stage="sft", source=str(settings.traces), allow=config.data.allow_benchmark_overlap)
@@ -183,35 +143,16 @@ def _run_sft(config, output_dir: Path, adapter: str | None, exclude: set[str],
         model, tokenizer = load_full(config.model)
     else:
         model, tokenizer = load_model(config.model, adapter=adapter, trainable=True)
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     from kit.train.callbacks import MetricsLogger
 
-    dataset, dropped = tokenize_traces(traces, tokenizer, min(settings.max_length, config.model.max_seq_length),
+    dataset, dropped = tokenize_traces(traces, tokenizer, min(config.sft.max_length, config.model.max_seq_length),
                                        control=config.data.control)
-    precision = trainer_precision(config.model.dtype)
-    args = SFTConfig(
-        output_dir=str(output_dir / CHECKPOINTS),
-        completion_only_loss=True,
-        max_length=None,  # tokenize_traces already dropped the long ones
-        num_train_epochs=settings.num_train_epochs,
-        max_steps=settings.max_steps,
-        learning_rate=settings.learning_rate,
-        lr_scheduler_type=settings.lr_scheduler_type,
-        warmup_steps=settings.warmup_ratio,
-        per_device_train_batch_size=settings.per_device_train_batch_size,
-        gradient_accumulation_steps=settings.gradient_accumulation_steps,
-        logging_steps=settings.logging_steps,
-        save_steps=settings.save_steps,
-        save_total_limit=1,
-        seed=settings.seed,
-        use_cpu=not _cuda(),
-        optim=default_optimizer("auto"),
-        report_to="none",
-        gradient_checkpointing=False,  # kit.models set it up already
-        dataset_kwargs={"skip_prepare_dataset": False},
-        **precision,
-    )
+    # built now: when unsloth was chosen, trl.SFTConfig is its subclass since the model load imported it;
+    # max_length None: tokenize_traces already dropped the long examples, TRL must not truncate again
+    args = config.trainer_args("sft", output_dir / CHECKPOINTS, cuda=_cuda(), max_length=None,
+                               dataset_kwargs={"skip_prepare_dataset": False})
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                          callbacks=[MetricsLogger(output_dir / "metrics.jsonl",
                                                   resumed_at=checkpoint_step(resumed_from))])

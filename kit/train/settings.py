@@ -1,0 +1,79 @@
+"""The kit's own config sections (the ``grpo`` and ``sft`` sections are TRL's, see :mod:`kit.train.trl_config`).
+
+Plain dataclasses; :mod:`kit.train.config` validates YAML and ``--set`` values against their field types with
+pydantic, then ``__post_init__`` checks what types cannot say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from pydantic import BeforeValidator
+
+from kit.languages import get_language
+
+
+def _comma_list(value):
+    """A CLI flag ``ja,ko`` is a list too."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], BeforeValidator(_comma_list)]
+
+
+@dataclass
+class DataSettings:
+    # Questions for the stages: plain JSONL {question, answer, lang, en_question?}, a verl RL parquet, an
+    # MMATH/PolyMath folder or a Hub id (see kit.data).
+    train: str = "examples/data/polymath_low_slice.jsonl"
+    langs: CommaList = field(default_factory=lambda: ["ja", "ko", "fr", "pt", "th"])  # the paper's five
+    limit_per_lang: int | None = None  # None = every row
+    control: bool = False  # add the Prompt-Control sentence to the prompts
+    # The sft, select and GRPO stages refuse MMATH/PolyMath questions (kit.data.contamination); true lets them
+    # train on evaluation questions anyway (flag: --allow-benchmark-overlap).
+    allow_benchmark_overlap: bool = False
+    # GRPO's questions: the RL data the refs stage writes (rows with en_reference); None = train (CTA 0).
+    grpo_train: str | None = None
+    max_prompt_length: int = 512  # GRPO skips prompts longer than this (tokens), with a log line
+
+    def __post_init__(self):
+        if not self.langs:
+            raise ValueError("data.langs is empty; list language codes, e.g. [ja, ko, fr, pt, th]")
+        for code in self.langs:
+            get_language(code)  # raises with the registry's list of codes
+        if self.limit_per_lang is not None and self.limit_per_lang < 1:
+            raise ValueError(f"data.limit_per_lang must be >= 1 or null (got {self.limit_per_lang})")
+        if self.max_prompt_length < 1:
+            raise ValueError(f"data.max_prompt_length must be >= 1 (got {self.max_prompt_length})")
+
+
+@dataclass
+class ColdStartSettings:
+    """What the SFT stage trains on and which weights it trains (its trainer options are the ``sft`` section)."""
+
+    traces: str = "synthetic"  # file / folder / Hub id of traces, or "synthetic" (tiny model only)
+    # full: fine-tune every weight (the paper's choice) and save a new base model instead of an adapter; the
+    # tiny default needs it: its random, frozen embeddings leave a LoRA almost nothing to steer.
+    full: bool = False
+    english_traces: bool = True  # synthetic: also English traces, so the refs stage finds English answers
+    head_chars: int = 24  # synthetic: characters of the question restated in the thinking (0: a fixed sentence)
+    # synthetic: the share of non-English traces that think in English (DeepSeek-R1-Distill's drift), and the
+    # traces per question (each drifting on its own draw, so the model learns a per-language chance)
+    drift_rate: float = 0.0
+    traces_per_question: int = 1
+    limit_per_lang: int | None = None
+
+    def __post_init__(self):
+        if not str(self.traces).strip():
+            raise ValueError("cold_start.traces is empty; give a traces file/folder/Hub id or 'synthetic'")
+        if not 0.0 <= self.drift_rate <= 1.0:
+            raise ValueError(f"cold_start.drift_rate must be in [0, 1] (got {self.drift_rate}; the tiny preset: 0.7)")
+        if self.head_chars < 0:
+            raise ValueError(f"cold_start.head_chars must be >= 0 (got {self.head_chars})")
+        if self.traces_per_question < 1:
+            raise ValueError(f"cold_start.traces_per_question must be >= 1 (got {self.traces_per_question})")
+        if self.limit_per_lang is not None and self.limit_per_lang < 1:
+            raise ValueError(f"cold_start.limit_per_lang must be >= 1 or null (got {self.limit_per_lang})")
