@@ -114,3 +114,19 @@ def test_one_progress_display_with_an_eta(capsys):
     assert list(progress_bar([1, 2], True, total_prompts=2, n=3)) == [1, 2]
     err = capsys.readouterr().err
     assert "sampling 2 prompts x 3" in err and "2/2" in err and "ETA" in err
+
+
+def test_options_are_declared_with_annotated():
+    """typer's Annotated form everywhere: no option declared as a call default (`x: int = typer.Option(...)`)."""
+    import ast
+    from pathlib import Path
+
+    import kit.cli
+
+    old_style = []
+    for path in sorted(Path(kit.cli.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef):
+                old_style += [f"{path.name}:{node.name}" for d in node.args.defaults
+                              if isinstance(d, ast.Call) and ast.unparse(d.func) in ("typer.Option", "typer.Argument")]
+    assert not old_style, old_style

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from kit.app.launch import AppConfig, Preset
+from kit.cli.options import BackendOpt
 from kit.cli.train import setup_logging
 from kit.lid import LIDBackend
 from kit.models import Backend
@@ -27,37 +28,28 @@ def serve(
             "in 4-bit; auto: tiny without a GPU, paper with one.",
         ),
     ] = Preset.auto,
-    model: str | None = typer.Option(None, "--model", help="A Hub id or local folder (overrides --preset)."),
-    adapter: str | None = typer.Option(
-        None, "--adapter", help="A trained LoRA folder; enables compare mode (base vs adapter)."
-    ),
-    backend: Annotated[
-        Backend, typer.Option("--backend", help="Model backend (auto: unsloth on CUDA when installed).")
-    ] = Backend.auto,
-    api_base: str | None = typer.Option(
-        None,
-        "--api-base",
-        help="Use an OpenAI-compatible server as the model, e.g. http://127.0.0.1:8000/v1.",
-    ),
-    api_model: str = typer.Option("default", "--api-model", help="Model name sent to --api-base."),
-    api_key_env: str = typer.Option(
-        "OPENAI_API_KEY", "--api-key-env", help="Environment variable holding the --api-base key (if any)."
-    ),
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 exposes it)."),
-    port: int = typer.Option(7860, "--port", help="Port (0: a free one)."),
-    share: bool = typer.Option(False, "--share", help="Opt in to a public gradio.live link."),
+    model: Annotated[str | None, typer.Option(
+        "--model", help="A Hub id or local folder (overrides --preset).")] = None,
+    adapter: Annotated[str | None, typer.Option(
+        "--adapter", help="A trained LoRA folder; enables compare mode (base vs adapter).")] = None,
+    backend: BackendOpt = Backend.auto,
+    api_base: Annotated[str | None, typer.Option(
+        "--api-base", help="Use an OpenAI-compatible server as the model, e.g. http://127.0.0.1:8000/v1.")] = None,
+    api_model: Annotated[str, typer.Option("--api-model", help="Model name sent to --api-base.")] = "default",
+    api_key_env: Annotated[str, typer.Option(
+        "--api-key-env", help="Environment variable holding the --api-base key (if any).")] = "OPENAI_API_KEY",
+    host: Annotated[str, typer.Option(
+        "--host", help="Interface to listen on (0.0.0.0 exposes it).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0: a free one).")] = 7860,
+    share: Annotated[bool, typer.Option("--share", help="Opt in to a public gradio.live link.")] = False,
     lid: Annotated[
         LIDBackend, typer.Option("--lid", help="Default language identifier for indicators and verdict.")
     ] = LIDBackend.fasttext,
-    concurrency: int = typer.Option(
-        2,
-        "--concurrency",
-        help="Requests generating at once, page and solve API together (a compare-mode request runs "
-        "two generations, one after the other); others queue.",
-    ),
-    max_queue: int = typer.Option(
-        16, "--max-queue", help="Queued requests beyond which new ones are refused."
-    ),
+    concurrency: Annotated[int, typer.Option(
+        "--concurrency", help="Requests generating at once, page and solve API together (a compare-mode "
+                              "request runs two generations, one after the other); others queue.")] = 2,
+    max_queue: Annotated[int, typer.Option(
+        "--max-queue", help="Queued requests beyond which new ones are refused.")] = 16,
 ):
     """Launch the demo: streaming multilingual reasoning with live language-consistency indicators."""
     from kit.app.launch import launch_demo

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from kit.bench.grpo import BenchBackend
-from kit.cli.options import JsonOpt, OutAliasOpt, output_path
+from kit.cli.options import JsonOpt, LidOpt, OutAliasOpt, WorkersOpt, output_path
 from kit.eval.benchmarks import Bench
 from kit.lid import LIDBackend  # the library's enums; kit.lid loads its models only when called
 
@@ -72,25 +72,29 @@ def _data_dir(data: Path | None, required: bool) -> Path | None:
 
 @app.command("grpo")
 def grpo_command(
-    arch: str = typer.Option("tiny", "--arch", help=ARCH_HELP),
-    backend: BenchBackend = typer.Option(BenchBackend.transformers, "--backend",
-                                help="unsloth (the kit's loader with unsloth; CUDA only), transformers (the kit's "
-                                     "loader: bitsandbytes + PEFT) or trl-peft (plain TRL + PEFT + bitsandbytes "
-                                     "QLoRA as TRL documents it: the reference)."),
-    group: int = typer.Option(8, "--group", help="Completions per prompt (GRPO num_generations)."),
-    batch: int = typer.Option(1, "--batch", help="Completions per micro-step (per_device_train_batch_size; "
-                                                 "the GPU presets: 1)."),
-    accumulation: int = typer.Option(16, "--accumulation", help="Micro-steps per optimizer step "
-                                                                "(gradient_accumulation_steps; the presets: 16)."),
-    completion_len: int = typer.Option(256, "--completion-len",
-                                       help="Tokens per completion; each is forced to this length."),
-    steps: int = typer.Option(4, "--steps", help="GRPO steps; the first (warm-up) is excluded from the timings "
-                                                 "when >= 2, so 4 times 3 steps."),
-    lora_r: int = typer.Option(32, "--lora-r", help="LoRA rank (all linear layers)."),
-    lang: str = typer.Option("ja", "--lang", help="Language of the benchmark questions used as prompts."),
-    allow_cpu: bool = typer.Option(False, "--allow-cpu", help="Run a billion-parameter arch without a GPU."),
-    no_checkpointing: bool = typer.Option(False, "--no-gradient-checkpointing",
-                                          help="Turn gradient checkpointing off (more memory, faster)."),
+    arch: Annotated[str, typer.Option("--arch", help=ARCH_HELP)] = "tiny",
+    backend: Annotated[BenchBackend, typer.Option(
+        "--backend", help="unsloth (the kit's loader with unsloth; CUDA only), transformers (the kit's "
+                          "loader: bitsandbytes + PEFT) or trl-peft (plain TRL + PEFT + bitsandbytes QLoRA "
+                          "as TRL documents it: the reference).")] = BenchBackend.transformers,
+    group: Annotated[int, typer.Option("--group", help="Completions per prompt (GRPO num_generations).")] = 8,
+    batch: Annotated[int, typer.Option(
+        "--batch", help="Completions per micro-step (per_device_train_batch_size; the GPU presets: 1).")] = 1,
+    accumulation: Annotated[int, typer.Option(
+        "--accumulation", help="Micro-steps per optimizer step (gradient_accumulation_steps; the presets: "
+                               "16).")] = 16,
+    completion_len: Annotated[int, typer.Option(
+        "--completion-len", help="Tokens per completion; each is forced to this length.")] = 256,
+    steps: Annotated[int, typer.Option(
+        "--steps", help="GRPO steps; the first (warm-up) is excluded from the timings when >= 2, so 4 times "
+                        "3 steps.")] = 4,
+    lora_r: Annotated[int, typer.Option("--lora-r", help="LoRA rank (all linear layers).")] = 32,
+    lang: Annotated[str, typer.Option(
+        "--lang", help="Language of the benchmark questions used as prompts.")] = "ja",
+    allow_cpu: Annotated[bool, typer.Option(
+        "--allow-cpu", help="Run a billion-parameter arch without a GPU.")] = False,
+    no_checkpointing: Annotated[bool, typer.Option(
+        "--no-gradient-checkpointing", help="Turn gradient checkpointing off (more memory, faster).")] = False,
     as_json: JsonOpt = False,
     output: OutputOpt = None,
     out: OutAliasOpt = None,
@@ -154,13 +158,17 @@ def _grpo_table(r: dict) -> None:
 def rewards_command(
     data: Annotated[Path | None, typer.Option(
         "--data", help="Benchmark folder (default: found automatically, else the bundled slice).")] = None,
-    langs: str | None = typer.Option(None, "--langs", help="Languages, e.g. ja,fr (default: paper's 10)."),
-    per_lang: int = typer.Option(8, "--per-lang", min=1, help="Completions per language."),
-    chars: int = typer.Option(4000, "--chars", min=200, help="Characters of each completion's thinking."),
-    group: int = typer.Option(8, "--group", min=1, help="Completions per reward call (GRPO group)."),
-    repeats: int = typer.Option(3, "--repeats", min=1, help="Passes per figure; the fastest is kept."),
-    step_time_s: float | None = typer.Option(None, "--step-time-s", min=0.0,
-                                                help="A GRPO step time to compute the reward's share of."),
+    langs: Annotated[str | None, typer.Option(
+        "--langs", help="Languages, e.g. ja,fr (default: paper's 10).")] = None,
+    per_lang: Annotated[int, typer.Option("--per-lang", min=1, help="Completions per language.")] = 8,
+    chars: Annotated[int, typer.Option(
+        "--chars", min=200, help="Characters of each completion's thinking.")] = 4000,
+    group: Annotated[int, typer.Option(
+        "--group", min=1, help="Completions per reward call (GRPO group).")] = 8,
+    repeats: Annotated[int, typer.Option(
+        "--repeats", min=1, help="Passes per figure; the fastest is kept.")] = 3,
+    step_time_s: Annotated[float | None, typer.Option(
+        "--step-time-s", min=0.0, help="A GRPO step time to compute the reward's share of.")] = None,
     grpo_result: Annotated[Path | None, typer.Option(
         "--grpo-result", help="A `bench grpo --json` output: its step time is used.")] = None,
     as_json: JsonOpt = False,
@@ -215,9 +223,10 @@ def _rewards_table(r: dict) -> None:
 @app.command("lid")
 def lid_command(
     data: Annotated[Path | None, typer.Option("--data", help="Benchmark folder (mmath/, polymath/).")] = None,
-    langs: str | None = typer.Option(None, "--langs", help="Languages, e.g. ja,en (default: all found)."),
-    limit: int | None = typer.Option(None, "--limit", min=1,
-                                        help="At most this many questions per language and benchmark."),
+    langs: Annotated[str | None, typer.Option(
+        "--langs", help="Languages, e.g. ja,en (default: all found).")] = None,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", min=1, help="At most this many questions per language and benchmark.")] = None,
     as_json: JsonOpt = False,
     output: OutputOpt = None,
     out: OutAliasOpt = None,
@@ -257,12 +266,13 @@ def _lid_table(r: dict) -> None:
 @app.command("score")
 def score_command(
     bench: Annotated[Bench, typer.Option("--bench", help="mmath or polymath.")] = Bench.polymath,
-    predictions: int = typer.Option(50000, "--predictions", min=1, help="How many synthetic predictions."),
-    thinking_chars: int = typer.Option(0, "--thinking-chars", min=0,
-                                       help="Lengthen each thinking to N characters of real benchmark text "
-                                            "(0: the question itself)."),
-    lid: Annotated[LIDBackend, typer.Option("--lid", help="fasttext or langdetect.")] = LIDBackend.fasttext,
-    workers: int | None = typer.Option(None, "--workers", min=1, help="Scoring processes (default: CPUs, <=8)."),
+    predictions: Annotated[int, typer.Option(
+        "--predictions", min=1, help="How many synthetic predictions.")] = 50000,
+    thinking_chars: Annotated[int, typer.Option(
+        "--thinking-chars", min=0, help="Lengthen each thinking to N characters of real benchmark text (0: "
+                                        "the question itself).")] = 0,
+    lid: LidOpt = LIDBackend.fasttext,
+    workers: WorkersOpt = None,
     data: Annotated[Path | None, typer.Option("--data", help="Benchmark folder (mmath/, polymath/).")] = None,
     keep: Annotated[Path | None, typer.Option("--keep", help="Keep the synthetic predictions in this file.")
                     ] = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -43,12 +44,16 @@ def _check_lang(code: str, flag: str) -> str:
 
 @app.command("lid")
 def lid_command(
-    text: str = typer.Argument(..., help="The text to identify ('-' reads it from stdin)."),
-    backend: LIDBackend = typer.Option(LIDBackend.fasttext, "--backend", "--lid",
-                                       help="fasttext (fast, default) or langdetect (the paper's check)."),
-    target: str | None = typer.Option(None, "--target", help="Also report the share of text in this language."),
-    unit: SegmentUnit = typer.Option(SegmentUnit.paragraph, "--unit", help="Segment by paragraph or sentence."),
-    as_json: bool = typer.Option(False, "--json", help='Print {"lang", "confidence", "segments"} as JSON.'),
+    text: Annotated[str, typer.Argument(help="The text to identify ('-' reads it from stdin).")],
+    backend: Annotated[LIDBackend, typer.Option(
+        "--backend", "--lid", help="fasttext (fast, default) or langdetect (the paper's check)."),
+    ] = LIDBackend.fasttext,
+    target: Annotated[str | None, typer.Option(
+        "--target", help="Also report the share of text in this language.")] = None,
+    unit: Annotated[SegmentUnit, typer.Option(
+        "--unit", help="Segment by paragraph or sentence.")] = SegmentUnit.paragraph,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help='Print {"lang", "confidence", "segments"} as JSON.')] = False,
 ):
     """Identify the language of TEXT and of each of its paragraphs (or sentences)."""
     from kit.lid import analyze_segments, detect, detection_text, is_consistent
@@ -105,28 +110,36 @@ def _build_judge(kind: JudgeKind, base_url: str | None, model: str | None, api_k
 
 @app.command("reward")
 def reward_command(
-    completion: Path = typer.Option(..., "--completion", help="File holding the completion ('-' reads stdin)."),
-    lang: str = typer.Option(..., "--lang", help="The question's language code (e.g. ja)."),
-    answer: str = typer.Option(..., "--answer", help="The gold answer (e.g. 42 or '\\frac{1}{2}')."),
-    en_reference: Path | None = typer.Option(None, "--en-reference",
-                                                help="File with the English reference thinking (enables CTA)."),
-    en_question: str | None = typer.Option(None, "--en-question", help="The English question (for the judge)."),
-    variant: RewardVariant = typer.Option(RewardVariant.mthinker, "--variant",
-                                          help="Reward variant (paper ablations)."),
-    lid: LIDBackend = typer.Option(LIDBackend.fasttext, "--lid", help="Language identification backend."),
-    min_chars: int = typer.Option(1000, "--min-chars", min=0, help="Format rule: minimum response length."),
-    dense_lc: bool = typer.Option(False, "--dense-lc", help="Grade the language term by lc_ratio."),
-    judge: JudgeKind = typer.Option(JudgeKind.symbolic, "--judge", help="CTA judge (used with --en-reference)."),
-    judge_base_url: str | None = typer.Option(None, "--judge-base-url", help="api judge: OpenAI-compatible URL."),
-    judge_model: str | None = typer.Option(None, "--judge-model", help="api/local judge: model name or path."),
-    judge_api_key_env: str | None = typer.Option(None, "--judge-api-key-env",
-                                                    help="api judge: environment variable holding the key."),
-    judge_timeout: float | None = typer.Option(None, "--judge-timeout", min=0.001,
-                                               help="api judge: seconds per whole request attempt (default 60)."),
-    judge_retries: int | None = typer.Option(None, "--judge-retries", min=0,
-                                             help="api judge: retries after a timeout or server error (default 3)."),
-    as_json: bool = typer.Option(False, "--json", help='Print {"format", "accuracy", "lc", "lc_ratio", "cta", '
-                                                       '"reward"} as JSON.'),
+    completion: Annotated[Path, typer.Option(
+        "--completion", help="File holding the completion ('-' reads stdin).")],
+    lang: Annotated[str, typer.Option("--lang", help="The question's language code (e.g. ja).")],
+    answer: Annotated[str, typer.Option("--answer", help="The gold answer (e.g. 42 or '\\frac{1}{2}').")],
+    en_reference: Annotated[Path | None, typer.Option(
+        "--en-reference", help="File with the English reference thinking (enables CTA).")] = None,
+    en_question: Annotated[str | None, typer.Option(
+        "--en-question", help="The English question (for the judge).")] = None,
+    variant: Annotated[RewardVariant, typer.Option(
+        "--variant", help="Reward variant (paper ablations).")] = RewardVariant.mthinker,
+    lid: Annotated[LIDBackend, typer.Option(
+        "--lid", help="Language identification backend.")] = LIDBackend.fasttext,
+    min_chars: Annotated[int, typer.Option(
+        "--min-chars", min=0, help="Format rule: minimum response length.")] = 1000,
+    dense_lc: Annotated[bool, typer.Option(
+        "--dense-lc", help="Grade the language term by lc_ratio.")] = False,
+    judge: Annotated[JudgeKind, typer.Option(
+        "--judge", help="CTA judge (used with --en-reference).")] = JudgeKind.symbolic,
+    judge_base_url: Annotated[str | None, typer.Option(
+        "--judge-base-url", help="api judge: OpenAI-compatible URL.")] = None,
+    judge_model: Annotated[str | None, typer.Option(
+        "--judge-model", help="api/local judge: model name or path.")] = None,
+    judge_api_key_env: Annotated[str | None, typer.Option(
+        "--judge-api-key-env", help="api judge: environment variable holding the key.")] = None,
+    judge_timeout: Annotated[float | None, typer.Option(
+        "--judge-timeout", min=0.001, help="api judge: seconds per whole request attempt (default 60).")] = None,
+    judge_retries: Annotated[int | None, typer.Option(
+        "--judge-retries", min=0, help="api judge: retries after a timeout or server error (default 3).")] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help='Print {"format", "accuracy", "lc", "lc_ratio", "cta", "reward"} as JSON.')] = False,
 ):
     """Score one completion: format, accuracy, LC, lc_ratio, CTA and the combined reward."""
     from kit.rewards import RewardConfig, score_completions

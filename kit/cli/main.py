@@ -6,6 +6,8 @@ that ``mthinker --help`` is instant and never touches torch.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from typer.core import TyperGroup
 
@@ -58,8 +60,10 @@ def _version(value: bool):
 
 
 @app.callback()
-def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="Print the version and exit.")):
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+):
     """M-Thinker on one GPU: train reasoning models that think in the question's language."""
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -83,10 +84,16 @@ def select(config: ConfigArg = None, preset: PresetOpt = None, overrides: SetOpt
 
 
 @app.command("refs")
-def refs(config: ConfigArg = None, preset: PresetOpt = None, overrides: SetOpt = None,
-         input_dir: Path = typer.Option(..., "--input", "-i", help="The select stage's output folder."),
-         output: OutputDirOpt = None, model: ModelOpt = None, adapter: AdapterOpt = None,
-         verbose: VerboseOpt = False):
+def refs(
+    input_dir: Annotated[Path, typer.Option("--input", "-i", help="The select stage's output folder.")],
+    config: ConfigArg = None,
+    preset: PresetOpt = None,
+    overrides: SetOpt = None,
+    output: OutputDirOpt = None,
+    model: ModelOpt = None,
+    adapter: AdapterOpt = None,
+    verbose: VerboseOpt = False,
+):
     """English references for CTA: escalating English rollouts until one is correct and in English."""
     setup_logging(verbose)
     cfg = load_cli_config(config, preset, overrides, output)
@@ -125,13 +132,18 @@ def pipeline(config: ConfigArg = None, preset: PresetOpt = None,
 
 
 @app.command("ablate")
-def ablate(config: ConfigArg = None, preset: PresetOpt = None, overrides: SetOpt = None,
-           output: OutputDirOpt = None,
-           variants: str = typer.Option("mthinker,naive,slc,no_cta,dense_lc", "--variants",
-                                        help="Comma-separated reward variants (mthinker, naive, slc, no_cta, "
-                                             "no_lc, dense_lc)."),
-           seeds: int = typer.Option(3, "--seeds", min=1, help="Seeds 0..N-1, each a full set of runs."),
-           allow_overlap: AllowOverlapOpt = False, verbose: VerboseOpt = False):
+def ablate(
+    config: ConfigArg = None,
+    preset: PresetOpt = None,
+    overrides: SetOpt = None,
+    output: OutputDirOpt = None,
+    variants: Annotated[str, typer.Option(
+        "--variants", help="Comma-separated reward variants (mthinker, naive, slc, no_cta, no_lc, dense_lc)."),
+    ] = "mthinker,naive,slc,no_cta,dense_lc",
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Seeds 0..N-1, each a full set of runs.")] = 3,
+    allow_overlap: AllowOverlapOpt = False,
+    verbose: VerboseOpt = False,
+):
     """The pipeline once per reward variant and seed from a shared cold start; a mean +- std table and a plot."""
     setup_logging(verbose)
     from kit.train.ablate import parse_variants, run_ablation
@@ -154,16 +166,22 @@ def ablate(config: ConfigArg = None, preset: PresetOpt = None, overrides: SetOpt
 
 
 @app.command("export")
-def export(adapter: Path = typer.Argument(..., help="A LoRA adapter folder (e.g. runs/x/final)."),
-           output: Path = typer.Option(..., "--output", "-o", help="Where to write."),
-           base: str | None = typer.Option(None, "--base", help="Base model (default: the adapter's own)."),
-           merged: bool = typer.Option(False, "--merged", help="Merge into 16-bit weights (non-quantized base)."),
-           gguf: str | None = typer.Option(None, "--gguf", help="GGUF quantization (e.g. q4_k_m); unsloth, GPU."),
-           push_to_hub: str | None = typer.Option(None, "--push-to-hub", help="Also upload to this Hub repo."),
-           license_id: str | None = typer.Option(None, "--license",
-                                                 help="The weights' license id for the model cards (e.g. mit); "
-                                                      "default: the base model's, named in the card."),
-           verbose: VerboseOpt = False):
+def export(
+    adapter: Annotated[Path, typer.Argument(help="A LoRA adapter folder (e.g. runs/x/final).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write.")],
+    base: Annotated[str | None, typer.Option(
+        "--base", help="Base model (default: the adapter's own).")] = None,
+    merged: Annotated[bool, typer.Option(
+        "--merged", help="Merge into 16-bit weights (non-quantized base).")] = False,
+    gguf: Annotated[str | None, typer.Option(
+        "--gguf", help="GGUF quantization (e.g. q4_k_m); unsloth, GPU.")] = None,
+    push_to_hub: Annotated[str | None, typer.Option(
+        "--push-to-hub", help="Also upload to this Hub repo.")] = None,
+    license_id: Annotated[str | None, typer.Option(
+        "--license", help="The weights' license id for the model cards (e.g. mit); default: the base "
+                          "model's, named in the card.")] = None,
+    verbose: VerboseOpt = False,
+):
     """Export adapters: a copy, merged 16-bit weights, GGUF (GPU), each with a model card; optionally pushed."""
     setup_logging(verbose)
     _check_dir(adapter, "ADAPTER")
@@ -179,9 +197,11 @@ def export(adapter: Path = typer.Argument(..., help="A LoRA adapter folder (e.g.
 
 
 @app.command("export-verl")
-def export_verl(data: Path = typer.Argument(..., help="RL data (refs output train.jsonl, or any kit.data source)."),
-                output: Path = typer.Option(..., "--output", "-o", help="Folder for train.parquet + README."),
-                verbose: VerboseOpt = False):
+def export_verl(
+    data: Annotated[Path, typer.Argument(help="RL data (refs output train.jsonl, or any kit.data source).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for train.parquet + README.")],
+    verbose: VerboseOpt = False,
+):
     """Write RL data as verl parquet plus a README on using kit.rewards.verl.compute_score."""
     setup_logging(verbose)
     from kit.data.loaders import DataError
