@@ -73,7 +73,7 @@ def test_suppressed_ids_force_full_length_and_decodable_tokens(tiny_model_path):
 def test_bench_grpo_tiny_reports_positive_figures(tiny_cache, tmp_path):
     out = tmp_path / "grpo.json"
     result = runner.invoke(app, ["bench", "grpo", "--arch", "tiny", "--backend", "transformers",
-                                 "--steps", "1", "--group", "2", "--accumulation", "1", "--completion-len", "8",
+                                 "--steps", "1", "--group", "2", "--batch", "2", "--accumulation", "1", "--completion-len", "8",
                                  "--json", "--output", str(out)])
     data = _json_stdout(result)
     for key in ("peak_mem_gb", "peak_reserved_gb", "step_time_s", "step_tokens_per_s", "gen_tokens_per_s",
@@ -104,7 +104,7 @@ def test_bench_grpo_times_generation_when_the_backend_replaces_generate(tiny_cac
 
     monkeypatch.setattr(trl.GRPOTrainer, "__init__", init_then_replace_generate)
     data = _json_stdout(runner.invoke(app, ["bench", "grpo", "--arch", "tiny", "--steps", "1", "--group", "2",
-                                            "--accumulation", "1", "--completion-len", "8", "--json"]))
+                                            "--batch", "2", "--accumulation", "1", "--completion-len", "8", "--json"]))
     for key in ("gen_tokens_per_s", "train_tokens_per_s"):
         assert isinstance(data[key], float) and data[key] > 0, (key, data[key])
     assert data["completion_tokens_per_step"] == 16
@@ -275,7 +275,7 @@ def test_bench_grpo_large_arch_path_on_cpu(tiny_cache, mini_arch, monkeypatch):
                                      "--completion-len", "6", "--json"])
         assert result.exit_code == 1 and "--allow-cpu" in result.output
     data = _json_stdout(runner.invoke(app, ["bench", "grpo", "--arch", mini_arch, "--steps", "1",
-                                            "--group", "2", "--accumulation", "1", "--completion-len", "6",
+                                            "--group", "2", "--batch", "2", "--accumulation", "1", "--completion-len", "6",
                                             "--allow-cpu", "--json"]))
     assert data["completion_tokens_per_step"] == 12 and data["parameters"] > 1_000_000
 
