@@ -249,3 +249,20 @@ def test_step_lines_log_truncation_and_warn_above_a_fifth(tmp_path, caplog):
         if "hit grpo.max_completion_length (8192)" in caplog.text:
             warned.append(step)
     assert warned == [3, 13]  # above 20%, then at most once per 10 steps
+
+
+def test_training_steps_show_on_the_one_progress_display(capsys):
+    """transformers' tqdm bar is replaced by the kit's rich display (ETA), so step log lines never share its line."""
+    from types import SimpleNamespace
+
+    from kit.train.callbacks import StepProgress
+
+    progress = StepProgress("GRPO steps")
+    state = SimpleNamespace(is_world_process_zero=True, global_step=0, max_steps=3)
+    progress.on_train_begin(None, state, None)
+    for step in (1, 2, 3):
+        state.global_step = step
+        progress.on_step_end(None, state, None)
+    progress.on_train_end(None, state, None)
+    err = capsys.readouterr().err
+    assert "GRPO steps" in err and "3/3" in err and "ETA" in err and "it/s" not in err

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from kit.generation import ProgressDisplay
 from kit.rewards.trl import COMBINED, COMPONENTS
 from kit.train.progress import is_main_process
 
@@ -106,6 +107,30 @@ class MetricsLogger(TrainerCallback):
     def on_save(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
             log.info("saved checkpoint-%d", state.global_step)
+
+
+class StepProgress(TrainerCallback):
+    """The training steps on the kit's one progress display (:class:`kit.generation.ProgressDisplay`: rich,
+    with an ETA). It replaces transformers' tqdm bar, whose carriage returns put the step log lines on the
+    bar's own line; rich prints them above the bar."""
+
+    def __init__(self, description: str = "training steps"):
+        self.description = description
+        self.display = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self.display = ProgressDisplay(self.description)
+            self.display(state.global_step, state.max_steps)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.display is not None:
+            self.display(state.global_step, state.max_steps)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.display is not None:
+            self.display.__exit__(None, None, None)
+            self.display = None
 
 
 class JudgeFailedError(RuntimeError):

@@ -279,16 +279,15 @@ NO_SIGNAL = ("all rewards identical in every group (reward_std 0 on every step s
              "its model/adapter)")
 
 
-def _quiet_progress(trainer) -> None:
-    """Keep the progress bar but drop its raw dict dump of every log (MetricsLogger prints a readable line)."""
+def _quiet_progress(trainer, description: str = "GRPO steps") -> None:
+    """transformers' tqdm bar (and its raw dict dump of every log) replaced by the kit's one progress display;
+    MetricsLogger prints a readable line per step."""
     from transformers.trainer_callback import ProgressCallback
 
-    class _BarOnly(ProgressCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            return
+    from kit.train.callbacks import StepProgress
 
     if trainer.pop_callback(ProgressCallback) is not None:
-        trainer.add_callback(_BarOnly())
+        trainer.add_callback(StepProgress(description))
 
 
 def reward_metrics(entry: dict) -> dict[str, float]:

@@ -158,7 +158,7 @@ def _run_sft(config, output_dir: Path, adapter: str | None, exclude: set[str],
                                                   resumed_at=checkpoint_step(resumed_from))])
     from kit.train.grpo import _quiet_progress
 
-    _quiet_progress(trainer)  # a progress bar and MetricsLogger's readable lines, not raw log dicts
+    _quiet_progress(trainer, "SFT steps")  # a progress bar and MetricsLogger's readable lines, not raw log dicts
     if resumed_from:
         log.info("SFT: resuming from %s", resumed_from)
     try:
