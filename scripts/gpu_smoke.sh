@@ -107,7 +107,7 @@ EOF
 step "3. bench grpo, $ARCH, three backends"
 for backend in unsloth transformers trl-peft; do
   run timeout 240 "${MTHINKER[@]}" bench grpo --arch "$ARCH" --backend "$backend" --completion-len "$COMPLETION_LEN" \
-      --steps 4 --json --out "$OUT/bench_$backend.json"
+      --steps 4 --json --output "$OUT/bench_$backend.json"
 done
 run "$PY" - "$OUT" <<'EOF'
 import json, sys
