@@ -4,6 +4,10 @@
 import typer
 
 from kit.cli.app import serve
+from kit.cli.main import PlainFlagsCommand
+
+demo = typer.Typer(add_completion=False)
+demo.command(cls=PlainFlagsCommand)(serve)
 
 if __name__ == "__main__":
-    typer.run(serve)
+    demo()

@@ -2,6 +2,10 @@
 hidden), and --json prints one JSON object on stdout for eval, score and compare."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import typer
@@ -119,7 +123,6 @@ def test_one_progress_display_with_an_eta(capsys):
 def test_options_are_declared_with_annotated():
     """typer's Annotated form everywhere: no option declared as a call default (`x: int = typer.Option(...)`)."""
     import ast
-    from pathlib import Path
 
     import kit.cli
 
@@ -130,3 +133,11 @@ def test_options_are_declared_with_annotated():
                 old_style += [f"{path.name}:{node.name}" for d in node.args.defaults
                               if isinstance(d, ast.Call) and ast.unparse(d.func) in ("typer.Option", "typer.Argument")]
     assert not old_style, old_style
+
+
+def test_python_app_py_help_matches_mthinker_app():
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, str(repo / "app.py"), "--help"], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, **WIDE}, check=False)
+    assert out.returncode == 0 and "--share" in out.stdout, out.stderr
+    assert "<bool>" not in out.stdout

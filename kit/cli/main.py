@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from kit import __version__
 from kit.cli import app as app_cmd
@@ -23,6 +23,14 @@ def _plain_flags(command, ctx) -> None:
             param.metavar = ""
     for sub in getattr(command, "commands", {}).values():  # bench's commands
         _plain_flags(sub, ctx)
+
+
+class PlainFlagsCommand(TyperCommand):
+    """A lone command (``python app.py``) with the same --help as under ``mthinker``."""
+
+    def get_params(self, ctx):
+        _plain_flags(self, ctx)
+        return super().get_params(ctx)
 
 
 class _Commands(TyperGroup):
