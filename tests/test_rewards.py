@@ -305,26 +305,23 @@ def _batch():
             "en_question": [EN_QUESTION] * 4, "en_reference": [EN_REFERENCE] * 4}
 
 
-def test_trl_functions_names_weights_and_single_judge_call():
+def test_trl_reward_logs_components_and_language_verdicts():
     judge = RecordingJudge(0.5)
     funcs, weights = build_reward_functions(RewardConfig(), judge)
-    assert [f.__name__ for f in funcs] == ["reward", "format", "accuracy", "lc", "lc_ratio", "cta"]
-    assert weights == [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
-    metrics = {}
-    batch = _batch()
-    values = {f.__name__: f(**batch, trainer_state=None, log_metric=lambda k, v: metrics.__setitem__(k, v))
-              for f in funcs}
-    assert values["reward"] == [1.5, -1.0, 0.0, -1.0]
-    assert values["format"] == [1, 1, 1, 0] and values["accuracy"] == [1, 1, 0, 1]
-    assert values["lc"] == [1, 0, 1, 0] and values["cta"] == [0.5, 0, 0, 0]
-    assert len(judge.calls) == 1  # six callables, one computation
-    assert metrics["judge/requests"] == 1.0
-    # a new batch (gold 26: now the third completion is the correct one) is computed again
-    assert funcs[0](**{**batch, "answer": ["26"] * 4}) == [0.0, -1.0, 1.5, -1.0]
-    assert len(judge.calls) == 2 and funcs[0].scorer.batches_scored == 2
+    assert [f.__name__ for f in funcs] == ["reward"] and weights == [1.0]
+    metrics, extra = {}, {}
+    values = funcs[0](**_batch(), trainer_state=None, log_metric=metrics.__setitem__, log_extra=extra.__setitem__)
+    assert values == [1.5, -1.0, 0.0, -1.0]
+    # each component's batch mean through TRL's log_metric, under the names TRL used for reward functions
+    assert metrics["rewards/format/mean"] == 0.75 and metrics["rewards/accuracy/mean"] == 0.75
+    assert metrics["rewards/lc/mean"] == 0.5 and metrics["rewards/cta/mean"] == 0.125
+    assert len(judge.calls) == 1 and metrics["judge/requests"] == 1.0
+    # per completion: did the thinking / the answer pass the language check (the completions table)
+    assert extra["lc_think"] == [True, False, True, False] and extra["lc_answer"] == [True, True, True, False]
+    assert funcs[0](**{**_batch(), "answer": ["26"] * 4}) == [0.0, -1.0, 1.5, -1.0]  # no logger: still scores
 
 
-def test_trl_functions_without_optional_columns():
+def test_trl_reward_without_optional_columns():
     funcs, _ = build_reward_functions(RewardConfig(), RecordingJudge())
     batch = _batch()
     del batch["en_question"], batch["en_reference"]
@@ -333,12 +330,28 @@ def test_trl_functions_without_optional_columns():
         funcs[0](prompts=["p"], completions=["x"], lang=["ja"])
 
 
-def test_trl_functions_pickle():
+def test_trl_reward_pickles():
     funcs, _ = build_reward_functions(RewardConfig(variant="slc"))
-    funcs[0](**_batch())
     restored = pickle.loads(pickle.dumps(funcs))
-    assert restored[0].scorer is restored[3].scorer  # still one shared memo
     assert restored[0].__name__ == "reward" and restored[0](**_batch()) == funcs[0](**_batch())
+
+
+@pytest.mark.parametrize("name", ["mthinker_reward", "lc_reward", "accuracy_reward", "format_reward"])
+def test_trl_cli_names_the_module_functions(name):
+    """`trl grpo --reward_funcs kit.rewards.trl.<name>`: TRL 1.14's CLI (trl/scripts/grpo.py) splits the dotted
+    name at its last dot, imports the module and takes the attribute."""
+    import importlib
+
+    module_path, func_name = f"kit.rewards.trl.{name}".rsplit(".", 1)
+    func = getattr(importlib.import_module(module_path), func_name)
+    batch = _batch()
+    values = func(completions=batch["completions"], lang=batch["lang"], answer=batch["answer"],
+                  en_question=batch["en_question"], en_reference=batch["en_reference"], trainer_state=None)
+    assert func.__name__ == name
+    if name == "mthinker_reward":  # correct and consistent: 1 + the symbolic judge's CTA in [0, 1]
+        assert 1.0 <= values[0] <= 2.0 and values[1:] == [-1.0, 0.0, -1.0]
+    else:
+        assert values == {"lc_reward": [1, 0, 1, 0], "accuracy_reward": [1, 1, 0, 1], "format_reward": [1, 1, 1, 0]}[name]
 
 
 # ---------------------------------------------------------------------------------------------- verl
@@ -430,19 +443,23 @@ def test_grpo_trainer_logs_each_component(tiny_model_path, tmp_path):
     dataset = Dataset.from_list([{"prompt": build_messages(r["question"], r["lang"]), "lang": r["lang"],
                                   "answer": r["answer"], "en_question": r["en_question"],
                                   "en_reference": "16 - 3 - 4 = 9, 9 * 2 = 18"} for r in rows])
+    from kit.rewards.trl import format_reward, lc_reward
+
     judge = RecordingJudge(0.5)
     funcs, weights = build_reward_functions(RewardConfig(min_response_chars=0), judge)
     args = GRPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=4, num_generations=4,
-                      max_completion_length=12, logging_steps=1, report_to=[], reward_weights=weights,
-                      use_cpu=True, save_strategy="no", bf16=False)
-    trainer = GRPOTrainer(model=str(tiny_model_path), reward_funcs=funcs, args=args, train_dataset=dataset)
+                      max_completion_length=12, logging_steps=1, report_to=[], reward_weights=[*weights, 0.0, 0.0],
+                      use_cpu=True, save_strategy="no", bf16=False, log_completions=True)
+    trainer = GRPOTrainer(model=str(tiny_model_path), reward_funcs=[*funcs, lc_reward, format_reward], args=args,
+                          train_dataset=dataset)
     trainer.train()
     logged = trainer.state.log_history[0]
-    for name in ("reward", "format", "accuracy", "lc", "lc_ratio", "cta"):
+    for name in ("reward", "format", "accuracy", "lc", "lc_ratio", "cta", "lc_reward", "format_reward"):
         assert f"rewards/{name}/mean" in logged, sorted(logged)
     assert -1.0 <= logged["rewards/reward/mean"] <= 2.0
+    assert logged["rewards/lc/mean"] == logged["rewards/lc_reward/mean"]  # the component = the TRL function
     assert "judge/requests" in logged
-    assert funcs[0].scorer.batches_scored == 1  # six reward functions, one computation per batch
+    assert len(trainer._logs["extra"]["lc_think"]) == 4  # one verdict per completion in the completions table
 
 
 # ---------------------------------------------------------------------------------------------- real judge

@@ -1,23 +1,34 @@
-"""Reward callables for TRL's GRPOTrainer, one per logged component.
+"""The kit's rewards as TRL reward functions: module-level ``(completions, **columns) -> list[float]``.
 
-    funcs, weights = build_reward_functions(RewardConfig(), judge)
-    GRPOTrainer(..., reward_funcs=funcs, args=GRPOConfig(reward_weights=weights, ...))
+TRL's CLI names them by their import path, and ``GRPOTrainer`` takes them as they are::
 
-``reward`` (the combination, weight 1.0) is what GRPO optimises; ``format``, ``accuracy``, ``lc``,
-``lc_ratio`` and ``cta`` have weight 0.0, so they change nothing but TRL logs each as
-``rewards/<name>/mean``. TRL calls every function with the same batch, so the breakdown is computed once
-(memo of the last batch, shared by the callables) and the judge is never called twice for a step.
+    trl grpo --model_name_or_path ... --dataset_name ... --reward_funcs kit.rewards.trl.mthinker_reward
+    GRPOTrainer(model=..., reward_funcs=[mthinker_reward], ...)      # or lc_reward, accuracy_reward, format_reward
+
+- :func:`mthinker_reward`: the M-Thinker reward (:mod:`kit.rewards.mthinker`) with the default
+  :class:`~kit.rewards.mthinker.RewardConfig` and the judge-free symbolic CTA judge. Each component
+  (``format``, ``accuracy``, ``lc``, ``lc_ratio``, ``cta``) goes to TRL's ``log_metric`` as
+  ``rewards/<name>/mean``, and each completion's language verdict (``lc_think``, ``lc_answer``) to
+  ``log_extra``, a column of the completions table (``log_completions``).
+- :func:`lc_reward`, :func:`accuracy_reward`, :func:`format_reward`: one component each, 0 or 1.
+- :class:`MThinkerReward`: the same reward with a given config and judge (what ``mthinker grpo`` trains with,
+  from the ``reward`` and ``judge`` sections); :func:`build_reward_functions` returns it with its weight.
 
 Dataset columns arrive as keyword lists: ``lang`` and ``answer`` (required), ``en_question`` and
-``en_reference`` (optional; missing or empty means no CTA for that row).
+``en_reference`` (optional; missing or empty means no CTA for that row). Rewards never raise on a
+completion; a batch without a required column is an error naming it.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
+from kit.rewards.accuracy import accuracy_scores
+from kit.rewards.language import language_consistency
 from kit.rewards.mthinker import RewardBreakdown, RewardConfig, score_completions
+from kit.rewards.parsing import check_format
 
 log = logging.getLogger(__name__)
 
@@ -25,56 +36,47 @@ COMPONENTS = ("format", "accuracy", "lc", "lc_ratio", "cta")
 COMBINED = "reward"
 
 
-def _freeze(value):
-    """A hashable key for a column (TRL passes lists; conversational completions are lists of dicts)."""
-    if isinstance(value, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
-    if isinstance(value, (list, tuple)):
-        return tuple(_freeze(v) for v in value)
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return repr(value)
+def _required(columns: dict, *names: str) -> None:
+    missing = [name for name in names if columns.get(name) is None]
+    if missing:
+        shown = sorted(k for k in columns if not k.startswith("log_") and k != "trainer_state")
+        raise ValueError(f"the training dataset needs the column(s) {missing} for the M-Thinker rewards "
+                         f"(got columns: {shown})")
 
 
-class BatchScorer:
-    """Computes the breakdowns of one batch and remembers the last one (shared by the component callables)."""
+class MThinkerReward:
+    """The M-Thinker reward as one TRL reward function, logging its components (see the module docstring).
 
-    def __init__(self, config: RewardConfig, judge=None):
-        self.config = config
+    A plain instance (picklable) whose ``__name__`` TRL uses as the log name (``rewards/reward/mean``).
+    """
+
+    def __init__(self, config: RewardConfig | None = None, judge=None):
+        self.config = config or RewardConfig()
         self.judge = judge
-        self.batches_scored = 0  # distinct batches computed (tests and logs read it)
-        self._last_key = None
-        self._last: list[RewardBreakdown] = []
-
-    def __getstate__(self):  # the memo is a cache: never pickle a batch of completions along
-        state = dict(self.__dict__)
-        state["_last_key"], state["_last"] = None, []
-        return state
+        self.__name__ = COMBINED
 
     def breakdowns(self, completions, **columns) -> list[RewardBreakdown]:
+        _required(columns, "lang", "answer")
+        return score_completions(completions, lang=columns["lang"], answer=columns["answer"],
+                                 en_question=columns.get("en_question"), en_reference=columns.get("en_reference"),
+                                 config=self.config, judge=self.judge)
+
+    def __call__(self, prompts=None, completions=None, log_metric=None, log_extra=None, **columns) -> list[float]:
         if completions is None:
             return []
-        lang = columns.get("lang")
-        answer = columns.get("answer")
-        en_question = columns.get("en_question")
-        en_reference = columns.get("en_reference")
-        key = _freeze((completions, lang, answer, en_question, en_reference))
-        if key == self._last_key:
-            return self._last
-        if lang is None or answer is None:
-            missing = [name for name, v in (("lang", lang), ("answer", answer)) if v is None]
-            raise ValueError(f"the training dataset needs the column(s) {missing} for the M-Thinker rewards "
-                             f"(got columns: {sorted(k for k in columns if not k.startswith('log_'))})")
-        result = score_completions(completions, lang=lang, answer=answer, en_question=en_question,
-                                   en_reference=en_reference, config=self.config, judge=self.judge)
-        self._last_key, self._last = key, result
-        self.batches_scored += 1
-        self._log_judge(columns.get("log_metric"))
-        return result
+        scored = self.breakdowns(completions, **columns)
+        if callable(log_metric):
+            for name in COMPONENTS:
+                log_metric(f"rewards/{name}/mean", sum(getattr(b, name) for b in scored) / max(1, len(scored)))
+            self._log_judge(log_metric)
+        if callable(log_extra):
+            log_extra("lc_think", [bool(b.lc_pieces and b.lc_pieces.think) for b in scored])
+            log_extra("lc_answer", [bool(b.lc_pieces and b.lc_pieces.answer) for b in scored])
+        return [b.reward for b in scored]
 
-    def _log_judge(self, log_metric):
+    def _log_judge(self, log_metric: Callable[[str, float], None]) -> None:
         stats = getattr(self.judge, "stats", None)
-        if stats is None or not callable(log_metric):
+        if stats is None:
             return
         for name in ("requests", "cache_hits", "calls", "failures"):
             try:
@@ -82,30 +84,93 @@ class BatchScorer:
             except Exception:  # noqa: BLE001, S110 - logging must never stop a step
                 pass
 
-
-class RewardComponent:
-    """One reward function: ``(prompts=None, completions=None, **columns) -> list[float]``.
-
-    A plain class instance (picklable) whose ``__name__`` TRL uses as the log name.
-    """
-
-    def __init__(self, scorer: BatchScorer, name: str):
-        if name not in COMPONENTS + (COMBINED,):
-            raise ValueError(f"unknown reward component {name!r}; choose from {COMPONENTS + (COMBINED,)}")
-        self.scorer = scorer
-        self.__name__ = name
-
-    def __call__(self, prompts=None, completions=None, **columns) -> list[float]:
-        return [getattr(b, self.__name__) for b in self.scorer.breakdowns(completions, **columns)]
-
     def __repr__(self) -> str:
-        return f"RewardComponent({self.__name__!r}, variant={self.scorer.config.variant.value!r})"
+        return f"MThinkerReward(variant={self.config.variant.value!r}, judge={getattr(self.judge, 'name', None)!r})"
 
 
-def build_reward_functions(config: RewardConfig | None = None, judge=None
-                           ) -> tuple[list[Callable], list[float]]:
-    """The GRPO reward functions and their weights: ``reward`` (1.0) then each component (0.0)."""
-    scorer = BatchScorer(config or RewardConfig(), judge)
-    funcs = [RewardComponent(scorer, COMBINED)] + [RewardComponent(scorer, name) for name in COMPONENTS]
-    weights = [1.0] + [0.0] * len(COMPONENTS)
-    return funcs, weights
+@functools.cache
+def _default_reward() -> MThinkerReward:
+    # imported here: kit.judges.symbolic reads boxes with kit.rewards.parsing, whose package imports this module
+    from kit.judges.symbolic import SymbolicJudge
+
+    return MThinkerReward(RewardConfig(), SymbolicJudge())
+
+
+def mthinker_reward(completions, **columns) -> list[float]:
+    """The M-Thinker reward: -1 unless well-formed and language-consistent, else accuracy + CTA.
+
+    Args:
+        completions: the generated completions (strings, or TRL's chat messages).
+        **columns: ``lang`` and ``answer`` (required), ``en_question`` / ``en_reference`` (optional), and
+            TRL's ``log_metric`` / ``log_extra``.
+
+    Returns:
+        One reward per completion, in [-1, 2] (symbolic CTA judge, ``cta_weight`` 1).
+
+    Example:
+        >>> mthinker_reward(["<think>\\n" + "考える。" * 300 + "</think>答えは \\\\boxed{2}"], lang=["ja"], answer=["2"])
+        [1.0]
+    """
+    return _default_reward()(completions=completions, **columns)
+
+
+def lc_reward(completions, lang, **columns) -> list[float]:
+    """Language consistency: 1 when the thinking and the answer are both in the question's language.
+
+    Args:
+        completions: the generated completions.
+        lang: the question's language code per completion (e.g. ``"ja"``).
+
+    Returns:
+        0.0 or 1.0 per completion.
+
+    Example:
+        >>> lc_reward(["<think>\\nThe answer is two.</think>2"], lang=["ja"])
+        [0.0]
+    """
+    config = RewardConfig()
+    langs = lang if isinstance(lang, (list, tuple)) else [lang] * len(completions)
+    return [float(language_consistency(text, code, config.lid_backend).consistent)
+            for text, code in zip(completions, langs)]
+
+
+def accuracy_reward(completions, answer, **columns) -> list[float]:
+    """Accuracy: 1 when the last ``\\boxed{}`` equals the gold answer (math-verify).
+
+    Args:
+        completions: the generated completions.
+        answer: the gold answer per completion.
+
+    Returns:
+        0.0 or 1.0 per completion.
+
+    Example:
+        >>> accuracy_reward(["<think>\\n1+1</think>\\\\boxed{2}"], answer=["2"])
+        [1.0]
+    """
+    config = RewardConfig()
+    golds = answer if isinstance(answer, (list, tuple)) else [answer] * len(completions)
+    return [float(a) for a in accuracy_scores(list(completions), [str(g) for g in golds], config.accuracy_timeout_s,
+                                              config.accuracy_batch_timeout_s)]
+
+
+def format_reward(completions, **columns) -> list[float]:
+    """Format: 1 when the completion holds exactly one ``</think>`` and is longer than the paper's 1000
+    characters.
+
+    Args:
+        completions: the generated completions.
+
+    Returns:
+        0.0 or 1.0 per completion.
+
+    Example:
+        >>> format_reward(["<think>\\nshort</think>2"])
+        [0.0]
+    """
+    return [float(check_format(text, RewardConfig().min_response_chars)) for text in completions]
+
+
+def build_reward_functions(config: RewardConfig | None = None, judge=None) -> tuple[list[Callable], list[float]]:
+    """The GRPO reward function for ``config`` and ``judge`` and its weight: ``([MThinkerReward], [1.0])``."""
+    return [MThinkerReward(config, judge)], [1.0]
