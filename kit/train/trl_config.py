@@ -28,6 +28,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from kit.models import default_optimizer, trainer_precision
 from kit.train.config_values import ConfigError, suggest
 
 # Each value differs from TRL 1.14's default, or unsloth changes it (see UNSLOTH_GRPO_DEFAULTS), or both.
@@ -212,8 +213,6 @@ def trainer_args(section: str, values: dict, output_dir: str | Path, *, cuda: bo
     """The TRL config a trainer gets: ``values`` plus the run's output folder, device, precision, optimizer
     (paged 8-bit AdamW on CUDA unless ``optim`` is set) and :data:`RUN_VALUES`; ``run_values`` adds
     per-run keys (``reward_weights``). Build it after the model is loaded (unsloth's class, when chosen)."""
-    from kit.models import default_optimizer, trainer_precision
-
     precision = trainer_precision(dtype, cuda=cuda)
     explicit = {k: v for k, v in values.items() if k in ("bf16", "fp16")}
     args = {**values, **(precision if not explicit else {}), "use_cpu": not cuda}
