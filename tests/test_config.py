@@ -34,6 +34,7 @@ def test_overrides_are_typed():
     assert cfg.model.lora.r == 4 and cfg.model.lora.alpha == 16  # the preset's other values stay
     assert cfg.grpo.mask_truncated_completions is True
     assert cfg.data.langs == ["ja", "ko"]
+    assert load_config("tiny", ["data.langs=[JA, zh-cn, ja]"]).data.langs == ["ja", "zh"]  # the registry's codes
     assert cfg.reward.variant.value == "no_cta"
     assert cfg.output_dir == "/tmp/x"
 

@@ -42,8 +42,8 @@ class DataSettings:
     def __post_init__(self):
         if not self.langs:
             raise ValueError("data.langs is empty; list language codes, e.g. [ja, ko, fr, pt, th]")
-        for code in self.langs:
-            get_language(code)  # raises with the registry's list of codes
+        # checked once, here where it enters: canonical registry codes inward (`JA` -> ja, `zh-cn` -> zh)
+        self.langs = list(dict.fromkeys(get_language(code).code for code in self.langs))
         if self.limit_per_lang is not None and self.limit_per_lang < 1:
             raise ValueError(f"data.limit_per_lang must be >= 1 or null (got {self.limit_per_lang})")
         if self.max_prompt_length < 1:
