@@ -4,23 +4,27 @@ import json
 
 import pytest
 
-from kit.train.config import ConfigError, load_config
-from kit.train.grpo import summarize
+from kit.train.config import load_config
+from kit.train.grpo import check_batch, summarize
 from kit.train.progress import latest_checkpoint
 
 COMPONENTS = ["reward", "format", "accuracy", "lc", "lc_ratio", "cta"]
 
 
-def test_batch_must_hold_whole_groups():
-    """TRL's own check rejects the config when it loads; the error keeps the kit's fix and names the flag."""
-    with pytest.raises(ConfigError) as info:
-        load_config("tiny", ["grpo.num_generations=3", "grpo.per_device_train_batch_size=4"])
-    message = str(info.value)
-    for key in ["grpo.per_device_train_batch_size (4)", "grpo.gradient_accumulation_steps (1)",
-                "grpo.num_generations (3)", "Fix: set grpo.per_device_train_batch_size=3", "--set grpo.num_generations"]:
-        assert key in message
+def test_batch_must_hold_whole_groups(tmp_path):
+    """The rule depends on the run's processes (accelerate launch): checked when the run starts, by the kit
+    and by TRL's own GRPOConfig check, both with the kit's fix message."""
+    cfg = load_config("tiny", ["grpo.num_generations=3", "grpo.per_device_train_batch_size=4"])
+    for error in (lambda: check_batch(cfg.grpo, processes=1),
+                  lambda: cfg.trainer_args("grpo", tmp_path, cuda=False, reward_weights=[1.0])):
+        with pytest.raises(ValueError) as info:
+            error()
+        for key in ["grpo.per_device_train_batch_size (4)", "grpo.gradient_accumulation_steps (1)",
+                    "grpo.num_generations (3)", "Fix: set grpo.per_device_train_batch_size=3"]:
+            assert key in str(info.value)
+    check_batch(cfg.grpo, processes=3)  # 3 processes x 4 = 12 completions: whole groups
     # 2 x 2 accumulation = 4 completions: fine for groups of 4
-    load_config("tiny", ["grpo.per_device_train_batch_size=2", "grpo.gradient_accumulation_steps=2"])
+    check_batch(load_config("tiny", ["grpo.per_device_train_batch_size=2", "grpo.gradient_accumulation_steps=2"]).grpo)
 
 
 def test_divisibility_error_from_the_cli_before_loading_anything():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from kit.data.contamination import check_contamination
 from kit.rewards.trl import COMBINED, COMPONENTS
 from kit.train.config import Config, save_config
 from kit.train.progress import checkpoint_step, is_main_process, resume_checkpoint, stage_log
+from kit.train.trl_config import batch_fix
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,21 @@ class GRPOResult:
     global_step: int
     resumed_from: Path | None
     summary: dict
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def check_batch(settings, processes: int | None = None) -> None:
+    """TRL samples whole groups: completions per generation step (over every process of the run) must be a
+    multiple of ``num_generations``. ``settings``: the config's ``grpo`` section (TRL's GRPOConfig)."""
+    processes = processes or world_size()
+    values = {key: getattr(settings, key) for key in
+              ("num_generations", "per_device_train_batch_size", "gradient_accumulation_steps")}
+    if (values["per_device_train_batch_size"] * values["gradient_accumulation_steps"] * processes) \
+            % values["num_generations"]:
+        raise ValueError(batch_fix(values, processes))
 
 
 def check_lengths(config: Config) -> None:
@@ -197,6 +214,7 @@ def run_grpo(config: Config, output_dir: str | Path | None = None, *, resume: bo
     """Train with GRPO; see the module docstring for what is written where."""
     import torch
 
+    check_batch(config.grpo)
     check_lengths(config)
     check_vllm(config, cuda=torch.cuda.is_available())
     output_dir = Path(output_dir or config.output_dir)

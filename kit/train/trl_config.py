@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 import typing
 from enum import Enum
 from pathlib import Path
@@ -176,20 +177,22 @@ def validate_section(section: str, values: dict, where: typing.Callable[[str], s
 def check_section(section: str, values: dict, given: typing.Iterable[str], where: typing.Callable[[str], str]):
     """Build TRL's config from ``values`` on the CPU (TRL's own checks run; nothing needs a GPU) and return it.
 
-    TRL's batch check gets the kit's fix message (:func:`batch_fix`); TRL's other errors name the section and
-    where its ``given`` keys came from.
+    TRL's whole-groups batch rule depends on the number of processes, unknown until the run starts
+    (``accelerate launch``): here it is checked as for any process count (``kit.train.grpo.check_batch`` and
+    :func:`trainer_args` check the run's); TRL's other errors name the section and where ``given`` came from.
     """
     cls = trl_class(section)
     probe = {"use_cpu": True, "bf16": False, "fp16": False, **values, "output_dir": "."}
+    if section == "grpo" and values.get("generation_batch_size") is None and values.get("steps_per_generation") is None:
+        # a generation batch of whole groups, so the probe's check passes for any process count
+        probe["generation_batch_size"] = (int(values.get("per_device_train_batch_size", 8))
+                                          * int(values.get("gradient_accumulation_steps", 1))
+                                          * int(values.get("num_generations") or 8))
     try:
         return cls(**probe)
     except (ValueError, TypeError) as exc:
-        message = str(exc)
-        if section == "grpo" and "must be divisible by num_generations" in message \
-                and values.get("generation_batch_size") is None:
-            message = batch_fix(values)
         sources = sorted({where(f"{section}.{key}") for key in given}) or ["the kit's defaults"]
-        raise ConfigError(f"config section {section!r} ({', '.join(sources)}): {message}") from None
+        raise ConfigError(f"config section {section!r} ({', '.join(sources)}): {exc}") from None
 
 
 def batch_fix(values: dict, processes: int = 1) -> str:
@@ -219,4 +222,9 @@ def trainer_args(section: str, values: dict, output_dir: str | Path, *, cuda: bo
     args.setdefault("optim", default_optimizer("auto", cuda=cuda))
     args.update({k: v for k, (v, _) in _run_values(section).items() if v is not None}, output_dir=str(output_dir),
                 **run_values)
-    return trl_class(section)(**args)
+    try:
+        return trl_class(section)(**args)
+    except ValueError as exc:  # TRL's whole-groups rule with the run's processes: the kit's fix message
+        if section == "grpo" and "must be divisible by num_generations" in str(exc):
+            raise ValueError(batch_fix(values, int(os.environ.get("WORLD_SIZE", "1")))) from None
+        raise
