@@ -129,10 +129,39 @@ def run_pipeline(config, output_dir: str | Path) -> dict:
         return _run_pipeline(config, output_dir)
 
 
+def _before_after(config, output_dir: Path, summary: dict, holdout: list[dict], trained: list[dict],
+                  sft_policy: Policy, policy: Policy) -> None:
+    """The cold-start and final policies on the held-out questions (and on the RL questions of the first
+    iteration, ``trained``) into ``summary``; each result is kept under eval/ and reused by a rerun."""
+    from kit.train.grpo import build_judge
+    from kit.train.progress import release_memory
+    from kit.train.summary import evaluate
+
+    settings: PipelineSettings = config.pipeline
+    tokens = settings.eval_max_new_tokens or config.grpo.max_completion_length
+    judge = build_judge(config) if trained else None
+    for split, rows in (("", holdout), ("trained_", trained)):
+        if not rows or not settings.eval_per_lang:
+            continue
+        for name, pol in ((f"{split}before", sft_policy), (f"{split}after", policy)):
+            path = output_dir / "eval" / f"{name}.json"
+            if path.is_file() and json.loads(path.read_text())["policy"] == [pol.model_name, pol.adapter]:
+                summary[name] = json.loads(path.read_text())
+                continue
+            log.info("evaluating %s on %d %s questions", name, len(rows), "RL" if split else "held-out")
+            result = evaluate(config, rows, model_name=pol.model_name, adapter=pol.adapter, n=settings.eval_n,
+                              max_new_tokens=tokens, judge=judge)
+            result["policy"] = [pol.model_name, pol.adapter]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+            summary[name] = result
+            release_memory()
+
+
 def _run_pipeline(config, output_dir: Path) -> dict:
     from kit.train.config import save_config
     from kit.train.progress import is_done, release_memory, write_marker
-    from kit.train.summary import evaluate, grpo_reward_std, learning_curve
+    from kit.train.summary import grpo_reward_std, learning_curve
 
     save_config(config, output_dir)
     from kit.train.grpo import checked_judge, judge_needs_model
@@ -230,25 +259,6 @@ def _run_pipeline(config, output_dir: Path) -> dict:
                                          for i in range(1, settings.iterations + 1)},
                      "learning_curve": learning_curve([output_dir / f"iter{i}" / "grpo"
                                                        for i in range(1, settings.iterations + 1)])}
-    tokens = settings.eval_max_new_tokens or config.grpo.max_completion_length
-    from kit.train.grpo import build_judge
-
-    judge = build_judge(config) if trained else None
-    for split, rows in (("", holdout), ("trained_", trained if final_adapter else [])):
-        if not rows or not settings.eval_per_lang:
-            continue
-        for name, pol in ((f"{split}before", sft_policy), (f"{split}after", policy)):
-            path = output_dir / "eval" / f"{name}.json"
-            if path.is_file() and json.loads(path.read_text())["policy"] == [pol.model_name, pol.adapter]:
-                summary[name] = json.loads(path.read_text())
-                continue
-            log.info("evaluating %s on %d %s questions", name, len(rows), "RL" if split else "held-out")
-            result = evaluate(config, rows, model_name=pol.model_name, adapter=pol.adapter, n=settings.eval_n,
-                              max_new_tokens=tokens, judge=judge)
-            result["policy"] = [pol.model_name, pol.adapter]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
-            summary[name] = result
-            release_memory()
+    _before_after(config, output_dir, summary, holdout, trained if final_adapter else [], sft_policy, policy)
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     return summary
