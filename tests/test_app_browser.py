@@ -52,7 +52,9 @@ def app_url(tiny_model_path):
 @pytest.fixture
 def page(app_url):
     with Chromium(timeout_s=60) as browser:
-        browser.open(app_url, ready="document.querySelector('#question textarea') !== null")
+        # the buttons render after the inputs: wait for both, so idle-state checks see the whole page
+        browser.open(app_url, ready="document.querySelector('#question textarea') !== null "
+                                    "&& document.querySelector('#stop') !== null")
         yield browser
 
 
