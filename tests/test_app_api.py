@@ -369,6 +369,10 @@ def test_a_failing_backend_leaks_nothing_to_callers_and_its_detail_goes_to_the_l
     backend = _EchoingFailure()
     demo, url = launch(api_base=backend.url, api_model="served-model", api_key_env="MTHINKER_TEST_KEY")
     leaks = (backend.url.split("//")[1].split("/")[0], "shard-7", key, "Bearer")
+    # only pytest's own capture: a console handler another test's setup_logging left on the root logger would
+    # print the debug records below to stderr, which is the operator's choice, not the app printing tracebacks
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [h for h in root.handlers if type(h).__module__.startswith("_pytest")])
     try:
         with caplog.at_level(logging.DEBUG, logger="kit.app"):
             capfd.readouterr()
@@ -392,5 +396,6 @@ def test_a_failing_backend_leaks_nothing_to_callers_and_its_detail_goes_to_the_l
     logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
     assert f"error {error_id}" in logged and backend.url in logged and "shard-7" in logged
     assert key not in logged and "Bearer [redacted]" not in logged and "[redacted]" in logged
+    assert key not in caplog.text and f"error {error_id} traceback" in caplog.text  # the debug traceback too
     assert "solve rejected: the question has 4001 characters" in caplog.text  # at debug level
     assert "Traceback" not in stderr, stderr

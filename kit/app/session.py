@@ -20,6 +20,7 @@ import logging
 import re
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -74,7 +75,8 @@ def report_failure(exc: BaseException, where: str, secrets: tuple[str | None, ..
     caller may see: generic, with the id to find the detail in the server log."""
     error_id = uuid.uuid4().hex[:12]
     log.error("error %s in %s: %s", error_id, where, redact(f"{type(exc).__name__}: {exc}", secrets))
-    log.debug("error %s traceback", error_id, exc_info=(type(exc), exc, exc.__traceback__))
+    # the traceback's last line repeats the exception's text, which can carry what the server echoed: redacted too
+    log.debug("error %s traceback\n%s", error_id, redact("".join(traceback.format_exception(exc)), secrets))
     return f"the model failed (error id {error_id}; the server log has the details)"
 
 
