@@ -43,9 +43,9 @@
 # (`Qwen/PolyMath`).
 #
 # **Time and memory.** Measured in this repository on 2 CPU cores shared with other jobs (see
-# docs/BENCHMARKS.md §5): the full preset (2 iterations, 8 GRPO steps each) took 38 s of wall time with a
-# peak of 0.84 GB of RAM on idle cores, and up to 7 min 40 s when other jobs loaded them; the CI parameters of `tests/test_notebooks.py`
-# (2 languages x 3 questions, 80 SFT steps, 1 GRPO step) run this whole notebook in about 2.5 minutes. With
+# docs/BENCHMARKS.md §5): the full preset (2 iterations, 8 GRPO steps each) took 40.5 s of wall time with a
+# peak of 0.86 GB of RAM on nearly idle cores, and up to 12 min when other jobs loaded them; the CI parameters of `tests/test_notebooks.py`
+# (2 languages x 3 questions, 120 SFT steps, 1 GRPO step) run this whole notebook in a few minutes. With
 # a GPU the same commands use it.
 #
 # **What to expect.** A tiny random model trained for a minute learns the *format* and some of the
