@@ -129,7 +129,7 @@ class RewardBreakdown:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "lc_pieces"}
 
 
-def _column(value: Any, n: int, name: str) -> list:
+def dataset_column(value: Any, n: int, name: str) -> list:
     """A dataset column as a list of n values: a single value is broadcast; a list must have n items."""
     if isinstance(value, (list, tuple)):
         if len(value) != n:
@@ -137,11 +137,12 @@ def _column(value: Any, n: int, name: str) -> list:
                              f"pass one value per completion or a single value for all")
         return list(value)
     if value is not None and hasattr(value, "tolist") and not isinstance(value, str):  # numpy / pandas
-        return _column(value.tolist(), n, name)
+        return dataset_column(value.tolist(), n, name)
     return [value] * n
 
 
-def _text(value) -> str:
+def column_text(value) -> str:
+    """A column value as text: None and pandas' NaN (a missing value) become \"\"."""
     if value is None:
         return ""
     if isinstance(value, float) and math.isnan(value):  # pandas' missing value
@@ -198,16 +199,16 @@ def score_completions(completions: Sequence, *, lang, answer, en_question=None, 
     config = config or RewardConfig()
     completions = list(completions)
     n = len(completions)
-    langs = _column(lang, n, "lang")
-    answers = _column(answer, n, "answer")
-    questions = _column(en_question, n, "en_question")
-    references = _column(en_reference, n, "en_reference")
+    langs = dataset_column(lang, n, "lang")
+    answers = dataset_column(answer, n, "answer")
+    questions = dataset_column(en_question, n, "en_question")
+    references = dataset_column(en_reference, n, "en_reference")
 
     rows = []
-    accuracies = accuracy_scores(completions, [_text(gold) for gold in answers], config.accuracy_timeout_s,
+    accuracies = accuracy_scores(completions, [column_text(gold) for gold in answers], config.accuracy_timeout_s,
                                  config.accuracy_batch_timeout_s)  # the whole batch under one deadline
     for text, lg, accuracy in zip(completions, langs, accuracies):  # text: a string or TRL's chat messages
-        lg = _text(lg)
+        lg = column_text(lg)
         format_ok = check_format(text, config.min_response_chars)
         pieces = language_consistency(text, lg, config.lid_backend)
         share = lc_ratio(text, lg, config.lid_backend)
@@ -216,10 +217,10 @@ def score_completions(completions: Sequence, *, lang, answer, en_question=None, 
     cta = [0.0] * n
     if judge is not None and config.uses_cta:
         need = [i for i, (_, _, format_ok, accuracy, _, pieces) in enumerate(rows)
-                if format_ok and accuracy >= 1.0 and _text(references[i]).strip()
+                if format_ok and accuracy >= 1.0 and column_text(references[i]).strip()
                 and (pieces.consistent or config.variant is RewardVariant.no_lc)]
         if need:
-            items = [CTAItem(en_question=_text(questions[i]), en_reference=_text(references[i]),
+            items = [CTAItem(en_question=column_text(questions[i]), en_reference=column_text(references[i]),
                              thinking=split_thinking(rows[i][0]).thinking, lang=rows[i][1]) for i in need]
             for i, score in zip(need, _judge_scores(judge, items)):
                 cta[i] = score

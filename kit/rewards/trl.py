@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 from kit.rewards.accuracy import accuracy_scores
 from kit.rewards.language import language_consistency
-from kit.rewards.mthinker import RewardBreakdown, RewardConfig, score_completions
+from kit.rewards.mthinker import RewardBreakdown, RewardConfig, column_text, dataset_column, score_completions
 from kit.rewards.parsing import check_format
 
 log = logging.getLogger(__name__)
@@ -129,8 +129,8 @@ def lc_reward(completions, lang, **columns) -> list[float]:
         [0.0]
     """
     config = RewardConfig()
-    langs = lang if isinstance(lang, (list, tuple)) else [lang] * len(completions)
-    return [float(language_consistency(text, code, config.lid_backend).consistent)
+    langs = dataset_column(lang, len(completions), "lang")
+    return [float(language_consistency(text, column_text(code), config.lid_backend).consistent)
             for text, code in zip(completions, langs)]
 
 
@@ -149,9 +149,9 @@ def accuracy_reward(completions, answer, **columns) -> list[float]:
         [1.0]
     """
     config = RewardConfig()
-    golds = answer if isinstance(answer, (list, tuple)) else [answer] * len(completions)
-    return [float(a) for a in accuracy_scores(list(completions), [str(g) for g in golds], config.accuracy_timeout_s,
-                                              config.accuracy_batch_timeout_s)]
+    golds = dataset_column(answer, len(completions), "answer")
+    return [float(a) for a in accuracy_scores(list(completions), [column_text(g) for g in golds],
+                                              config.accuracy_timeout_s, config.accuracy_batch_timeout_s)]
 
 
 def format_reward(completions, **columns) -> list[float]:
