@@ -18,6 +18,8 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from kit.oom import describe_oom
+
 
 @dataclass
 class SamplingParams:
@@ -104,8 +106,6 @@ def sample(model, tokenizer, prompts: list[str], params: SamplingParams, batch_s
                     out = model.generate(**enc, num_return_sequences=int(params.n),
                                          **params.generate_kwargs(tokenizer))
             except torch.cuda.OutOfMemoryError as exc:
-                from kit.train.oom import describe_oom
-
                 values = {"batch_size": batch_size, "n": params.n, "max_new_tokens": params.max_new_tokens}
                 names = oom_names or {}
                 raise RuntimeError(describe_oom(exc, {names.get(k, k): v for k, v in values.items()})) from exc

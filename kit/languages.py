@@ -133,20 +133,58 @@ class UnknownLanguageError(ValueError):
     """Raised for a language code the registry does not know; the message lists the supported ones."""
 
 
-def get_language(code: str) -> Language:
-    """Look a language up by code (case and surrounding spaces ignored; `zh-cn` is accepted for `zh`)."""
-    key = str(code.value if isinstance(code, Enum) else code).strip().lower()
-    key = {"zh-cn": "zh", "zh-tw": "zh", "zh_cn": "zh"}.get(key, key)
+# The one table of other names for the registry's languages (keys lower case, "-" for "_"): region and script
+# tags (zh-CN, pt_BR), the English and native names, and the labels language identifiers give Chinese text:
+# langdetect's zh-cn / zh-tw, and fastText lid.176's yue / wuu (Cantonese and Wu written in Chinese characters).
+ALIASES: dict[str, str] = {
+    **{alias: "zh" for alias in ("zh-cn", "zh-tw", "zh-hk", "zh-sg", "zh-hans", "zh-hant", "yue", "wuu")},
+    **{alias: "pt" for alias in ("pt-br", "pt-pt")},
+    **{alias: "en" for alias in ("en-us", "en-gb")},
+    **{alias: "es" for alias in ("es-es", "es-mx", "es-419")},
+    **{alias: "fr" for alias in ("fr-fr", "fr-ca")},
+    **{name.lower(): lang.code for lang in LANGUAGES.values() for name in (lang.name, lang.native_name)},
+}
+
+
+def canonical_code(code: str | Enum) -> str:
+    """The registry code of ``code`` or of one of its :data:`ALIASES` (case, spaces and ``_`` vs ``-`` ignored);
+    a code the registry does not know comes back normalized (``"NL "`` -> ``"nl"``), for callers that keep it."""
+    key = str(code.value if isinstance(code, Enum) else code).strip().lower().replace("_", "-")
+    return ALIASES.get(key, key)
+
+
+def get_language(code: str | Enum) -> Language:
+    """Check a language where it enters the kit (a flag, a config key, a data row): by code or alias.
+
+    Raises:
+        UnknownLanguageError: the registry knows neither the code nor an alias of it.
+    """
     try:
-        return LANGUAGES[key]
+        return LANGUAGES[canonical_code(code)]
     except KeyError:
         raise UnknownLanguageError(
             f"unknown language code {code!r}; supported: {', '.join(sorted(LANGUAGES))}"
         ) from None
 
 
-def parse_languages(spec: str | list[str] | tuple[str, ...] | None, default: tuple[str, ...] = IN_DOMAIN
-                    ) -> list[Language]:
+def language_of(lang: Language | str) -> Language:
+    """The :class:`Language` of a value checked where it entered: a Language, or the registry code that rows,
+    dataset columns and configs store. A plain lookup, no aliases: an unchecked string is a caller's bug.
+
+    Raises:
+        UnknownLanguageError: ``lang`` is not a registry code (check it with :func:`get_language` first).
+    """
+    if isinstance(lang, Language):
+        return lang
+    try:
+        return LANGUAGES[lang]
+    except KeyError:
+        raise UnknownLanguageError(f"{lang!r} is not a registry code; check it where it enters with "
+                                   f"kit.languages.get_language") from None
+
+
+def parse_languages(spec: str | list[str | Language] | tuple[str, ...] | None,
+                    default: tuple[str, ...] = IN_DOMAIN) -> list[Language]:
     """Parse ``"ja,ko"``, a list of codes, or the keywords ``in-domain``/``ood``/``paper``/``all``
     (``id`` is Indonesian, so it is not a keyword) into languages."""
     if spec is None or spec == "" or spec == []:
@@ -159,6 +197,6 @@ def parse_languages(spec: str | list[str] | tuple[str, ...] | None, default: tup
         codes = list(spec)
     seen: dict[str, Language] = {}
     for code in codes:
-        lang = get_language(code)
+        lang = code if isinstance(code, Language) else get_language(code)
         seen.setdefault(lang.code, lang)
     return list(seen.values())

@@ -35,6 +35,9 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from kit.enums import coerce
+from kit.languages import LANGUAGES, Language, canonical_code
+
 # The paper's threshold: after LaTeX removal, texts this short are consistent without detection.
 SHORT_TEXT_CHARS = 15
 
@@ -289,26 +292,23 @@ def _detect_langdetect(text: str) -> Detection:
 # ---------------------------------------------------------------------------------------------- public API
 
 def _registry_code(label: str) -> str:
-    label = label.lower()
-    # lid.176 also labels written Chinese as Cantonese or Wu (yue, wuu): both are Chinese text here.
-    return "zh" if label in ("zh-cn", "zh-tw", "zh_cn", "zh_tw", "yue", "wuu") else label
+    """A detector's label as a registry code: its Chinese labels (zh-cn, zh-tw; lid.176's yue and wuu for
+    Cantonese and Wu written in Chinese characters) are zh, by the registry's one alias table."""
+    return canonical_code(label)
 
 
 def _backend(backend: str | LIDBackend) -> LIDBackend:
-    try:
-        return LIDBackend(backend.value if isinstance(backend, Enum) else str(backend).strip().lower())
-    except ValueError:
-        raise ValueError(f"unknown LID backend {backend!r}; choose one of: "
-                         f"{', '.join(b.value for b in LIDBackend)}") from None
+    return coerce(LIDBackend, backend, "LID backend")
 
 
-def _langdetect_target(lang: str) -> str:
-    from kit.languages import UnknownLanguageError, get_language
+def _target_code(lang: str | Language) -> str:
+    """The code a text is checked against; a code outside the registry is kept (a reward never raises)."""
+    return lang.code if isinstance(lang, Language) else canonical_code(lang)
 
-    try:
-        return get_language(lang).langdetect_code
-    except UnknownLanguageError:  # not in the registry: compare the raw code (never raise inside a reward)
-        return str(lang).strip().lower()
+
+def _langdetect_target(lang: str | Language) -> str:
+    code = _target_code(lang)
+    return LANGUAGES[code].langdetect_code if code in LANGUAGES else code
 
 
 def detect(text: str, backend: str | LIDBackend = "fasttext") -> Detection:
@@ -331,7 +331,7 @@ def detect_many(texts: list[str], backend: str | LIDBackend = "fasttext") -> lis
     return _detect_fasttext_many(texts)
 
 
-def is_consistent(text: str, lang: str, backend: str | LIDBackend = "fasttext",
+def is_consistent(text: str, lang: str | Language, backend: str | LIDBackend = "fasttext",
                   short_text_rule: str | ShortTextRule = ShortTextRule.scoring) -> bool:
     """The paper's language-consistency check of one piece of text (a thinking or an answer).
 
@@ -344,7 +344,7 @@ def is_consistent(text: str, lang: str, backend: str | LIDBackend = "fasttext",
     """
     backend = _backend(backend)
     remaining = detection_text(text, backend)
-    counted = remaining.strip() if ShortTextRule(short_text_rule) is ShortTextRule.training else remaining
+    counted = remaining.strip() if coerce(ShortTextRule, short_text_rule, "short_text_rule") is ShortTextRule.training else remaining
     if len(counted) <= SHORT_TEXT_CHARS:
         return True
     if backend is LIDBackend.langdetect:
@@ -353,7 +353,7 @@ def is_consistent(text: str, lang: str, backend: str | LIDBackend = "fasttext",
         except Exception:  # noqa: BLE001 - as the scorers: any exception leaves the text inconsistent
             return False
         return len(langs) == 1 and langs[0].lang == _langdetect_target(lang)
-    target = _registry_code(str(lang).strip())
+    target = _target_code(lang)
     if _detect_fasttext_many([remaining])[0].lang != target:
         return False
     # fastText's top label follows the most distinctive n-grams: alone, it passes thinking whose paragraphs
@@ -378,10 +378,7 @@ _SENTENCE_BREAK = re.compile(r"(?<=[.!?;:])\s+|(?<=[。！？；…।۔؟])\s*|
 
 def split_segments(text: str, unit: str | SegmentUnit = "paragraph") -> list[tuple[int, int]]:
     """(start, end) spans of the non-blank paragraphs (one or more newlines) or sentences of ``text``."""
-    try:
-        unit = SegmentUnit(unit.value if isinstance(unit, Enum) else str(unit))
-    except ValueError:
-        raise ValueError(f"unknown segment unit {unit!r}; choose paragraph or sentence") from None
+    unit = coerce(SegmentUnit, unit, "segment unit")
     pattern = _PARAGRAPH_BREAK if unit is SegmentUnit.paragraph else _SENTENCE_BREAK
     spans, start = [], 0
     for m in pattern.finditer(text):
@@ -408,7 +405,7 @@ def _merge_spans(spans: list[tuple[int, int]], limit: int) -> list[tuple[int, in
     return [(spans[i][0], spans[min(i + per_group, len(spans)) - 1][1]) for i in range(0, len(spans), per_group)]
 
 
-def analyze_segments(text: str, target_lang: str, unit: str = "paragraph",
+def analyze_segments(text: str, target_lang: str | Language, unit: str = "paragraph",
                      backend: str | LIDBackend = "fasttext") -> SegmentAnalysis:
     """Detect each paragraph (or sentence) of ``text`` and the share of its letters in ``target_lang``.
 
@@ -423,7 +420,7 @@ def analyze_segments(text: str, target_lang: str, unit: str = "paragraph",
         (['ja', 'en'], True)
     """
     text = "" if text is None else str(text)
-    target = _registry_code(str(target_lang).strip())
+    target = _target_code(target_lang)
     spans = _merge_spans(split_segments(text, unit), MAX_SEGMENTS)
     stripped = [detection_text(text[s:e], backend) for s, e in spans]
     detections = detect_many(stripped, backend)

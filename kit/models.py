@@ -28,6 +28,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from kit.enums import coerce
+from kit.tiny import resolve_model_name
+
 log = logging.getLogger(__name__)
 
 # bitsandbytes' CPU backend warns on import, on CPUs with AVX512-BF16, that the optional `kernels` package (a
@@ -87,11 +90,7 @@ class ModelConfig:
     def __post_init__(self):
         if isinstance(self.lora, dict):
             self.lora = LoraSettings(**self.lora)
-        allowed = [b.value for b in Backend]
-        backend = self.backend.value if isinstance(self.backend, Backend) else str(self.backend)
-        if backend not in allowed:
-            raise ValueError(f"model.backend must be one of {allowed} (got {self.backend!r})")
-        self.backend = backend
+        self.backend = coerce(Backend, self.backend, "model.backend").value
         if self.dtype not in _DTYPES:
             raise ValueError(f"model.dtype must be one of {sorted(_DTYPES)} (got {self.dtype!r})")
         if int(self.max_seq_length) < 16:
@@ -141,9 +140,7 @@ def resolve_backend(backend: str | Backend = "auto", *, fast_inference: bool = F
     """Return ``(chosen, reason)`` and log it once. ``unsloth`` without CUDA or a working unsloth is an error.
 
     On CUDA, unsloth is imported here (``fast_inference`` sets vLLM standby first, which must precede it)."""
-    backend = backend.value if isinstance(backend, Backend) else str(backend)
-    if backend not in {b.value for b in Backend}:
-        raise ValueError(f"unknown backend {backend!r}; choose one of {[b.value for b in Backend]}")
+    backend = coerce(Backend, backend, "backend").value
     if backend == Backend.transformers.value:
         chosen, reason = "transformers", "requested explicitly"
     elif not _cuda_available():
@@ -218,8 +215,6 @@ def keep_reasoning_markers(tokenizer):
 def load_tokenizer(name: str):
     from transformers import AutoTokenizer
 
-    from kit.tiny import resolve_model_name
-
     return _prepare_tokenizer(AutoTokenizer.from_pretrained(resolve_model_name(name)))
 
 
@@ -265,8 +260,6 @@ def _quantization_config(dtype):
 def _load_transformers(cfg: ModelConfig, *, adapter: str | None, trainable: bool):
     import torch
     from transformers import AutoModelForCausalLM
-
-    from kit.tiny import resolve_model_name
 
     path = resolve_model_name(cfg.name)
     dtype = compute_dtype(cfg.dtype)
@@ -321,8 +314,6 @@ def _load_unsloth(cfg: ModelConfig, *, adapter: str | None, trainable: bool):
             raise RuntimeError("model.fast_inference=true needs vLLM: pip install vllm "
                                "(or set model.fast_inference=false to generate with transformers)")
     from unsloth import FastLanguageModel
-
-    from kit.tiny import resolve_model_name
 
     dtype = compute_dtype(cfg.dtype)  # explicit: fp16 below capability 8.0 whatever torch claims
     checkpointing = "unsloth" if cfg.gradient_checkpointing and trainable else False
@@ -380,8 +371,6 @@ def load_full(cfg: ModelConfig):
     """The backbone with every weight trainable (``cold_start.full``): no 4-bit, no LoRA. fp16 weights cannot be
     trained under the fp16 gradient scaler, so a GPU without bf16 keeps float32 weights (fp16 autocast)."""
     import torch
-
-    from kit.tiny import resolve_model_name
 
     dtype = compute_dtype(cfg.dtype)
     dtype = torch.float32 if dtype == torch.float16 else dtype
@@ -447,8 +436,6 @@ def load_merged(adapter, base: str | None = None):
     on CPU), a plain model that ``AutoModelForCausalLM`` loads back."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
-
-    from kit.tiny import resolve_model_name
 
     base = resolve_model_name(base or adapter_base(adapter))
     model = AutoModelForCausalLM.from_pretrained(base, dtype=compute_dtype())

@@ -8,26 +8,26 @@ all build prompts here.
 
 from __future__ import annotations
 
-from kit.languages import PROMPT_SEPARATOR, get_language
+from kit.languages import PROMPT_SEPARATOR, Language, language_of
 
 
-def user_message(question: str, lang: str, *, control: bool = False) -> str:
-    """The user turn for ``question`` in ``lang``; ``control=True`` adds the Prompt-Control sentence (after a
-    newline, as the authors' mmath_eval-control.py does). The question is not stripped: the authors'
-    templates keep its whitespace."""
-    language = get_language(lang)
+def user_message(question: str, lang: Language | str, *, control: bool = False) -> str:
+    """The user turn for ``question`` in ``lang`` (a Language, or a registry code checked where it entered);
+    ``control=True`` adds the Prompt-Control sentence (after a newline, as the authors' mmath_eval-control.py
+    does). The question is not stripped: the authors' templates keep its whitespace."""
+    language = language_of(lang)
     parts = [question, language.instruction]
     if control:
         parts.append(language.control)
     return PROMPT_SEPARATOR.join(parts)
 
 
-def build_messages(question: str, lang: str, *, control: bool = False) -> list[dict[str, str]]:
+def build_messages(question: str, lang: Language | str, *, control: bool = False) -> list[dict[str, str]]:
     """Chat messages for ``question``: the conversational form TRL's trainers accept as ``prompt``."""
     return [{"role": "user", "content": user_message(question, lang, control=control)}]
 
 
-def render_prompt(tokenizer, question: str, lang: str, *, control: bool = False, prefill: str = "") -> str:
+def render_prompt(tokenizer, question: str, lang: Language | str, *, control: bool = False, prefill: str = "") -> str:
     """The generation prompt as text, through the model's own chat template.
 
     ``prefill`` is appended after the template's generation prompt (which for reasoning models already

@@ -17,6 +17,7 @@ import json
 import os
 from pathlib import Path
 
+from kit.languages import LANGUAGES
 from kit.paths import EXAMPLES_DIR, cache_dir
 
 TINY_VERSION = "v2"  # v2: tokenizer trained on the authors' instructions  # bump when the recipe below changes, so cached folders are rebuilt
@@ -41,8 +42,6 @@ TINY_MODEL_CONFIG = {
 
 def bundled_texts() -> list[str]:
     """Lines the tokenizer is trained on: the bundled questions, answers and every language's phrases."""
-    from kit.languages import LANGUAGES
-
     texts: list[str] = []
     slice_path = EXAMPLES_DIR / "data" / "polymath_low_slice.jsonl"
     with slice_path.open(encoding="utf-8") as f:

@@ -168,7 +168,7 @@ print("final adapter:", summary["final_adapter"] or "none (no GRPO iteration had
 # `report.md` and `report.png`. We evaluate the SFT model and the final model, then set them side by side.
 
 # %%
-from kit.eval.benchmarks import HUB_IDS
+from kit.data.benchmarks import HUB_IDS
 from kit.paths import find_benchmarks_dir
 
 data = DATA or find_benchmarks_dir(required=False) or HUB_IDS[EVAL_BENCH]

@@ -278,7 +278,7 @@ else:
 final_adapter = grpo_dir / "adapter"
 push = f"--push-to-hub {HUB_REPO}" if HUB_REPO else ""
 sh(f"mthinker export {final_adapter} --output {out / 'export'} {push}")
-from kit.eval.benchmarks import HUB_IDS
+from kit.data.benchmarks import HUB_IDS
 from kit.paths import find_benchmarks_dir
 
 data = find_benchmarks_dir(required=False) or HUB_IDS["polymath"]  # beside a checkout, else the Hub

@@ -120,7 +120,7 @@ if TINY:  # the embedded model has random weights, so expect zeros: this checks 
     MODEL, ADAPTER, LOAD_4BIT, ENGINE, API_BASE = "tiny", None, False, "transformers", None
     LANGS, LEVELS, LIMIT, N, MAX_TOKENS, OUTPUT = "ja,fr", "low", 2, 1, 16, "runs/eval-tiny"
 
-from kit.eval.benchmarks import HUB_IDS
+from kit.data.benchmarks import HUB_IDS
 from kit.paths import find_benchmarks_dir
 
 local = find_benchmarks_dir(required=False)

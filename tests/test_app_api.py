@@ -219,7 +219,7 @@ def test_compare_mode_loads_the_model_once_and_switches_the_adapter_off_for_the_
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    import kit.models
+    import kit.app.local
     from kit.app.launch import AppConfig, build_sources
 
     # init_lora_weights=False: a non-zero LoRA, so the adapter really changes what the model writes
@@ -233,8 +233,8 @@ def test_compare_mode_loads_the_model_once_and_switches_the_adapter_off_for_the_
     assert base_alone != adapter_alone
 
     loads = []
-    real_load = kit.models.load_for_inference
-    monkeypatch.setattr(kit.models, "load_for_inference", lambda *a, **k: loads.append(a) or real_load(*a, **k))
+    real_load = kit.app.local.load_for_inference  # the app's own reference to kit.models' loader
+    monkeypatch.setattr(kit.app.local, "load_for_inference", lambda *a, **k: loads.append(a) or real_load(*a, **k))
     sources = build_sources(AppConfig(preset="tiny", adapter=str(tmp_path / "adapter")))
     # the two sides run at once from two threads; each must see its own state of the adapter
     adapter_side, base_side = _final_completions([sources.main, sources.base], greedy)

@@ -100,7 +100,7 @@ def test_cli_reuses_the_library_enums_and_stays_light():
 
     from kit.cli import core
     from kit.judges import JudgeKind
-    from kit.rewards import RewardVariant
+    from kit.rewards.mthinker import RewardVariant
 
     assert core.JudgeKind is JudgeKind and core.RewardVariant is RewardVariant
     heavy = ("torch", "transformers", "math_verify", "fasttext", "sympy", "httpx", "langdetect", "gradio")

@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kit.cli.main import app
+from kit.data.benchmarks import load_problems
 from kit.data.contamination import (
     ContaminationError,
     benchmark_index,
@@ -14,7 +15,6 @@ from kit.data.contamination import (
     find_overlaps,
     normalize_question,
 )
-from kit.eval.benchmarks import load_problems
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "400", "TERMINAL_WIDTH": "400"}

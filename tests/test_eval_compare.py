@@ -125,7 +125,7 @@ def test_compare_paper_rescores_with_langdetect_and_says_not_comparable(tmp_path
 
 def _full_run(sampling: dict | None) -> dict:
     """A langdetect-scored metrics dict covering the paper's protocol: all 374 MMATH problems, 4 samples."""
-    from kit.eval.benchmarks import load_problems
+    from kit.data.benchmarks import load_problems
 
     problems = load_problems("mmath", langs=["ja", "fr"])
     scored = [ScoredPrediction("mmath", p.lang, p.id, s, p.group, None, s == 0, True, True)

@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from kit.data.benchmarks import load_problems
 from kit.eval.baselines import Baseline, prefill_for, render
-from kit.eval.benchmarks import load_problems
 from kit.eval.engines import EngineError, OpenAIEngine, keeps_think_close, make_engine
 from kit.eval.generate import done_samples, generate_predictions
 from kit.eval.score import PredictionFileError

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from kit.eval.benchmarks import BenchmarkError, load_problems
+from kit.data.benchmarks import BenchmarkError, load_problems
 from kit.eval.score import (
     PredictionFileError,
     consistency,
@@ -231,7 +231,7 @@ def test_extraction_follows_the_authors_scanners(low_ja, bench, answer_part, acc
 def test_training_reward_and_scorer_follow_their_own_short_text_rules(low_ja):
     """As in the authors' scripts: an answer padded past 15 characters by blank lines is checked by the scorer
     (and is not Japanese) but short for the training reward, which strips whitespace first."""
-    from kit.rewards import RewardConfig, score_completions
+    from kit.rewards.mthinker import RewardConfig, score_completions
 
     text = f"{JA_THINK}</think>\n\nThe answer: 18\n"  # 14 characters stripped, 17 as written
     assert score_one("mmath", "ja", text, low_ja.answer, "langdetect")[2:] == (True, False)

@@ -220,7 +220,7 @@ def test_letter_weights_of_indic_segments(slice_rows):
 def test_analyze_empty_and_bad_unit():
     assert analyze_segments("", "ja").target_share == 0.0
     assert analyze_segments("", "ja").segments == []
-    with pytest.raises(ValueError, match="paragraph or sentence"):
+    with pytest.raises(ValueError, match="unit=.word. must be one of: paragraph, sentence"):
         analyze_segments("x", "ja", unit="word")
 
 

@@ -13,7 +13,7 @@ from kit.models import (
     load_model,
     resolve_backend,
 )
-from kit.train.oom import describe_oom
+from kit.oom import describe_oom
 
 
 def test_importing_kit_and_cli_never_imports_unsloth_or_torch():

@@ -13,17 +13,10 @@ import pytest
 
 from kit.judges.base import CTAItem, JudgeStats
 from kit.paths import EXAMPLES_DIR
-from kit.rewards import (
-    RewardConfig,
-    RewardVariant,
-    build_reward_functions,
-    combine,
-    language_consistency,
-    lc_ratio,
-    score_completions,
-    verify,
-)
+from kit.rewards import language_consistency, lc_ratio, verify
 from kit.rewards.accuracy import accuracy_score
+from kit.rewards.mthinker import RewardConfig, RewardVariant, combine, score_completions
+from kit.rewards.trl import build_reward_functions
 
 COMPLETIONS = EXAMPLES_DIR / "completions"
 

@@ -13,16 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kit.lid import analyze_segments, detect, is_consistent, strip_latex
-from kit.rewards import (
-    RewardConfig,
-    RewardVariant,
-    accuracy_score,
-    build_reward_functions,
-    language_consistency,
-    lc_ratio,
-    score_completions,
-    verify,
-)
+from kit.rewards import accuracy_score, language_consistency, lc_ratio, verify
+from kit.rewards.mthinker import RewardConfig, RewardVariant, score_completions
+from kit.rewards.trl import build_reward_functions
 
 PIECES = ["</think>", "<think>", "\\boxed{", "\\boxed{18}", "}", "{", "$", "$$", "\\(", "\\)", "\\[", "\\]",
           "\\frac{1}{2}", "まず", "答えは", "18", " the answer ", "\n", "\n\n", "\x00", "\t", "。", "é", "ไทย"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kit.lid import count_letters, detect, detection_text, split_segments, target_share
+from kit.rewards.language import language_consistency, lc_ratio
 from kit.rewards.parsing import split_thinking
 
 # A paragraph needs this many letters (outside LaTeX) before its detected language counts for the switch
@@ -173,8 +174,6 @@ class Verdict:
 
 def final_verdict(completion: str, target_lang: str, backend: str = "fasttext") -> Verdict:
     """LC (thinking and answer in ``target_lang``) and lc_ratio, computed by `kit.rewards.language`."""
-    from kit.rewards.language import language_consistency, lc_ratio
-
     result = language_consistency(completion, target_lang, backend)
     return Verdict(
         consistent=result.consistent,

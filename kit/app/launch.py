@@ -11,6 +11,12 @@ import os
 from dataclasses import dataclass
 from enum import Enum
 
+from kit.app.html import CSS
+from kit.app.local import LocalModelSource
+from kit.app.session import OpenAISource, redact
+from kit.app.ui import DemoSources, build_demo
+from kit.enums import coerce
+from kit.lid import LIDBackend
 from kit.models import adapter_base, is_adapter_dir
 
 log = logging.getLogger(__name__)
@@ -41,14 +47,8 @@ class AppConfig:
     max_queue: int = 16
 
     def __post_init__(self):
-        try:
-            self.preset = Preset(self.preset.value if isinstance(self.preset, Enum) else self.preset)
-        except ValueError:
-            raise ValueError(
-                f"--preset must be one of {[p.value for p in Preset]} (got {self.preset!r})"
-            ) from None
-        if self.lid not in ("fasttext", "langdetect"):
-            raise ValueError(f"--lid must be fasttext or langdetect (got {self.lid!r})")
+        self.preset = coerce(Preset, self.preset, "--preset")
+        self.lid = coerce(LIDBackend, self.lid, "--lid").value
         if not 0 <= int(self.port) <= 65535:
             raise ValueError(f"--port must be in 0..65535 (got {self.port}); 0 picks a free port")
         if int(self.concurrency) < 1:
@@ -86,10 +86,6 @@ class AppConfig:
 
 
 def build_sources(cfg: AppConfig):
-    from kit.app.local import LocalModelSource
-    from kit.app.session import OpenAISource, redact
-    from kit.app.ui import DemoSources
-
     if cfg.api_base:
         main = OpenAISource(cfg.api_base, model=cfg.api_model, api_key=os.environ.get(cfg.api_key_env))
         log.info("model server: %s (model %s)", redact(cfg.api_base), cfg.api_model)
@@ -127,8 +123,6 @@ def build_sources(cfg: AppConfig):
 
 def create_demo(cfg: AppConfig):
     """The configured, queued ``gr.Blocks`` (not launched)."""
-    from kit.app.ui import build_demo
-
     demo = build_demo(build_sources(cfg))
     demo.queue(default_concurrency_limit=int(cfg.concurrency), max_size=int(cfg.max_queue))
     return demo
@@ -140,7 +134,6 @@ def launch_demo(cfg: AppConfig, *, block: bool = True, demo=None):
     Returns ``(demo, local_url)``; with ``block=False`` the server runs in a background thread.
     """
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from kit.app.html import CSS
 
     demo = demo or create_demo(cfg)
     # gradio's own banner would tell users to set `share=True` in `launch()`; this app's switch is --share

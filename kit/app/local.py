@@ -12,6 +12,11 @@ from __future__ import annotations
 
 import threading
 
+from kit.generation import SamplingParams, stream
+from kit.models import load_for_inference
+from kit.prompts import render_prompt
+from kit.tiny import TINY_ALIASES
+
 # One load at a time in the whole process: transformers builds models under a global meta-device context, so
 # two threads loading at once (compare mode's first request) corrupt each other ("Cannot copy out of meta").
 _LOAD_LOCK = threading.Lock()
@@ -75,9 +80,6 @@ class LocalModelSource:
             if self._loaded is None:
                 import torch
 
-                from kit.models import load_for_inference
-                from kit.tiny import TINY_ALIASES
-
                 four_bit = self.load_in_4bit
                 if four_bit is None:
                     four_bit = torch.cuda.is_available() and self.model_name not in TINY_ALIASES
@@ -122,9 +124,6 @@ class BaseModelSource:
 
 
 def _generate(model, tokenizer, question, lang, settings, stop_event):
-    from kit.generation import SamplingParams, stream
-    from kit.prompts import render_prompt
-
     prompt = render_prompt(tokenizer, question, lang)
     params = SamplingParams(
         temperature=settings.temperature, top_p=settings.top_p, max_new_tokens=settings.max_new_tokens

@@ -27,7 +27,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from kit.app.indicators import LiveTracker, LiveView, Verdict, final_verdict
+from kit.languages import LANGUAGES, UnknownLanguageError, get_language
 from kit.lid import detect, detection_text
+from kit.prompts import build_messages
+from kit.rewards.accuracy import accuracy_score
 from kit.rewards.parsing import THINK_CLOSE, last_boxed
 
 log = logging.getLogger(__name__)
@@ -138,8 +141,6 @@ class OpenAISource:
     def stream(self, question, lang, settings, stop_event):
         import httpx
 
-        from kit.prompts import build_messages
-
         body = {
             "model": self.model,
             "messages": build_messages(question, lang),
@@ -244,8 +245,6 @@ def resolve_target(
 ) -> tuple[str | None, str, list[str]]:
     """``(input_lang, target_lang, notes)``; "auto" means the question's language, English when that is
     not one the kit supports."""
-    from kit.languages import LANGUAGES, UnknownLanguageError, get_language
-
     notes: list[str] = []
     input_lang = detect_question_language(question, backend)
     if target in (None, "", "auto"):
@@ -322,8 +321,6 @@ def run_session(
     boxed = last_boxed(completion)  # the whole completion, as the accuracy reward and the scorers search it
     correct = None
     if gold is not None and str(gold).strip():
-        from kit.rewards.accuracy import accuracy_score
-
         correct = accuracy_score(completion, str(gold).strip()) == 1.0
     yield update(
         done=True, stopped=stop_event.is_set(), error=error, verdict=verdict, boxed=boxed, correct=correct

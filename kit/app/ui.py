@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from kit.app import html as fragments
+from kit.app.examples import load_examples
 from kit.app.session import (
     MAX_NEW_TOKENS_LIMIT,
     MAX_QUESTION_CHARS,
@@ -298,8 +299,6 @@ def _solve_api(gr, sources: DemoSources):
 def build_demo(sources: DemoSources):
     """The ``gr.Blocks`` app (not launched). Call ``demo.queue(...)`` and ``demo.launch(...)`` on it."""
     import gradio as gr
-
-    from kit.app.examples import load_examples
 
     examples = load_examples()
     compare_available = sources.base is not None

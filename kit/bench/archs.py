@@ -20,6 +20,7 @@ import shutil
 from pathlib import Path
 
 from kit.paths import RESOURCES_DIR, cache_dir
+from kit.tiny import TINY_MODEL_CONFIG, build_tokenizer, ensure_tiny_model
 
 ARCHS_DIR = RESOURCES_DIR / "archs"
 TINY_ARCH = "tiny"
@@ -34,8 +35,6 @@ def available_archs() -> list[str]:
 def load_arch(name: str) -> dict:
     """The config numbers of ``name`` (keys starting with ``_`` are notes, dropped here)."""
     if name == TINY_ARCH:
-        from kit.tiny import TINY_MODEL_CONFIG
-
         return {"model_type": "qwen2", **TINY_MODEL_CONFIG}
     path = ARCHS_DIR / f"{name}.json"
     if not path.is_file():
@@ -103,8 +102,6 @@ def ensure_random_checkpoint(name: str, *, seed: int = 0, root: Path | None = No
     resident set (``bench grpo`` on CPU, whose peak memory is ``ru_maxrss``, which cannot be reset).
     """
     if name == TINY_ARCH:
-        from kit.tiny import ensure_tiny_model
-
         return ensure_tiny_model()
     arch = load_arch(name)
     root = Path(root) if root else cache_dir() / "bench-archs"
@@ -133,8 +130,6 @@ def _build_in_child(name: str, arch: dict, path: Path, seed: int) -> None:
 def _build_checkpoint(name: str, arch: dict, path: Path, seed: int) -> None:
     import torch
     from transformers import Qwen2ForCausalLM
-
-    from kit.tiny import build_tokenizer
 
     tokenizer = build_tokenizer()
     config = _qwen2_config(arch, tokenizer)

@@ -50,8 +50,24 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from kit.bench.archs import TINY_ARCH, available_archs, ensure_random_checkpoint, is_large
+from kit.bench.archs import (
+    TINY_ARCH,
+    available_archs,
+    ensure_random_checkpoint,
+    is_large,
+    parameter_count,
+    suppressed_token_ids,
+)
 from kit.bench.timing import TimedReward, Timer, make_step_clock, time_trainer_generation
+from kit.bench.trl_peft import apply_to_args, trl_peft_setup
+from kit.enums import coerce
+from kit.judges import build_judge
+from kit.models import LoraSettings, ModelConfig, load_model, load_tokenizer
+from kit.paths import EXAMPLES_DIR
+from kit.prompts import render_prompt
+from kit.rewards.mthinker import RewardConfig
+from kit.rewards.trl import build_reward_functions
+from kit.train.trl_config import GRPO_DEFAULTS, trainer_args
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +94,7 @@ class GRPOBenchConfig:
     seed: int = 0
 
     def __post_init__(self):
-        try:
-            value = self.backend.value if isinstance(self.backend, Enum) else self.backend
-            self.backend = BenchBackend(value)
-        except ValueError:
-            raise ValueError(f"--backend must be one of {[b.value for b in BenchBackend]} "
-                             f"(got {self.backend!r})") from None
+        self.backend = coerce(BenchBackend, self.backend, "--backend")
         if self.arch not in available_archs():
             raise ValueError(f"--arch {self.arch!r} is unknown; "
                              f"choose one of: {', '.join(available_archs())}")
@@ -177,9 +188,6 @@ def _prompt_rows(tokenizer, lang: str, n: int) -> list[dict]:
     """Real benchmark questions (the bundled PolyMath slice), rendered with the kit's prompt builder."""
     import json
 
-    from kit.paths import EXAMPLES_DIR
-    from kit.prompts import render_prompt
-
     rows = []
     with (EXAMPLES_DIR / "data" / "polymath_low_slice.jsonl").open(encoding="utf-8") as f:
         for line in f:
@@ -193,11 +201,8 @@ def _prompt_rows(tokenizer, lang: str, n: int) -> list[dict]:
 
 
 def _reward_functions(timer: Timer):
-    from kit.rewards import RewardConfig, build_reward_functions
-
     judge = None
     try:  # the symbolic CTA judge when it is there: it is the one a single-GPU run can afford
-        from kit.judges import build_judge
 
         judge = build_judge("symbolic")
     except Exception as exc:  # noqa: BLE001 (no judge: rewards still run, CTA is 0)
@@ -231,8 +236,6 @@ def _versions() -> dict:
 
 def _load(cfg: GRPOBenchConfig, checkpoint: Path):
     """``(model, tokenizer)``; for trl-peft the model is the checkpoint's path, which TRL loads itself."""
-    from kit.models import LoraSettings, ModelConfig, load_model, load_tokenizer
-
     if cfg.backend is BenchBackend.trl_peft:
         return str(checkpoint), load_tokenizer(str(checkpoint))
     model_cfg = ModelConfig(
@@ -248,9 +251,6 @@ def bench_trainer_args(cfg: GRPOBenchConfig, out_dir: Path, *, suppress_tokens: 
     """``(GRPOConfig, extra trainer kwargs)``: the training stage's own arguments at the bench's sizes, the
     same for every backend; trl-peft adds TRL's QLoRA loading (:mod:`kit.bench.trl_peft`)."""
     import torch
-
-    from kit.bench.trl_peft import apply_to_args, trl_peft_setup
-    from kit.train.trl_config import GRPO_DEFAULTS, trainer_args
 
     cuda = torch.cuda.is_available()
     values = {
@@ -323,8 +323,6 @@ def run_grpo_bench(cfg: GRPOBenchConfig) -> BenchGRPOResult:
     import json
 
     import torch
-
-    from kit.bench.archs import parameter_count, suppressed_token_ids
 
     # On CPU the peak memory is the process's ru_maxrss, which no call resets: a checkpoint that still
     # needs building is built in a child process, so the build does not count (on CUDA the counters are

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
 
+from kit.data.benchmarks import POLYMATH_LEVELS, benchmark_file, local_languages, read_rows
+from kit.lid import detect, strip_latex
+
 BENCHES = ("mmath", "polymath")
 
 
@@ -49,13 +52,11 @@ class BackendScore:
 def load_questions(data_dir: Path, langs: list[str] | None = None, limit: int | None = None,
                    benches: tuple[str, ...] = BENCHES) -> list[LabeledText]:
     """The questions of ``data_dir`` (``mmath/<lang>.json``, ``polymath/<lang>/<level>.parquet``), read
-    with the benchmark loader's file functions (:mod:`kit.eval.benchmarks`); only ``question`` is needed.
+    with the benchmark loader's file functions (:mod:`kit.data.benchmarks`); only ``question`` is needed.
 
     ``langs``: only these languages (default: every language found). ``limit``: at most that many questions
     per language and benchmark (PolyMath's taken evenly from its four levels).
     """
-    from kit.eval.benchmarks import POLYMATH_LEVELS, benchmark_file, local_languages, read_rows
-
     texts: list[LabeledText] = []
     for bench in (b for b in BENCHES if b in benches):
         for lang in local_languages(bench, data_dir):
@@ -85,8 +86,6 @@ def load_questions(data_dir: Path, langs: list[str] | None = None, limit: int | 
 
 def score_backend(texts: list[LabeledText], backend: str) -> dict[tuple[str, str], BackendScore]:
     """Detect every text with ``backend``; scores keyed by (bench, lang)."""
-    from kit.lid import detect, strip_latex
-
     detect("warm-up: load the model before timing", backend)
     scores: dict[tuple[str, str], BackendScore] = {}
     for item in texts:

@@ -22,7 +22,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit.judges import build_judge
+from kit.judges.base import CTAItem
+from kit.languages import language_of
+from kit.lid import detect
 from kit.paths import EXAMPLES_DIR
+from kit.rewards import accuracy_score, language_consistency, lc_ratio
+from kit.rewards.mthinker import RewardConfig, score_completions
+from kit.rewards.parsing import split_thinking
 
 DEFAULT_LANGS = ("ja", "ko", "fr", "pt", "th", "en", "es", "ar", "vi", "zh")  # the paper's ten
 
@@ -97,11 +104,9 @@ def _thinking(texts: list[str], chars: int) -> str:
 def build_completions(pairs: dict[str, list[QuestionPair]], per_lang: int, chars: int
                       ) -> list[BenchCompletion]:
     """``per_lang`` completions per language, each starting from a different question."""
-    from kit.languages import get_language
-
     out = []
     for lang, rows in pairs.items():
-        phrase = get_language(lang).answer_phrase
+        phrase = language_of(lang).answer_phrase
         for k in range(per_lang):
             window = [rows[(k + j) % len(rows)] for j in range(8)]
             gold = window[0].answer
@@ -152,8 +157,6 @@ def _per_item_ms(func, items, repeats: int = 3, fresh=None) -> float:
 def _symbolic_judge():
     """The kit's symbolic CTA judge, or None (with the reason) when :mod:`kit.judges` does not provide one."""
     try:
-        from kit.judges import build_judge
-
         return build_judge("symbolic"), ""
     except Exception as exc:  # noqa: BLE001 (reported in the result instead)
         return None, f"{type(exc).__name__}: {exc}"
@@ -161,9 +164,6 @@ def _symbolic_judge():
 
 def _time_cta(completions: list, repeats: int, result: dict) -> None:
     """ms per correct completion of the symbolic CTA judge, or why it was not measured."""
-    from kit.judges.base import CTAItem
-    from kit.rewards.parsing import split_thinking
-
     judge, judge_missing = _symbolic_judge()
     correct = [c for c in completions if c.correct]
     if judge is None or not correct:
@@ -181,8 +181,6 @@ def _time_cta(completions: list, repeats: int, result: dict) -> None:
 
 def _time_whole_reward(completions: list, group: int, repeats: int, result: dict) -> None:
     """The whole M-Thinker reward per group of ``group`` completions, with each LID backend."""
-    from kit.rewards import RewardConfig, score_completions
-
     groups = [completions[i:i + group] for i in range(0, len(completions) - group + 1, group)]
     for backend in ("fasttext", "langdetect"):
         config = RewardConfig(lid_backend=backend)
@@ -206,9 +204,6 @@ def run_rewards_bench(data_dir: Path | None = None, langs: list[str] | None = No
 
     Each figure is the fastest of ``repeats`` passes over all completions.
     """
-    from kit.lid import detect
-    from kit.rewards import accuracy_score, language_consistency, lc_ratio
-
     langs = list(langs or DEFAULT_LANGS)
     completions = build_completions(load_pairs(data_dir, langs), per_lang, chars)
     for backend in ("fasttext", "langdetect"):  # load both models before timing

@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from kit.data.benchmarks import load_problems
 from kit.eval.aggregate import aggregate
-from kit.eval.benchmarks import load_problems
 from kit.eval.score import default_workers, read_predictions, score_predictions
 from kit.eval.synthetic import write_synthetic_predictions
 

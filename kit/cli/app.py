@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from kit.app.launch import AppConfig, Preset
+from kit.app.launch import AppConfig, Preset, launch_demo
 from kit.cli.options import BackendOpt
 from kit.cli.train import setup_logging
 from kit.lid import LIDBackend
@@ -52,8 +52,6 @@ def serve(
         "--max-queue", help="Queued requests beyond which new ones are refused.")] = 16,
 ):
     """Launch the demo: streaming multilingual reasoning with live language-consistency indicators."""
-    from kit.app.launch import launch_demo
-
     try:
         cfg = AppConfig(
             preset=preset,

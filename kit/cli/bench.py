@@ -14,10 +14,26 @@ from typing import Annotated
 
 import typer
 
-from kit.bench.grpo import BenchBackend
-from kit.cli.options import JsonOpt, LidOpt, OutAliasOpt, WorkersOpt, output_path
-from kit.eval.benchmarks import Bench
+from kit.bench.grpo import BenchBackend, GRPOBenchConfig, run_grpo_bench
+from kit.bench.lid import run_lid_bench
+from kit.bench.rewards import run_rewards_bench, step_time_from_result
+from kit.bench.score import run_score_bench
+from kit.cli.options import (
+    JsonOpt,
+    LanguageList,
+    LidOpt,
+    OutAliasOpt,
+    WorkersOpt,
+    codes,
+    language_flag,
+    languages_flag,
+    output_path,
+)
+from kit.data.benchmarks import Bench, BenchmarkError
+from kit.languages import Language
 from kit.lid import LIDBackend  # the library's enums; kit.lid loads its models only when called
+from kit.oom import describe_oom, is_oom_error
+from kit.paths import find_benchmarks_dir
 
 app = typer.Typer(no_args_is_help=True)
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Also write the JSON result to this file.")]
@@ -48,20 +64,7 @@ def _emit(result: dict, as_json: bool, out: Path | None, table) -> None:
         _fail(write_error)
 
 
-def _langs(spec: str | None, flag: str) -> list[str] | None:
-    if not spec:
-        return None
-    from kit.languages import UnknownLanguageError, parse_languages
-
-    try:
-        return [lang.code for lang in parse_languages(spec)]
-    except UnknownLanguageError as exc:
-        raise typer.BadParameter(str(exc), param_hint=flag) from None
-
-
 def _data_dir(data: Path | None, required: bool) -> Path | None:
-    from kit.paths import find_benchmarks_dir
-
     try:
         return find_benchmarks_dir(data, required=required)
     except FileNotFoundError as exc:
@@ -89,8 +92,9 @@ def grpo_command(
         "--steps", help="GRPO steps; the first (warm-up) is excluded from the timings when >= 2, so 4 times "
                         "3 steps.")] = 4,
     lora_r: Annotated[int, typer.Option("--lora-r", help="LoRA rank (all linear layers).")] = 32,
-    lang: Annotated[str, typer.Option(
-        "--lang", help="Language of the benchmark questions used as prompts.")] = "ja",
+    lang: Annotated[Language, typer.Option(
+        "--lang", parser=language_flag, metavar="CODE",
+        help="Language of the benchmark questions used as prompts.")] = "ja",
     allow_cpu: Annotated[bool, typer.Option(
         "--allow-cpu", help="Run a billion-parameter arch without a GPU.")] = False,
     no_checkpointing: Annotated[bool, typer.Option(
@@ -100,12 +104,10 @@ def grpo_command(
     out: OutAliasOpt = None,
 ):
     """Peak memory, step time and tokens/s of GRPO on a 4-bit + LoRA model with a real architecture."""
-    from kit.bench.grpo import GRPOBenchConfig, run_grpo_bench
-
     try:
         cfg = GRPOBenchConfig(arch=arch, backend=backend.value, group=group, completion_len=completion_len,
                               batch=batch, accumulation=accumulation,
-                              steps=steps, lora_r=lora_r, allow_cpu=allow_cpu, lang=_langs(lang, "--lang")[0],
+                              steps=steps, lora_r=lora_r, allow_cpu=allow_cpu, lang=lang.code,
                               gradient_checkpointing=not no_checkpointing)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -114,8 +116,6 @@ def grpo_command(
         with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
             result = run_grpo_bench(cfg).as_dict()
     except RuntimeError as exc:
-        from kit.train.oom import describe_oom, is_oom_error
-
         if is_oom_error(exc):
             advice = describe_oom(exc, {"num_generations": group, "max_completion_length": completion_len})
             _fail(f"{advice}\nHere --group sets num_generations and --completion-len max_completion_length.")
@@ -158,8 +158,9 @@ def _grpo_table(r: dict) -> None:
 def rewards_command(
     data: Annotated[Path | None, typer.Option(
         "--data", help="Benchmark folder (default: found automatically, else the bundled slice).")] = None,
-    langs: Annotated[str | None, typer.Option(
-        "--langs", help="Languages, e.g. ja,fr (default: paper's 10).")] = None,
+    langs: Annotated[LanguageList | None, typer.Option(
+        "--langs", parser=languages_flag, metavar="CODES",
+        help="Languages, e.g. ja,fr (default: paper's 10).")] = None,
     per_lang: Annotated[int, typer.Option("--per-lang", min=1, help="Completions per language.")] = 8,
     chars: Annotated[int, typer.Option(
         "--chars", min=200, help="Characters of each completion's thinking.")] = 4000,
@@ -176,8 +177,6 @@ def rewards_command(
     out: OutAliasOpt = None,
 ):
     """Time per completion of LC (fasttext vs langdetect), math-verify, the CTA judge and the whole reward."""
-    from kit.bench.rewards import run_rewards_bench, step_time_from_result
-
     source = "--step-time-s" if step_time_s else ""
     if grpo_result is not None:
         try:
@@ -186,7 +185,7 @@ def rewards_command(
             raise typer.BadParameter(str(exc), param_hint="--grpo-result") from None
     data_dir = _data_dir(data, required=data is not None)
     try:
-        result = run_rewards_bench(data_dir, _langs(langs, "--langs"), per_lang=per_lang, chars=chars,
+        result = run_rewards_bench(data_dir, codes(langs), per_lang=per_lang, chars=chars,
                                    group=group, step_time_s=step_time_s, step_source=source,
                                    repeats=repeats)
     except ValueError as exc:
@@ -223,8 +222,9 @@ def _rewards_table(r: dict) -> None:
 @app.command("lid")
 def lid_command(
     data: Annotated[Path | None, typer.Option("--data", help="Benchmark folder (mmath/, polymath/).")] = None,
-    langs: Annotated[str | None, typer.Option(
-        "--langs", help="Languages, e.g. ja,en (default: all found).")] = None,
+    langs: Annotated[LanguageList | None, typer.Option(
+        "--langs", parser=languages_flag, metavar="CODES",
+        help="Languages, e.g. ja,en (default: all found).")] = None,
     limit: Annotated[int | None, typer.Option(
         "--limit", min=1, help="At most this many questions per language and benchmark.")] = None,
     as_json: JsonOpt = False,
@@ -232,11 +232,9 @@ def lid_command(
     out: OutAliasOpt = None,
 ):
     """Accuracy and time per text of both LID backends on the MMATH and PolyMath questions."""
-    from kit.bench.lid import run_lid_bench
-
     data_dir = _data_dir(data, required=True)
     try:
-        result = run_lid_bench(data_dir, _langs(langs, "--langs"), limit)
+        result = run_lid_bench(data_dir, codes(langs), limit)
     except ValueError as exc:
         _fail(str(exc))
     _emit(result, as_json, output_path(output, out), _lid_table)
@@ -281,9 +279,6 @@ def score_command(
     out: OutAliasOpt = None,
 ):
     """Time `mthinker score` on N synthetic predictions built from the real benchmark text."""
-    from kit.bench.score import run_score_bench
-    from kit.eval.benchmarks import BenchmarkError
-
     data_dir = _data_dir(data, required=data is not None)
     try:
         result = run_score_bench(bench.value, predictions, thinking_chars=thinking_chars, lid=lid.value,

@@ -19,7 +19,19 @@ from kit.cli.options import (
     output_path,
     usage_error,
 )
-from kit.eval.benchmarks import Bench
+from kit.data.benchmarks import Bench, BenchmarkError
+from kit.eval.compare import (
+    align,
+    label_for,
+    markdown_comparison,
+    paper_comparability,
+    paper_row,
+    paper_rows,
+    rescore_for_paper,
+    rich_comparison,
+)
+from kit.eval.report import MetricsFileError, load_metrics, rich_table
+from kit.eval.score import PredictionFileError
 
 app = typer.Typer()
 
@@ -27,10 +39,6 @@ app = typer.Typer()
 def _paper_side(run: dict, run_path: Path, paper: str, bench_name: str, preds, data, console):
     """The paper's row and the run rescored for it, with the comparability verdict printed."""
     from rich.markup import escape
-
-    from kit.eval.benchmarks import BenchmarkError
-    from kit.eval.compare import paper_comparability, paper_row, rescore_for_paper
-    from kit.eval.score import PredictionFileError
 
     try:
         row = paper_row(bench_name, paper)
@@ -50,8 +58,6 @@ def _paper_side(run: dict, run_path: Path, paper: str, bench_name: str, preds, d
 
 def _load_runs(runs: list[Path], bench: Bench | None) -> tuple[list[dict], str | None]:
     """The runs' metrics and the benchmark they (or --bench) name."""
-    from kit.eval.report import MetricsFileError, load_metrics
-
     try:
         loaded = [load_metrics(p) for p in runs]
     except MetricsFileError as exc:
@@ -66,8 +72,6 @@ def _load_runs(runs: list[Path], bench: Bench | None) -> tuple[list[dict], str |
 def _list_paper(bench_name: str | None, console, as_json: bool) -> None:
     from rich.markup import escape
 
-    from kit.eval.compare import paper_rows
-
     listed = {b: list(paper_rows(b)) for b in ([bench_name] if bench_name else ["mmath", "polymath"])}
     if as_json:
         emit_json(listed)
@@ -78,9 +82,6 @@ def _list_paper(bench_name: str | None, console, as_json: bool) -> None:
 
 def _show_paper_row(bench_name: str, paper: str, console, as_json: bool) -> None:
     from rich.markup import escape
-
-    from kit.eval.compare import paper_row
-    from kit.eval.report import rich_table
 
     try:
         row = paper_row(bench_name, paper)
@@ -94,8 +95,6 @@ def _show_paper_row(bench_name: str, paper: str, console, as_json: bool) -> None
 
 
 def _two_runs(runs: list[Path], loaded: list[dict]) -> tuple:
-    from kit.eval.compare import label_for
-
     if len(loaded) != 2:
         usage_error("give two metrics.json files, or one with --paper NAME", "RUNS")
     if loaded[0].get("bench") != loaded[1].get("bench"):
@@ -109,8 +108,6 @@ def _two_runs(runs: list[Path], loaded: list[dict]) -> tuple:
 
 def _save_comparison(out: Path, a: dict, b: dict, name_a: str, name_b: str, note: str | None,
                      lines: list[str]) -> None:
-    from kit.eval.compare import markdown_comparison
-
     out.parent.mkdir(parents=True, exist_ok=True)
     head = [f"Note: {note}" for _ in [note] if note] + lines
     out.write_text("\n\n".join([*head, markdown_comparison(a, b, name_a, name_b)]), encoding="utf-8")
@@ -137,8 +134,6 @@ def compare_command(
     with a verdict on whether the two are comparable)."""
     from rich.console import Console
     from rich.markup import escape
-
-    from kit.eval.compare import align, rich_comparison
 
     console = Console(stderr=as_json)
     runs = runs or []
@@ -181,8 +176,6 @@ def _paper_bench(bench_name: str | None) -> str:
 
 def _paper_pair(runs: list[Path], loaded: list[dict], paper: str, bench_name: str, preds, data, console):
     """The paper's row and the run (the paper first, so that Δ reads run − paper), with the verdict."""
-    from kit.eval.compare import label_for
-
     if len(loaded) > 1:
         usage_error("give one run with --paper (or two runs without it)", "RUNS")
     row, run, verdict, reasons = _paper_side(loaded[0], runs[0], paper, bench_name, preds, data, console)

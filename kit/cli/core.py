@@ -13,11 +13,14 @@ from typing import Annotated
 
 import typer
 
-# The library's own enums: these modules import nothing heavy (math-verify, fastText, httpx and the judges'
-# backends load inside functions), so --help stays light.
-from kit.judges import JudgeKind
-from kit.lid import LIDBackend, SegmentUnit
-from kit.rewards.mthinker import RewardVariant
+# These modules import nothing heavy at their top (math-verify, fastText, httpx and the judges' backends load
+# inside functions), so --help stays light.
+from kit.cli.options import language_flag
+from kit.judges import JudgeKind, build_judge
+from kit.languages import Language
+from kit.lid import LIDBackend, SegmentUnit, analyze_segments, detect, detection_text, is_consistent
+from kit.rewards import last_boxed, split_thinking
+from kit.rewards.mthinker import RewardConfig, RewardVariant, score_completions
 from kit.textfiles import TextFileError, decode_utf8, read_utf8
 
 app = typer.Typer()
@@ -33,34 +36,24 @@ def _read_text(path: Path, flag: str) -> str:
         raise typer.BadParameter(str(exc), param_hint=flag) from None
 
 
-def _check_lang(code: str, flag: str) -> str:
-    from kit.languages import UnknownLanguageError, get_language
-
-    try:
-        return get_language(code).code
-    except UnknownLanguageError as exc:
-        raise typer.BadParameter(str(exc), param_hint=flag) from None
-
-
 @app.command("lid")
 def lid_command(
     text: Annotated[str, typer.Argument(help="The text to identify ('-' reads it from stdin).")],
     backend: Annotated[LIDBackend, typer.Option(
         "--backend", "--lid", help="fasttext (fast, default) or langdetect (the paper's check)."),
     ] = LIDBackend.fasttext,
-    target: Annotated[str | None, typer.Option(
-        "--target", help="Also report the share of text in this language.")] = None,
+    target: Annotated[Language | None, typer.Option(
+        "--target", parser=language_flag, metavar="CODE",
+        help="Also report the share of text in this language.")] = None,
     unit: Annotated[SegmentUnit, typer.Option(
         "--unit", help="Segment by paragraph or sentence.")] = SegmentUnit.paragraph,
     as_json: Annotated[bool, typer.Option(
         "--json", help='Print {"lang", "confidence", "segments"} as JSON.')] = False,
 ):
     """Identify the language of TEXT and of each of its paragraphs (or sentences)."""
-    from kit.lid import analyze_segments, detect, detection_text, is_consistent
-
     if text == "-":
         text = sys.stdin.read()
-    target_code = _check_lang(target, "--target") if target else None
+    target_code = target.code if target else None
     whole = detect(detection_text(text, backend), backend)
     analysis = analyze_segments(text, target_code or whole.lang or "en", unit=unit, backend=backend)
     result = {"lang": whole.lang, "confidence": round(whole.confidence, 4),
@@ -93,11 +86,6 @@ def _build_judge(kind: JudgeKind, base_url: str | None, model: str | None, api_k
                  timeout_s: float | None = None, retries: int | None = None):
     if kind is JudgeKind.none:
         return None
-    try:
-        from kit.judges import build_judge
-    except ImportError as exc:
-        raise typer.BadParameter(f"the {kind.value} judge is unavailable ({exc}); use --judge none",
-                                 param_hint="--judge") from None
     options = {k: v for k, v in (("base_url", base_url), ("model", model), ("api_key_env", api_key_env),
                                  ("timeout_s", timeout_s), ("retries", retries)) if v is not None}
     try:
@@ -112,7 +100,8 @@ def _build_judge(kind: JudgeKind, base_url: str | None, model: str | None, api_k
 def reward_command(
     completion: Annotated[Path, typer.Option(
         "--completion", help="File holding the completion ('-' reads stdin).")],
-    lang: Annotated[str, typer.Option("--lang", help="The question's language code (e.g. ja).")],
+    language: Annotated[Language, typer.Option(
+        "--lang", parser=language_flag, metavar="CODE", help="The question's language code (e.g. ja).")],
     answer: Annotated[str, typer.Option("--answer", help="The gold answer (e.g. 42 or '\\frac{1}{2}').")],
     en_reference: Annotated[Path | None, typer.Option(
         "--en-reference", help="File with the English reference thinking (enables CTA).")] = None,
@@ -142,11 +131,9 @@ def reward_command(
         "--json", help='Print {"format", "accuracy", "lc", "lc_ratio", "cta", "reward"} as JSON.')] = False,
 ):
     """Score one completion: format, accuracy, LC, lc_ratio, CTA and the combined reward."""
-    from kit.rewards import RewardConfig, score_completions
-
     text = _read_text(completion, "--completion")
     reference = _read_text(en_reference, "--en-reference") if en_reference else None
-    lang = _check_lang(lang, "--lang")
+    lang = language.code
     config = RewardConfig(variant=variant.value, lid_backend=lid.value, min_response_chars=min_chars,
                           dense_lc=dense_lc)
     cta_judge = _build_judge(judge, judge_base_url, judge_model, judge_api_key_env, judge_timeout, judge_retries) \
@@ -175,8 +162,6 @@ def _lc_note(lang: str, breakdown, config) -> str:
 def _print_breakdown(text: str, lang: str, answer: str, breakdown, config, judged: bool) -> None:
     from rich.console import Console
     from rich.table import Table
-
-    from kit.rewards import last_boxed, split_thinking
 
     parsed = split_thinking(text)
     notes = {

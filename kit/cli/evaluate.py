@@ -43,15 +43,22 @@ from kit.cli.options import (
     WorkersOpt,
     check_output_dir,
     check_output_file,
+    codes,
     emit_json,
     output_path,
     require_output,
     usage_error,
 )
+from kit.data.benchmarks import Bench, BenchmarkError, SelectionError, load_problems
+from kit.eval import provenance as prov
+from kit.eval.aggregate import aggregate
 from kit.eval.baselines import Baseline
-from kit.eval.benchmarks import Bench
-from kit.eval.engines import ApiMode, EngineKind
-from kit.generation import ProgressDisplay
+from kit.eval.engines import ApiMode, EngineError, EngineKind, make_engine
+from kit.eval.generate import generate_predictions
+from kit.eval.report import markdown_table, report_title, rich_table, write_report
+from kit.eval.score import PredictionFileError, read_predictions, score_predictions, write_details
+from kit.generation import ProgressDisplay, SamplingParams
+from kit.languages import Language
 from kit.lid import LIDBackend
 from kit.models import Backend
 
@@ -64,7 +71,7 @@ class GenerateOptions:
 
     bench: Bench
     data: str | None = None
-    langs: str | None = None
+    langs: list[Language] | None = None
     levels: str | None = None
     limit: int | None = None
     n: int = 4
@@ -101,13 +108,8 @@ class GenerateOptions:
 
 
 def _problems(bench, data, langs, levels, limit, all_levels=True):
-    from kit.eval.benchmarks import BenchmarkError, SelectionError, load_problems
-    from kit.languages import UnknownLanguageError
-
     try:
         return load_problems(bench.value, data, langs=langs, levels=levels, limit=limit, all_levels=all_levels)
-    except UnknownLanguageError as exc:
-        usage_error(str(exc), "--langs")
     except SelectionError as exc:
         usage_error(str(exc), f"--{exc.option}")
     except (BenchmarkError, FileNotFoundError) as exc:
@@ -118,12 +120,6 @@ def _run_generate(opts: GenerateOptions, out: Path, overwrite: bool = False,
                   way_out: str = "use another --output file, or --overwrite to replace it"):
     from rich.console import Console
     from rich.markup import escape
-
-    from kit.eval import provenance as prov
-    from kit.eval.engines import EngineError, make_engine
-    from kit.eval.generate import generate_predictions
-    from kit.eval.score import PredictionFileError
-    from kit.generation import SamplingParams
 
     console = Console(stderr=True)
     check_output_file(out, "--output")
@@ -157,11 +153,6 @@ def _run_generate(opts: GenerateOptions, out: Path, overwrite: bool = False,
 
 def _scored_predictions(bench, data, preds, lid, id_langs, workers, timeout):
     """The predictions scored and aggregated into the paper's metrics (with the run's provenance)."""
-    from kit.eval import provenance as prov
-    from kit.eval.aggregate import aggregate
-    from kit.eval.score import PredictionFileError, read_predictions, score_predictions
-    from kit.languages import parse_languages
-
     try:
         predictions = read_predictions(preds, bench.value)
         record = prov.read(preds)
@@ -171,10 +162,7 @@ def _scored_predictions(bench, data, preds, lid, id_langs, workers, timeout):
         usage_error(f"{preds}: no predictions", "--preds")
     langs = sorted({p.lang for p in predictions})
     problems = _problems(bench, data, langs, None, None, all_levels=False)
-    try:
-        ids = [lang.code for lang in parse_languages(id_langs)] if id_langs else None
-    except ValueError as exc:
-        usage_error(str(exc), "--id-langs")
+    ids = codes(id_langs)
     try:
         scored = score_predictions(predictions, problems, lid.value, workers=workers, timeout_s=timeout,
                                    path=str(preds))
@@ -189,9 +177,6 @@ def _scored_predictions(bench, data, preds, lid, id_langs, workers, timeout):
 def _run_score(bench, data, preds, lid, id_langs, workers, details, out, report_dir, timeout, as_json=False):
     from rich.console import Console
     from rich.markup import escape
-
-    from kit.eval.report import markdown_table, report_title, rich_table, write_report
-    from kit.eval.score import write_details
 
     console = Console(stderr=as_json)  # with --json, stdout carries only the JSON object
     # every output checked before the (long) scoring, so a bad path loses no work

@@ -17,9 +17,10 @@ from typing import Annotated
 
 import typer
 
+from kit.data.benchmarks import Bench
 from kit.eval.baselines import Baseline
-from kit.eval.benchmarks import Bench
 from kit.eval.engines import ApiMode, EngineKind
+from kit.languages import Language, UnknownLanguageError, get_language, parse_languages
 from kit.lid import LIDBackend
 from kit.models import Backend
 
@@ -80,6 +81,43 @@ def require_output(path: Path | None) -> Path:
     return path
 
 
+# ------------------------------------------------------------------------------------------- languages
+# A language is checked once, here where a flag brings it in: commands get Language objects (an unknown code
+# is typer's one-line usage error naming the flag), and the library below never checks it again.
+
+
+class LanguageList(list):
+    """The languages of a comma-list flag (a list subclass: typer would read ``list[...]`` as a repeated flag)."""
+
+
+def language_flag(value: str | Language) -> Language:
+    """typer parser of a one-language flag: a code or an alias (``ja``, ``zh-CN``)."""
+    try:
+        return value if isinstance(value, Language) else get_language(value)
+    except UnknownLanguageError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def languages_flag(value: str | list) -> LanguageList:
+    """typer parser of a languages flag: ``ja,ko`` or a keyword (in-domain, ood, paper, all)."""
+    try:
+        return LanguageList(parse_languages(value, default=()))
+    except UnknownLanguageError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def codes(langs: list[Language] | None) -> list[str] | None:
+    """The registry codes of a languages flag, as rows and files store them (None when the flag was left out)."""
+    return [lang.code for lang in langs] if langs else None
+
+
+LangsOpt = Annotated[LanguageList | None, typer.Option(
+    "--langs", parser=languages_flag, metavar="CODES",
+    help="Comma list or in-domain/ood/paper/all (default: all of the benchmark's).")]
+IdLangsOpt = Annotated[LanguageList | None, typer.Option(
+    "--id-langs", parser=languages_flag, metavar="CODES",
+    help="In-domain languages (default ja,ko,fr,pt,th; others then count as OOD).")]
+
 # ------------------------------------------------------------------------------------------- benchmarks
 
 BenchOpt = Annotated[Bench, typer.Option("--bench", help="The benchmark: mmath or polymath.")]
@@ -88,16 +126,12 @@ DataOpt = Annotated[str | None, typer.Option(
                    "default: the shared benchmarks folder.")]
 DataDirOpt = Annotated[Path | None, typer.Option(
     "--data", help="Benchmark folder (mmath/, polymath/); default: found automatically.")]
-LangsOpt = Annotated[str | None, typer.Option(
-    "--langs", help="Comma list or in-domain/ood/paper/all (default: all of the benchmark's).")]
 LevelsOpt = Annotated[str | None, typer.Option(
     "--levels", help="PolyMath levels, e.g. low,medium (default all).")]
 LimitOpt = Annotated[int | None, typer.Option("--limit", min=1, help="First N problems per language (and level).")]
 LidOpt = Annotated[LIDBackend, typer.Option(
     "--lid", help="Language identifier: fasttext (fast) or langdetect (the authors' scorer, for the paper's "
                   "tables).")]
-IdLangsOpt = Annotated[str | None, typer.Option(
-    "--id-langs", help="In-domain languages (default ja,ko,fr,pt,th; others then count as OOD).")]
 WorkersOpt = Annotated[int | None, typer.Option("--workers", min=1, help="Scoring processes (default: CPUs, <=8).")]
 
 # ------------------------------------------------------------------------------------------- generation

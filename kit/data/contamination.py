@@ -25,6 +25,7 @@ import os
 import unicodedata
 from pathlib import Path
 
+from kit.data.benchmarks import load_problems, local_languages
 from kit.paths import cache_dir, find_benchmarks_dir
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,6 @@ def _fingerprint(root: Path) -> str:
 
 
 def _build_index(root: Path) -> dict[str, str]:
-    from kit.eval.benchmarks import load_problems, local_languages
-
     index: dict[str, str] = {}
     for bench in ("mmath", "polymath"):
         if not (root / bench).is_dir():

@@ -10,7 +10,7 @@ Sources (picked from the path; see :func:`load_rows`):
 - the M-Thinker translated questions (``id``, ``translated_question``, ``en_question``, ``en_answer``; gold =
   last ``\\boxed{}`` of ``en_answer``), JSON list or JSONL, the language from the file name (``ja-...json``);
 - MMATH files (``mmath/<lang>.json``) and PolyMath files (``polymath/<lang>/<level>.parquet``), or a folder
-  holding ``mmath/``/``polymath/`` (read through :mod:`kit.eval.benchmarks`); English counterparts are
+  holding ``mmath/``/``polymath/`` (read through :mod:`kit.data.benchmarks`); English counterparts are
   attached as ``en_question`` when the English file sits beside them;
 - a Hub dataset id (``owner/name``, online only) through ``datasets.load_dataset``.
 
@@ -24,7 +24,9 @@ import math
 import re
 from pathlib import Path
 
-from kit.languages import LANGUAGES, get_language
+from kit.data.benchmarks import load_problems
+from kit.languages import LANGUAGES, Language, get_language, language_of
+from kit.rewards.parsing import last_boxed, split_thinking
 
 ROW_KEYS = ("id", "question", "answer", "lang", "en_question", "en_reference")
 
@@ -122,9 +124,9 @@ def _lang(code, where: str, key: str = "lang") -> str:
 # ------------------------------------------------------------------------------------------- formats
 
 
-def strip_instruction(user_text: str, lang: str) -> str:
+def strip_instruction(user_text: str, lang: Language | str) -> str:
     """The question inside a user turn built as question + localized instruction (+ control sentence)."""
-    language = get_language(lang)
+    language = language_of(lang)
     text = user_text.strip()
     for tail in (language.control, language.instruction):
         if text.endswith(tail):
@@ -158,14 +160,11 @@ def _reference_thinking(en_answer) -> str:
     """The released ``en_answer`` is ``<think>\\n...</think>answer``: CTA compares the thinking part only."""
     if not en_answer:
         return ""
-    from kit.rewards.parsing import split_thinking
 
     return split_thinking(str(en_answer)).thinking.strip()
 
 
 def gold_from_solution(solution: str) -> str | None:
-    from kit.rewards.parsing import last_boxed
-
     return last_boxed(solution)
 
 
@@ -245,8 +244,6 @@ def _attach_english(path: Path, lang: str | None, rows: list[dict]) -> None:
 
 
 def load_benchmark_folder(root: Path) -> list[dict]:
-    from kit.eval.benchmarks import load_problems
-
     rows: list[dict] = []
     for bench in ("mmath", "polymath"):
         if not (root / bench).is_dir():
@@ -276,8 +273,8 @@ def load_hub(dataset_id: str, split: str = "train") -> list[dict]:
             for i, rec in enumerate(dataset)]
 
 
-def load_rows(source: str | Path, *, langs: list[str] | None = None, limit_per_lang: int | None = None,
-              split: str = "train") -> list[dict]:
+def load_rows(source: str | Path, *, langs: list[Language | str] | None = None,
+              limit_per_lang: int | None = None, split: str = "train") -> list[dict]:
     """Rows from a file, a benchmark folder or a Hub id; optionally filtered to ``langs`` and capped per language."""
     path = Path(str(source)).expanduser()
     if path.is_dir():
@@ -288,7 +285,7 @@ def load_rows(source: str | Path, *, langs: list[str] | None = None, limit_per_l
         rows = load_hub(str(source), split=split)
     else:
         raise DataError(f"{source}: not a file, a folder or a Hub dataset id")
-    wanted = {get_language(c).code for c in langs} if langs else None
+    wanted = {language_of(c).code for c in langs} if langs else None
     return cap_per_lang([r for r in rows if wanted is None or r["lang"] in wanted], limit_per_lang)
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import random
 import re
 
-from kit.languages import get_language
+from kit.languages import language_of
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _SENTENCE_END = re.compile(r"[.!?。！？؟।]")
@@ -59,16 +59,16 @@ def synthetic_trace(question: str, lang: str, answer: str, *, head_chars: int = 
     ``think_in``/``think_question``: a drifting trace thinks in that language, restating ``think_question``
     (the question's version in it); the numbers and the answer still come from ``question`` and ``lang``.
     """
-    thinker = get_language(think_in or lang)
+    thinker = language_of(think_in or lang)
     numbers = " ".join(question_numbers(question))
     # head_chars=0: a fixed sentence of the thinking's language instead of the question's opening words, so a
     # very small model spends its capacity on the answer, not on copying text
     head = question_head(think_question if think_in else question, head_chars) if head_chars else thinker.control
     # a drifting trace opens with the question's discourse word and then switches: the choice of language is
     # made right after a token that names the question's language, so the model learns it per language
-    opener = get_language(lang).discourse_word
+    opener = language_of(lang).discourse_word
     thinking = f"{opener} {head} {numbers}".strip()
-    return {"thinking": thinking, "answer": f"{get_language(lang).answer_phrase} \\boxed{{{answer}}}"}
+    return {"thinking": thinking, "answer": f"{language_of(lang).answer_phrase} \\boxed{{{answer}}}"}
 
 
 def synthetic_traces(rows: list[dict], *, english_rows: list[dict] = (), head_chars: int = 40,

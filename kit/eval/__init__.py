@@ -1,6 +1,5 @@
-"""Evaluation on MMATH and PolyMath with the paper's metrics.
+"""Evaluation on MMATH and PolyMath with the paper's metrics (the benchmarks' problems: kit.data.benchmarks).
 
-    benchmarks  problems from a local folder or the Hub (Problem, load_problems)
     engines     transformers (kit.models + kit.generation), vLLM, OpenAI-compatible server
     baselines   the paper's prompt baselines: prompt-control, dit, qrt
     generate    resumable preds.jsonl

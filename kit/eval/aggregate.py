@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections import defaultdict
 from statistics import mean
 
-from kit.eval.benchmarks import MMATH_SOURCES, POLYMATH_LEVELS, Bench
+from kit.data.benchmarks import MMATH_SOURCES, POLYMATH_LEVELS, Bench
+from kit.enums import coerce
 from kit.eval.score import ScoredPrediction
 from kit.languages import IN_DOMAIN, OUT_OF_DOMAIN
 
@@ -91,7 +92,7 @@ def aggregate(scored: list[ScoredPrediction], bench: str, lid: str, id_langs=Non
     ``id_langs``: the in-domain set (default the paper's ja ko fr pt th, with OOD en es ar vi zh); when
     given, every other language present counts as out-of-domain.
     """
-    bench = Bench(bench).value
+    bench = coerce(Bench, bench, "--bench").value
     other = {s.bench for s in scored} - {bench}
     if other:
         raise ValueError(f"cannot aggregate {', '.join(sorted(other))} predictions as {bench}")

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from enum import Enum
 
-from kit.languages import get_language
+from kit.enums import coerce
+from kit.languages import language_of
 from kit.prompts import build_messages, render_prompt
 
 
@@ -48,7 +49,7 @@ QRT_PHRASES: dict[str, tuple[str, str]] = {
 
 
 def _qrt_prefill(question: str, lang: str) -> str:
-    language = get_language(lang)
+    language = language_of(lang)
     lead, follow = QRT_PHRASES.get(language.code, (
         "Okay, so the problem is:", f"Let me think about it in {language.name}. First,"))
     return f"{lead} {question.strip()} {follow}"
@@ -56,9 +57,9 @@ def _qrt_prefill(question: str, lang: str) -> str:
 
 def prefill_for(baseline: str | Baseline, question: str, lang: str) -> str:
     """The text the thinking is pre-filled with ("" for none and prompt-control)."""
-    baseline = Baseline(baseline)
+    baseline = coerce(Baseline, baseline, "--baseline")
     if baseline is Baseline.dit:
-        return get_language(lang).discourse_word
+        return language_of(lang).discourse_word
     if baseline is Baseline.qrt:
         return _qrt_prefill(question, lang)
     return ""
@@ -66,7 +67,7 @@ def prefill_for(baseline: str | Baseline, question: str, lang: str) -> str:
 
 def render(tokenizer, question: str, lang: str, baseline: str | Baseline = Baseline.none) -> str:
     """The full generation prompt (chat template applied, thinking opened, pre-fill appended)."""
-    baseline = Baseline(baseline)
+    baseline = coerce(Baseline, baseline, "--baseline")
     return render_prompt(tokenizer, question, lang, control=baseline is Baseline.prompt_control,
                          prefill=prefill_for(baseline, question, lang))
 
@@ -74,7 +75,7 @@ def render(tokenizer, question: str, lang: str, baseline: str | Baseline = Basel
 def messages(question: str, lang: str, baseline: str | Baseline = Baseline.none) -> list[dict[str, str]]:
     """Chat messages for engines that apply the template themselves (an OpenAI-compatible chat endpoint).
     A chat endpoint cannot pre-fill the thinking, so DIT and QRT need the completions endpoint."""
-    baseline = Baseline(baseline)
+    baseline = coerce(Baseline, baseline, "--baseline")
     if baseline in (Baseline.dit, Baseline.qrt):
         raise ValueError(f"--baseline {baseline.value} pre-fills the thinking, which a chat endpoint cannot do; "
                          "use --api-mode completions (the prompt is rendered with the model's tokenizer)")

@@ -20,8 +20,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from kit.data.benchmarks import MMATH_SOURCES, POLYMATH_LEVELS, load_problems
 from kit.eval.aggregate import aggregate, average
-from kit.eval.benchmarks import MMATH_SOURCES, POLYMATH_LEVELS, load_problems
 from kit.eval.report import columns, metric_names
 from kit.eval.score import read_predictions, score_predictions
 from kit.languages import IN_DOMAIN, OUT_OF_DOMAIN

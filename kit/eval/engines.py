@@ -26,10 +26,12 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from enum import Enum
 
+from kit.data.benchmarks import Problem
+from kit.enums import coerce
 from kit.eval.baselines import Baseline, messages, render
-from kit.eval.benchmarks import Problem
-from kit.generation import SamplingParams
-from kit.models import adapter_base, compute_dtype, is_adapter_dir
+from kit.generation import SamplingParams, sample
+from kit.models import adapter_base, compute_dtype, is_adapter_dir, load_for_inference, load_tokenizer
+from kit.rewards.parsing import THINK_CLOSE
 
 
 class EngineKind(str, Enum):
@@ -63,8 +65,6 @@ class TransformersEngine:
 
     def __init__(self, model: str, adapter: str | None = None, backend: str = "auto", load_in_4bit: bool = False,
                  batch_size: int = DEFAULT_CHUNK, progress: bool = True):
-        from kit.models import load_for_inference
-
         self.model, self.tokenizer = load_for_inference(model, adapter=adapter, backend=backend,
                                                         load_in_4bit=load_in_4bit)
         self.batch_size = batch_size
@@ -72,8 +72,6 @@ class TransformersEngine:
         self.progress = progress
 
     def complete(self, problems: list[Problem], params: SamplingParams, baseline=Baseline.none) -> list[list[str]]:
-        from kit.generation import sample
-
         prompts = [render(self.tokenizer, p.question, p.lang, baseline) for p in problems]
         return sample(self.model, self.tokenizer, prompts, params, batch_size=self.batch_size,
                       progress=self.progress)
@@ -87,8 +85,6 @@ def keeps_think_close(tokenizer) -> bool:
     them as special tokens (the kit's tiny model: ``additional_special_tokens``), which vLLM's detokenizers
     may skip (the slow one skips ``all_special_ids``; the fast one the tokenizer's own "special" flag).
     """
-    from kit.rewards.parsing import THINK_CLOSE
-
     if THINK_CLOSE in (getattr(tokenizer, "all_special_tokens", None) or ()):
         return False
     ids = tokenizer.encode(THINK_CLOSE, add_special_tokens=False)
@@ -182,7 +178,7 @@ class OpenAIEngine:
                  timeout_s: float = 600.0, retries: int = 3):
         import httpx
 
-        self.mode = ApiMode(mode)
+        self.mode = coerce(ApiMode, mode, "--api-mode")
         self.model = model
         key = os.environ.get(api_key_env) if api_key_env else None
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -193,8 +189,6 @@ class OpenAIEngine:
         self.retries = max(1, retries)
         self.tokenizer = None
         if self.mode is ApiMode.completions:
-            from kit.models import load_tokenizer
-
             self.tokenizer = load_tokenizer(tokenizer or model)
 
     def _post(self, path: str, body: dict) -> dict:
@@ -303,7 +297,7 @@ def iter_chunks(engine, problems: list[Problem], params: SamplingParams, baselin
 
 def make_engine(kind: str | EngineKind, model: str, **options):
     """Build an engine; ``options`` are passed to its constructor (unknown ones are an error)."""
-    kind = EngineKind(kind)
+    kind = coerce(EngineKind, kind, "--engine")
     cls = {EngineKind.transformers: TransformersEngine, EngineKind.vllm: VLLMEngine,
            EngineKind.openai: OpenAIEngine}[kind]
     fields = set(cls.__init__.__code__.co_varnames[: cls.__init__.__code__.co_argcount])

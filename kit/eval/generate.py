@@ -20,9 +20,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit.data.benchmarks import Problem
 from kit.eval import provenance as prov
 from kit.eval.baselines import Baseline
-from kit.eval.benchmarks import Problem
 from kit.eval.engines import EngineError, iter_chunks, with_n
 from kit.eval.score import read_predictions
 from kit.generation import SamplingParams

@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import kit
+from kit.enums import coerce
 from kit.eval.baselines import Baseline, prefill_for
 from kit.generation import SamplingParams
 from kit.languages import LANGUAGES
@@ -68,7 +69,7 @@ def fingerprint(path: str | os.PathLike) -> str | None:
 def prompt_template_hash(baseline: str | Baseline) -> str:
     """Hash of the prompt every language gets under ``baseline`` (the kit's instruction and pre-fill texts),
     so an edited instruction or pre-fill counts as another prompt."""
-    baseline = Baseline(baseline)
+    baseline = coerce(Baseline, baseline, "--baseline")
     question = "{question}"
     texts = [(code, user_message(question, code, control=baseline is Baseline.prompt_control),
               prefill_for(baseline, question, code)) for code in sorted(LANGUAGES)]
@@ -103,7 +104,7 @@ def describe_run(*, model: str, adapter: str | None, engine: str, params: Sampli
         "load_in_4bit": bool(load_in_4bit) if engine == "transformers" else None,
         "n": int(params.n), "temperature": float(params.temperature), "top_p": float(params.top_p),
         "top_k": int(params.top_k), "max_new_tokens": int(params.max_new_tokens), "seed": params.seed,
-        "baseline": Baseline(baseline).value, "prompt_template": prompt_template_hash(baseline),
+        "baseline": coerce(Baseline, baseline, "--baseline").value, "prompt_template": prompt_template_hash(baseline),
         "kit_version": kit.__version__,
     }
 

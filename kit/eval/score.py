@@ -32,8 +32,10 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from kit.eval.benchmarks import Bench, Problem, bench_languages, index_problems
-from kit.lid import ShortTextRule
+from kit.data.benchmarks import Bench, Problem, bench_languages, index_problems
+from kit.enums import coerce
+from kit.languages import UnknownLanguageError, get_language
+from kit.lid import LIDBackend, ShortTextRule
 from kit.rewards.accuracy import verify
 from kit.rewards.language import language_consistency
 from kit.rewards.parsing import mmath_final_answer, polymath_final_answer
@@ -105,8 +107,6 @@ def _sample_and_text(row: dict, where: str) -> tuple[int, str]:
 
 
 def _benchmark_language(raw, bench: str, where: str) -> str:
-    from kit.languages import UnknownLanguageError, get_language
-
     try:
         lang = get_language(str(raw)).code
     except UnknownLanguageError as exc:
@@ -147,7 +147,7 @@ def read_predictions(path: str | os.PathLike, bench: str | Bench | None = None) 
     """Every line of a predictions file, validated; duplicate (lang, id, sample) triples are an error that
     names both lines. Blank lines are skipped."""
     path = Path(path)
-    expected = Bench(bench).value if bench else None
+    expected = coerce(Bench, bench, "--bench").value if bench else None
     if path.is_dir():
         raise PredictionFileError(f"{path} is a folder; give its predictions file (preds.jsonl)")
     if not path.is_file():
@@ -270,9 +270,7 @@ def score_predictions(predictions: list[Prediction], problems: list[Problem], li
     Two passes: the LC checks and answer extraction of every prediction, then math-verify once per distinct
     (gold, extracted) pair of the whole set (golds repeat across languages and samples, and parsing one is
     what costs: PolyMath's LaTeX golds up to a second each), each gold's pairs in one worker."""
-    from kit.lid import LIDBackend
-
-    lid = LIDBackend(lid.value if hasattr(lid, "value") else str(lid)).value
+    lid = coerce(LIDBackend, lid, "--lid").value
     matched = match_problems(predictions, problems, path)
     items = [(p.bench, p.lang, p.prediction) for p in predictions]
     golds = [gold_as_read(p.bench, prob.answer) for p, prob in zip(predictions, matched)]

@@ -27,7 +27,7 @@ import json
 import os
 from pathlib import Path
 
-from kit.eval.benchmarks import Problem, load_problems
+from kit.data.benchmarks import Problem, load_problems
 
 WRONG_ANSWER = "12345"
 
@@ -62,7 +62,7 @@ def write_synthetic_predictions(bench: str, out: str | os.PathLike, data=None, l
                                 thinking_chars: int = 0, levels=None, limit: int | None = None,
                                 samples: int = 4, total: int | None = None) -> int:
     """Write the synthetic samples of every problem of ``bench`` (``langs``, ``levels`` and ``limit`` as in
-    :func:`kit.eval.benchmarks.load_problems`); returns the number of lines. ``thinking_chars``: lengthen
+    :func:`kit.data.benchmarks.load_problems`); returns the number of lines. ``thinking_chars``: lengthen
     each thinking to that many characters (see the module docstring). ``samples`` per problem (sample ``s``
     is the text of kind ``s % 4``); ``total``: keep only the first ``total`` predictions taken sample by
     sample (every problem's sample 0, then every problem's sample 1, ...), so a cut set still covers every

@@ -20,7 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from enum import Enum
 
+from kit.enums import coerce
+from kit.judges.api import APIJudge
 from kit.judges.base import CTAItem, CTAJudge, JudgeStats
+from kit.judges.cache import JudgeCache
+from kit.judges.local import LocalJudge
+from kit.judges.symbolic import SymbolicJudge
 
 __all__ = ["CTAItem", "CTAJudge", "JudgeConfig", "JudgeKind", "JudgeStats", "build_judge"]
 
@@ -62,11 +67,7 @@ class JudgeConfig:
     stop_failure_steps: int = 5
 
     def __post_init__(self):
-        try:
-            self.kind = JudgeKind(self.kind.value if isinstance(self.kind, Enum) else str(self.kind).lower())
-        except ValueError:
-            raise ValueError(f"judge.kind={self.kind!r} is not valid; set it to one of: "
-                             f"{', '.join(k.value for k in JudgeKind)}") from None
+        self.kind = coerce(JudgeKind, self.kind, "judge.kind")
         if self.kind is JudgeKind.api and not (self.base_url and self.model):
             raise ValueError("judge.kind=api needs judge.base_url (e.g. http://127.0.0.1:8000/v1) and judge.model "
                              "(the served model name)")
@@ -107,23 +108,17 @@ def build_judge(config: JudgeConfig | dict | str | None = "symbolic", **override
     if unknown:
         raise ValueError(f"unknown judge option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     cfg = JudgeConfig(**values)
-    from kit.judges.cache import JudgeCache
 
     cache = JudgeCache(cfg.cache_path)
     if cfg.kind is JudgeKind.none:
         return None
     if cfg.kind is JudgeKind.symbolic:
-        from kit.judges.symbolic import SymbolicJudge
-
         return SymbolicJudge(cache=cache)
     if cfg.kind is JudgeKind.api:
-        from kit.judges.api import APIJudge
-
         return APIJudge(cfg.base_url, cfg.model, api_key_env=cfg.api_key_env, concurrency=cfg.concurrency,
                         timeout_s=cfg.timeout_s, retries=cfg.retries, backoff_s=cfg.backoff_s,
                         temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, seed=cfg.seed,
                         cache=cache, thinking=cfg.thinking, thinking_tokens=cfg.thinking_tokens)
-    from kit.judges.local import LocalJudge
 
     return LocalJudge(model_name=cfg.model, batch_size=cfg.batch_size, max_new_tokens=cfg.max_tokens,
                       temperature=0.0, cache=cache, thinking=bool(cfg.thinking), thinking_tokens=cfg.thinking_tokens)

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from kit.judges.cache import JudgeCache, cache_key
+
 
 @dataclass(frozen=True)
 class CTAItem:
@@ -62,8 +64,6 @@ class CachedJudge:
     max_logged_errors = 5
 
     def __init__(self, cache=None):
-        from kit.judges.cache import JudgeCache
-
         self.cache = cache if cache is not None else JudgeCache()
         self.stats = JudgeStats()
 
@@ -89,8 +89,6 @@ class CachedJudge:
         self.stats.errors = (self.stats.errors + [message])[-self.max_logged_errors:]
 
     def score(self, items: Sequence[CTAItem]) -> list[float]:
-        from kit.judges.cache import cache_key
-
         items = list(items)
         self.stats.requests += len(items)
         keys = [cache_key(self.identity, item) for item in items]

@@ -11,8 +11,10 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kit.judges.base import CTAItem
+if TYPE_CHECKING:  # the cache sits below the judges (kit.judges.base builds on it): the item type for hints only
+    from kit.judges.base import CTAItem
 
 
 def cache_key(identity: str, item: CTAItem) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 
+from kit.generation import SamplingParams, sample
 from kit.judges.base import CachedJudge, CTAItem
 from kit.judges.prompt import (
     PROMPT_VERSION,
@@ -24,6 +25,7 @@ from kit.judges.prompt import (
     parse_score,
     reply_error,
 )
+from kit.models import load_for_inference
 
 
 class LocalJudge(CachedJudge):
@@ -36,7 +38,6 @@ class LocalJudge(CachedJudge):
         if model is None:
             if not model_name:
                 raise ValueError("LocalJudge needs a loaded model or model_name (judge.model in the config)")
-            from kit.models import load_for_inference
 
             model, tokenizer = load_for_inference(model_name, backend=backend)
         self.model, self.tokenizer = model, tokenizer
@@ -51,8 +52,6 @@ class LocalJudge(CachedJudge):
         return disable() if callable(disable) else contextlib.nullcontext()
 
     def _score_uncached(self, items: Sequence[CTAItem]) -> list[float | None]:
-        from kit.generation import SamplingParams, sample
-
         prompts = [self.render(item) for item in items]
         params = SamplingParams(n=1, temperature=self.temperature, max_new_tokens=self.max_new_tokens)
         with self._adapters_off():

@@ -17,7 +17,7 @@ import math
 import re
 
 from kit.judges.base import CTAItem
-from kit.languages import get_language
+from kit.languages import LANGUAGES
 
 PROMPT_VERSION = "cta-v1"  # part of the cache key: a reworded prompt never reuses old scores
 
@@ -66,10 +66,7 @@ def clip(text: str, limit: int = MAX_THINKING_CHARS) -> str:
 
 def build_messages(item: CTAItem) -> list[dict[str, str]]:
     """Chat messages asking for the CTA score of ``item``."""
-    try:
-        language = get_language(item.lang).name
-    except ValueError:
-        language = str(item.lang)
+    language = LANGUAGES[item.lang].name if item.lang in LANGUAGES else str(item.lang)  # a judge never raises
     user = TEMPLATE.format(language=language, question=clip(item.en_question or "(not given)", 4000),
                            reference=clip(item.en_reference), thinking=clip(item.thinking))
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]

@@ -63,6 +63,7 @@ from functools import lru_cache
 
 from kit.judges import latex_eval
 from kit.judges.base import CachedJudge, CTAItem
+from kit.rewards.accuracy import verify
 from kit.rewards.parsing import boxed_contents
 
 # A thinking may hold this many times as many key results as it shares with the reference before the score
@@ -356,7 +357,5 @@ def _floats(values) -> tuple[float, ...]:
 
 @lru_cache(maxsize=8192)
 def _equivalent(a: str, b: str) -> bool:
-    from kit.rewards.accuracy import verify
-
     # Inline-math delimiters: bare "2\\sqrt{2}" as a gold would be read by math-verify's number extraction as 2.
     return verify(f"${a}$", b, timeout_s=1.0)

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
 
+from kit.enums import coerce
 from kit.judges.base import CTAItem
 from kit.lid import LIDBackend
 from kit.rewards.accuracy import accuracy_scores
@@ -59,14 +60,6 @@ class RewardVariant(str, Enum):
     no_lc = "no_lc"  # ablation without R_lc
 
 
-def _enum_value(enum_cls: type[Enum], value, field_name: str):
-    try:
-        return enum_cls(value.value if isinstance(value, Enum) else str(value).strip().lower())
-    except ValueError:
-        choices = ", ".join(m.value for m in enum_cls)
-        raise ValueError(f"RewardConfig.{field_name}={value!r} is not valid; set it to one of: {choices}") from None
-
-
 @dataclass
 class RewardConfig:
     variant: RewardVariant | str = RewardVariant.mthinker
@@ -78,8 +71,8 @@ class RewardConfig:
     accuracy_batch_timeout_s: float = 10.0  # all comparisons of one scoring call together (a GRPO step's batch)
 
     def __post_init__(self):
-        self.variant = _enum_value(RewardVariant, self.variant, "variant")
-        self.lid_backend = _enum_value(LIDBackend, self.lid_backend, "lid_backend")
+        self.variant = coerce(RewardVariant, self.variant, "RewardConfig.variant")
+        self.lid_backend = coerce(LIDBackend, self.lid_backend, "RewardConfig.lid_backend")
         if isinstance(self.min_response_chars, bool) or not isinstance(self.min_response_chars, int) \
                 or self.min_response_chars < 0:
             raise ValueError(f"RewardConfig.min_response_chars={self.min_response_chars!r} must be an integer >= 0 "

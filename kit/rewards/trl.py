@@ -25,6 +25,7 @@ import functools
 import logging
 from collections.abc import Callable
 
+from kit.judges.symbolic import SymbolicJudge
 from kit.rewards.accuracy import accuracy_scores
 from kit.rewards.language import language_consistency
 from kit.rewards.mthinker import RewardBreakdown, RewardConfig, column_text, dataset_column, score_completions
@@ -91,7 +92,6 @@ class MThinkerReward:
 @functools.cache
 def _default_reward() -> MThinkerReward:
     # imported here: kit.judges.symbolic reads boxes with kit.rewards.parsing, whose package imports this module
-    from kit.judges.symbolic import SymbolicJudge
 
     return MThinkerReward(RewardConfig(), SymbolicJudge())
 

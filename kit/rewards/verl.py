@@ -46,6 +46,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kit.judges import build_judge
 from kit.rewards.mthinker import RewardConfig, score_completions
 from kit.rewards.parsing import split_thinking
 
@@ -85,7 +86,6 @@ def _env_config(overrides: Mapping) -> RewardConfig:
 def _env_judge(config: RewardConfig, overrides: Mapping):
     if not config.uses_cta:
         return None
-    from kit.judges import build_judge
 
     # MTHINKER_JUDGE_API_KEY is the default variable *holding* the key: the api judge reads it itself.
     options = {key[len(_JUDGE_PREFIX):].lower(): _env_value(value) for key, value in os.environ.items()

@@ -203,7 +203,7 @@ def build_judge(config: Config, policy=None, tokenizer=None):
 
 def memory_settings(config: Config) -> dict:
     """The GRPO settings that decide GPU memory, named as config keys (for the out-of-memory advice)."""
-    from kit.train.oom import model_memory_settings
+    from kit.oom import model_memory_settings
 
     keys = ("num_generations", "max_completion_length", "per_device_train_batch_size", "gradient_accumulation_steps")
     return {**{f"grpo.{k}": getattr(config.grpo, k) for k in keys}, **model_memory_settings(config.model)}
@@ -230,8 +230,8 @@ def _train(config: Config, output_dir: Path, resumed_from: Path | None, adapter:
     import torch
 
     from kit.models import load_model, record_base
+    from kit.oom import describe_oom, is_oom_error
     from kit.rewards.trl import build_reward_functions
-    from kit.train.oom import describe_oom, is_oom_error
 
     rows = load_training_rows(config)  # checked against the benchmarks before any model loads
     # a server judge is checked before the model loads: a dead server costs seconds, not a model load

@@ -11,17 +11,18 @@ from typing import Annotated
 
 from pydantic import BeforeValidator
 
-from kit.languages import get_language
+from kit.languages import parse_languages
 
 
-def _comma_list(value):
-    """A CLI flag ``ja,ko`` is a list too."""
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
+def _language_codes(value):
+    """Languages checked once, where the config brings them in (a list, or ``ja,ko`` from a flag): registry
+    codes inward (``JA`` -> ja, ``zh-CN`` -> zh, a keyword such as ``paper``); an unknown one fails naming its key."""
+    if not isinstance(value, (str, list, tuple)):
+        return value  # not languages at all: pydantic's type error names the key
+    return [lang.code for lang in parse_languages(value, default=())]
 
 
-CommaList = Annotated[list[str], BeforeValidator(_comma_list)]
+LanguageCodes = Annotated[list[str], BeforeValidator(_language_codes)]
 
 
 @dataclass
@@ -29,7 +30,7 @@ class DataSettings:
     # Questions for the stages: plain JSONL {question, answer, lang, en_question?}, a verl RL parquet, an
     # MMATH/PolyMath folder or a Hub id (see kit.data).
     train: str = "examples/data/polymath_low_slice.jsonl"
-    langs: CommaList = field(default_factory=lambda: ["ja", "ko", "fr", "pt", "th"])  # the paper's five
+    langs: LanguageCodes = field(default_factory=lambda: ["ja", "ko", "fr", "pt", "th"])  # the paper's five
     limit_per_lang: int | None = None  # None = every row
     control: bool = False  # add the Prompt-Control sentence to the prompts
     # The sft, select and GRPO stages refuse MMATH/PolyMath questions (kit.data.contamination); true lets them
@@ -42,8 +43,6 @@ class DataSettings:
     def __post_init__(self):
         if not self.langs:
             raise ValueError("data.langs is empty; list language codes, e.g. [ja, ko, fr, pt, th]")
-        # checked once, here where it enters: canonical registry codes inward (`JA` -> ja, `zh-cn` -> zh)
-        self.langs = list(dict.fromkeys(get_language(code).code for code in self.langs))
         if self.limit_per_lang is not None and self.limit_per_lang < 1:
             raise ValueError(f"data.limit_per_lang must be >= 1 or null (got {self.limit_per_lang})")
         if self.max_prompt_length < 1:

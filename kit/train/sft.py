@@ -99,7 +99,7 @@ def tokenize_traces(traces: list[dict], tokenizer, max_length: int, control: boo
 
 def memory_settings(config) -> dict:
     """The SFT settings that decide GPU memory, named as config keys (for the out-of-memory advice)."""
-    from kit.train.oom import model_memory_settings
+    from kit.oom import model_memory_settings
 
     keys = ("per_device_train_batch_size", "gradient_accumulation_steps", "max_length")
     return {**{f"sft.{k}": getattr(config.sft, k) for k in keys}, "cold_start.full": config.cold_start.full,
@@ -131,7 +131,7 @@ def run_sft(config, output_dir: str | Path, *, adapter: str | None = None, exclu
 def _run_sft(config, output_dir: Path, adapter: str | None, exclude: set[str],
              resumed_from: Path | None) -> SFTResult:
     from kit.models import load_full, load_model, record_base
-    from kit.train.oom import describe_oom, is_oom_error
+    from kit.oom import describe_oom, is_oom_error
     from kit.train.progress import write_marker
 
     settings = config.cold_start

@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from kit.enums import coerce
 from kit.languages import MMATH_LANGUAGES, POLYMATH_LANGUAGES, parse_languages
+from kit.paths import find_benchmarks_dir
 
 
 class Bench(str, Enum):
@@ -61,7 +63,7 @@ class Problem:
 
 
 def bench_languages(bench: str | Bench) -> tuple[str, ...]:
-    return MMATH_LANGUAGES if Bench(bench) is Bench.mmath else POLYMATH_LANGUAGES
+    return MMATH_LANGUAGES if coerce(Bench, bench, "bench") is Bench.mmath else POLYMATH_LANGUAGES
 
 
 def _langs(bench: Bench, langs) -> list[str]:
@@ -118,17 +120,17 @@ def _polymath_rows(rows, lang: str, level: str, where: str) -> list[Problem]:
 
 def benchmark_file(bench: str | Bench, root: Path, lang: str, level: str | None = None) -> Path:
     """Where a local folder keeps one language (MMATH) or one language and level (PolyMath)."""
-    if Bench(bench) is Bench.mmath:
+    if coerce(Bench, bench, "bench") is Bench.mmath:
         return Path(root) / "mmath" / f"{lang}.json"
     return Path(root) / "polymath" / lang / f"{level}.parquet"
 
 
 def local_languages(bench: str | Bench, root: Path) -> list[str]:
     """The languages a local folder has files for (``mmath/<lang>.json``, ``polymath/<lang>/``)."""
-    folder = Path(root) / Bench(bench).value
+    folder = Path(root) / coerce(Bench, bench, "bench").value
     if not folder.is_dir():
         return []
-    if Bench(bench) is Bench.mmath:
+    if coerce(Bench, bench, "bench") is Bench.mmath:
         return sorted(p.stem for p in folder.glob("*.json"))
     return sorted(p.name for p in folder.iterdir() if p.is_dir())
 
@@ -200,9 +202,7 @@ def load_problems(bench: str | Bench, data: str | os.PathLike | None = None, *, 
     Hub id. ``limit``: the first N problems per language (per level for PolyMath), for small runs.
     ``all_levels=False`` (the scorer) reads the level files a local folder has and skips absent ones; a
     prediction for a problem of a missing level is then an unknown id."""
-    from kit.paths import find_benchmarks_dir
-
-    bench = Bench(bench.value if isinstance(bench, Enum) else str(bench).strip().lower())
+    bench = coerce(Bench, bench, "bench")
     lang_codes, level_names = _langs(bench, langs), _levels(levels)
     if limit is not None and int(limit) < 1:
         raise SelectionError(f"limit must be >= 1 (got {limit})", "limit")

@@ -1,4 +1,5 @@
-"""Out-of-memory answers: which settings of the failing stage to lower, switch on or raise, and how.
+"""Out-of-memory answers: which settings of the failing stage to lower, switch on or raise, and how (every
+stage that loads a model: generation, training, the benchmarks).
 
     raise RuntimeError(describe_oom(exc, {"grpo.num_generations": 8, **model_memory_settings(config.model)}))
 """
