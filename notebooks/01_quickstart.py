@@ -122,8 +122,8 @@ DATA = None                            # benchmark folder; None: the one beside 
 import logging
 
 from kit.train.config import load_config
+from kit.train.heldout import print_summary
 from kit.train.pipeline import run_pipeline
-from kit.train.summary import print_summary
 
 logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", datefmt="%X")
 logging.getLogger("kit").setLevel(logging.INFO)  # one line per stage step, as the CLI prints

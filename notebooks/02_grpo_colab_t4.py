@@ -236,7 +236,7 @@ from kit.models import load_model, record_base
 from kit.rewards.trl import build_reward_functions
 from kit.train.config import load_config
 from kit.train.grpo import build_dataset, checked_judge, load_training_rows
-from kit.train.progress import checkpoint_step, latest_checkpoint, write_marker
+from kit.train.stages import checkpoint_step, latest_checkpoint, write_marker
 
 grpo_dir = out / "iter1" / "grpo"
 config = load_config(PRESET, [f"model.name={model}", *settings, f"data.grpo_train={refs_dir / 'train.jsonl'}",
@@ -261,7 +261,7 @@ else:
     record_base(grpo_dir / "adapter", config.model.name)
     write_marker(grpo_dir)
     del trainer, policy  # free the GPU for the evaluation below (a vLLM engine stays until a restart)
-    from kit.train.progress import release_memory
+    from kit.train.stages import release_memory
 
     release_memory()
 

@@ -93,7 +93,7 @@ def compare_shot(adapter: str, path: Path, question: dict | None = None) -> dict
     """Compare mode on a held-out question of the tiny preset (greedy); returns both verdict texts."""
     from kit.app.launch import AppConfig, launch_demo
     from kit.train.config import load_config
-    from kit.train.pipeline import held_out
+    from kit.train.heldout import held_out
     from tests.support.chromium import Chromium
 
     row = question or held_out(load_config("examples/configs/tiny.yaml"))[0]

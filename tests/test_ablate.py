@@ -15,7 +15,7 @@ def _metrics(folder, rows):
 
 
 def test_learning_curve_counts_steps_across_iterations(tmp_path):
-    from kit.train.summary import learning_curve
+    from kit.train.grpo import learning_curve
 
     _metrics(tmp_path / "iter1", [(-1.0, 0.1), (-0.5, 0.3)])
     _metrics(tmp_path / "iter2", [(0.5, 0.9)])

@@ -6,7 +6,7 @@ import pytest
 
 from kit.train.config import load_config
 from kit.train.grpo import check_batch, summarize
-from kit.train.progress import latest_checkpoint
+from kit.train.stages import latest_checkpoint
 
 COMPONENTS = ["reward", "format", "accuracy", "lc", "lc_ratio", "cta"]
 

@@ -50,7 +50,7 @@ def test_pipeline_end_to_end_then_skips(tiny_cache, tmp_path):
         assert (out / log_file).stat().st_size > 0, log_file
     assert "select: kept" in (out / "pipeline.log").read_text()
     from kit.train.config import load_config
-    from kit.train.pipeline import held_out
+    from kit.train.heldout import held_out
 
     held = {r["id"] for r in held_out(load_config("examples/configs/tiny.yaml", SMALL))}
     assert len(held) == 4 and summary["held_out"] == 4 and summary["before"]["questions"] == 4
@@ -70,6 +70,9 @@ def test_pipeline_end_to_end_then_skips(tiny_cache, tmp_path):
     assert again.exit_code == 0, again.output
     rerun = json.loads(again.output[again.output.index("{"):])
     assert all(s["result"].startswith("skipped") for s in rerun["stages"]), rerun["stages"]
+    # a finished stage's result line is read back from its DONE marker
+    assert [s["result"] for s in rerun["stages"]] == [
+        r if r.startswith("skipped:") else f"skipped (done): {r}" for r in stages.values()], rerun["stages"]
     assert (out / "sft" / "model" / "model.safetensors").stat().st_mtime == mtime
     assert rerun["after"] == summary["after"]  # the evaluation is reused too
 
@@ -93,7 +96,7 @@ def test_a_stage_with_a_vllm_engine_runs_in_its_own_process():
     import os
 
     from kit.models import ModelConfig
-    from kit.train.progress import needs_own_process, run_isolated
+    from kit.train.stages import needs_own_process, run_isolated
 
     assert needs_own_process(ModelConfig(fast_inference=True), cuda=True)
     assert not needs_own_process(ModelConfig(fast_inference=True), cuda=False)
@@ -103,3 +106,51 @@ def test_a_stage_with_a_vllm_engine_runs_in_its_own_process():
     assert run_isolated(ModelConfig, name="some/model").name == "some/model"
     with pytest.raises(ValueError, match="model.backend=.* must be one of"):
         run_isolated(ModelConfig, backend="vllm")
+
+
+def test_the_stage_loop_runs_skips_and_reads_back(tmp_path):
+    """One loop: a stage runs and its result line lands in DONE; a rerun skips it and reads that line back;
+    a stage that cannot run records why and leaves no marker; ``then`` runs whenever the stage is done."""
+    from kit.train.stages import Stage, is_done, run_stages
+
+    ran, then = [], []
+
+    def stage(name, result, skip=None):
+        folder = tmp_path / name
+
+        def run():
+            folder.mkdir(parents=True, exist_ok=True)
+            ran.append(name)
+            return result
+
+        return Stage(name, folder, run, skip=lambda: skip, then=lambda: then.append(name))
+
+    def stages():
+        return [stage("sft", "60 steps"), stage("iter1/select", "kept 0 of 8 questions"),
+                stage("iter1/grpo", "never", skip="no question kept by select")]
+
+    first = run_stages(stages())
+    assert first == [{"name": "sft", "result": "60 steps"}, {"name": "iter1/select", "result": "kept 0 of 8 questions"},
+                     {"name": "iter1/grpo", "result": "skipped: no question kept by select"}]
+    assert ran == ["sft", "iter1/select"] and then == ["sft", "iter1/select"] and not is_done(tmp_path / "iter1/grpo")
+    ran.clear()
+    again = run_stages(stages())
+    assert ran == [] and [s["result"] for s in again] == [
+        "skipped (done): 60 steps", "skipped (done): kept 0 of 8 questions", "skipped: no question kept by select"]
+    assert then == ["sft", "iter1/select"] * 2
+
+
+def test_the_pipeline_is_a_list_of_stages_built_from_the_config(tmp_path):
+    from kit.train.config import load_config
+    from kit.train.pipeline import PipelineState, Policy, pipeline_stages
+
+    def names(overrides):
+        state = PipelineState(Policy("tiny"), used=set())
+        return [(s.name, s.folder.relative_to(tmp_path).as_posix())
+                for s in pipeline_stages(load_config("tiny", overrides), tmp_path, state, set())]
+
+    assert names(["pipeline.iterations=2"]) == [
+        ("sft", "sft"), ("iter1/select", "iter1/select"), ("iter1/refs", "iter1/refs"), ("iter1/grpo", "iter1/grpo"),
+        ("iter2/select", "iter2/select"), ("iter2/refs", "iter2/refs"), ("iter2/grpo", "iter2/grpo")]
+    assert [n for n, _ in names(["pipeline.sft=false", "pipeline.iterations=1"])] == [
+        "iter1/select", "iter1/refs", "iter1/grpo"]

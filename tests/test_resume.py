@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from kit.train.progress import latest_checkpoint
+from kit.train.stages import latest_checkpoint
 
 
 def _mthinker(*args: str) -> list[str]:

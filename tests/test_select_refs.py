@@ -7,7 +7,8 @@ import json
 import pytest
 
 from kit.rewards.mthinker import RewardConfig, score_completions
-from kit.train.select import is_good, keep_question
+from kit.train.rollout import is_good
+from kit.train.select import keep_question
 
 CFG = RewardConfig(min_response_chars=20)
 
@@ -101,7 +102,8 @@ def _completion(text: str, lang: str, answer: str, *, correct: bool = True) -> s
 
 
 class ScriptedPolicy:
-    """Stands in for load_policy + rollouts: ``plan(question, lang, n) -> number of good rollouts``."""
+    """Stands in for rollout.load_policy + rollout.sample_questions: ``plan(question, lang, n) -> number of good
+    rollouts``."""
 
     def __init__(self, rows, plan, fail_on_call: int | None = None):
         self.by_text = {r["question"]: r for r in rows} | {r["en_question"]: r for r in rows if r["en_question"]}
@@ -134,10 +136,10 @@ ENGLISH_CORRECT = ("First, let us count the eggs that are left after breakfast a
 
 
 def _patch(monkeypatch, policy):
-    from kit.train import select
+    from kit.train import rollout
 
-    monkeypatch.setattr(select, "load_policy", policy.load)
-    monkeypatch.setattr(select, "rollouts", policy.rollouts)
+    monkeypatch.setattr(rollout, "load_policy", policy.load)
+    monkeypatch.setattr(rollout, "sample_questions", policy.rollouts)
 
 
 SELECT_SET = ["data.langs=[fr,ko,ja]", "select.limit_per_lang=4", "select.n=4", "select.batch_size=3",
@@ -149,14 +151,14 @@ def test_sampling_stages_never_load_a_vllm_engine(monkeypatch):
     """select, refs and the pipeline's before/after sample with HF generate: with the preset's
     fast_inference they would start an idle vLLM engine, which no in-process release frees."""
     from kit import models
-    from kit.train import select
+    from kit.train import rollout
     from kit.train.config import load_config
 
     loaded = []
     monkeypatch.setattr(models, "load_model", lambda cfg, **kw: loaded.append((cfg, kw)) or ("model", "tok"))
     config = load_config("tiny", ["model.fast_inference=true"])
     assert config.model.fast_inference is True
-    select.load_policy(config, "some/model", adapter="runs/a")
+    rollout.load_policy(config, "some/model", adapter="runs/a")
     cfg, kwargs = loaded[-1]
     assert cfg.fast_inference is False and cfg.name == "some/model" and kwargs == {"adapter": "runs/a",
                                                                                   "trainable": False}
@@ -308,13 +310,13 @@ def test_refs_escalate_only_unresolved_questions_and_resume(tiny_cache, tmp_path
 @pytest.mark.slow
 def test_select_resumes_on_the_tiny_model(warm_config, tmp_path, monkeypatch):
     """Real rollouts: a select run killed after its first batch, rerun, equals an uninterrupted one."""
-    from kit.train import select
+    from kit.train import rollout, select
 
     cfg, model = warm_config
     cfg = copy.deepcopy(cfg)
     cfg.select.batch_size = 4  # 8 questions: two batches
     whole = select.run_select(cfg, tmp_path / "whole", model_name=model)
-    real = select.rollouts
+    real = rollout.sample_questions
     asked: list[str] = []
 
     def dies_on_second_batch(*args, **kwargs):
@@ -323,7 +325,7 @@ def test_select_resumes_on_the_tiny_model(warm_config, tmp_path, monkeypatch):
         asked.extend(q for q, _ in args[2])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(select, "rollouts", dies_on_second_batch)
+    monkeypatch.setattr(rollout, "sample_questions", dies_on_second_batch)
     with pytest.raises(RuntimeError, match="killed"):
         select.run_select(cfg, tmp_path / "resumed", model_name=model)
     first_batch = list(asked)
@@ -333,7 +335,7 @@ def test_select_resumes_on_the_tiny_model(warm_config, tmp_path, monkeypatch):
         asked.extend(q for q, _ in args[2])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(select, "rollouts", records)
+    monkeypatch.setattr(rollout, "sample_questions", records)
     resumed = select.run_select(cfg, tmp_path / "resumed", model_name=model)
     assert len(first_batch) == 4 and len(asked) == 4 and not set(first_batch) & set(asked)
     for name in ("rollouts.jsonl", "train.jsonl", "test.jsonl"):
@@ -346,7 +348,7 @@ def test_sampling_oom_names_the_stage_keys(tiny_model_path):
     import torch
 
     from kit.models import load_tokenizer
-    from kit.train.select import rollouts
+    from kit.train.rollout import sample_questions
 
     class OutOfMemory(torch.nn.Module):
         def __init__(self):
@@ -360,15 +362,15 @@ def test_sampling_oom_names_the_stage_keys(tiny_model_path):
     for section, expected in (("refs", ["refs.batch_size = 8", "refs.schedule = 32", "refs.max_new_tokens = 64"]),
                               ("select", ["select.batch_size = 8", "select.n = 32", "select.max_new_tokens = 64"])):
         with pytest.raises(RuntimeError) as info:
-            rollouts(OutOfMemory(), tokenizer, [("What is 2+2?", "en")], n=32, temperature=0.9, top_p=0.95,
-                     max_new_tokens=64, batch_size=8, seed=0, progress=False, section=section)
+            sample_questions(OutOfMemory(), tokenizer, [("What is 2+2?", "en")], n=32, temperature=0.9,
+                             top_p=0.95, max_new_tokens=64, batch_size=8, seed=0, progress=False, section=section)
         for fragment in expected:
             assert fragment in str(info.value), (fragment, str(info.value))
         assert "grpo." not in str(info.value)
 
 
 def test_progress_log_with_other_settings_starts_over_and_keeps_the_old_records(tmp_path):
-    from kit.train.progress import ProgressLog
+    from kit.train.stages import ProgressLog
 
     first = ProgressLog(tmp_path / "rollouts.jsonl", {"temperature": 0.9})
     first.append([{"id": "q1", "good": 3}])

@@ -27,7 +27,8 @@ def test_lora_sft_changes_the_adapter(tiny_cache, tmp_path):
 def test_full_warm_up_teaches_the_format(tiny_cache, tmp_path):
     from kit.rewards.parsing import split_thinking
     from kit.train.config import load_config
-    from kit.train.select import load_policy, question_pool, rollouts
+    from kit.train.rollout import load_policy, sample_questions
+    from kit.train.select import question_pool
     from kit.train.sft import run_sft
 
     cfg = load_config("tiny", ["data.langs=[fr,ko]", "cold_start.limit_per_lang=4", "sft.max_steps=60"])
@@ -35,8 +36,8 @@ def test_full_warm_up_teaches_the_format(tiny_cache, tmp_path):
     assert result.summary["final_loss"] < 0.5 * result.summary["first_loss"]
     model, tokenizer = load_policy(cfg, str(result.adapter_dir))
     rows = question_pool(cfg, 4)
-    texts = [t for group in rollouts(model, tokenizer, [(r["question"], r["lang"]) for r in rows], n=2,
-                                     temperature=0.9, top_p=0.95, max_new_tokens=48, batch_size=8, seed=0)
+    texts = [t for group in sample_questions(model, tokenizer, [(r["question"], r["lang"]) for r in rows], n=2,
+                                             temperature=0.9, top_p=0.95, max_new_tokens=48, batch_size=8, seed=0)
              for t in group]
     emitted = [t for t in texts if "</think>" in t]
     closed = [t for t in texts if split_thinking(t).has_single_think_close]
@@ -45,8 +46,8 @@ def test_full_warm_up_teaches_the_format(tiny_cache, tmp_path):
     assert any("\\boxed{" in split_thinking(t).answer for t in closed), texts[:4]
     # the untrained model does not: the format comes from the warm-up
     raw, _ = load_policy(cfg)
-    untrained = rollouts(raw, tokenizer, [(r["question"], r["lang"]) for r in rows[:4]], n=2, temperature=0.9,
-                         top_p=0.95, max_new_tokens=48, batch_size=8, seed=0)
+    untrained = sample_questions(raw, tokenizer, [(r["question"], r["lang"]) for r in rows[:4]], n=2,
+                                 temperature=0.9, top_p=0.95, max_new_tokens=48, batch_size=8, seed=0)
     assert sum("</think>" in t for g in untrained for t in g) < len(emitted) / 2
 
 

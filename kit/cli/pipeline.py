@@ -9,7 +9,7 @@
     mthinker export-verl runs/refs/train.jsonl --output runs/verl
 
 Config handling (CONFIG / --preset / --set key=value) is shared with ``mthinker grpo``; commands only call
-:mod:`kit.train` and heavy imports stay inside them.
+:mod:`kit.train`, whose modules import torch and TRL only inside the functions that train or sample.
 """
 
 from __future__ import annotations
@@ -33,9 +33,17 @@ from kit.cli.options import (
     VerboseOpt,
 )
 from kit.cli.train import load_cli_config, setup_logging
+from kit.data.loaders import DataError
+from kit.train.ablate import markdown_table, parse_variants, run_ablation
+from kit.train.export import export_model
+from kit.train.export import export_verl as run_export_verl
+from kit.train.heldout import print_summary
+from kit.train.pipeline import run_pipeline
+from kit.train.refs import run_refs
+from kit.train.select import run_select
+from kit.train.sft import run_sft
 
 app = typer.Typer()
-
 
 
 def _fail(exc: Exception) -> None:
@@ -56,9 +64,6 @@ def sft(config: ConfigArg = None, preset: PresetOpt = None, overrides: SetOpt = 
     setup_logging(verbose)
     cfg = load_cli_config(config, preset, overrides, output, allow_overlap)
     _check_dir(adapter, "--adapter")
-    from kit.data.loaders import DataError
-    from kit.train.sft import run_sft
-
     try:
         result = run_sft(cfg, Path(cfg.output_dir), adapter=str(adapter) if adapter else None, resume=resume)
     except (ValueError, DataError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
@@ -74,8 +79,6 @@ def select(config: ConfigArg = None, preset: PresetOpt = None, overrides: SetOpt
     setup_logging(verbose)
     cfg = load_cli_config(config, preset, overrides, output, allow_overlap)
     _check_dir(adapter, "--adapter")
-    from kit.train.select import run_select
-
     try:
         result = run_select(cfg, Path(cfg.output_dir), model_name=model, adapter=str(adapter) if adapter else None)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
@@ -99,8 +102,6 @@ def refs(
     cfg = load_cli_config(config, preset, overrides, output)
     _check_dir(input_dir, "--input")
     _check_dir(adapter, "--adapter")
-    from kit.train.refs import run_refs
-
     try:
         result = run_refs(cfg, input_dir, Path(cfg.output_dir), model_name=model,
                           adapter=str(adapter) if adapter else None)
@@ -118,9 +119,6 @@ def pipeline(config: ConfigArg = None, preset: PresetOpt = None,
     """SFT, then select + refs + GRPO per iteration, skipping finished stages; ends with a before/after table."""
     setup_logging(verbose)
     cfg = load_cli_config(config, preset, overrides, output, allow_overlap)
-    from kit.train.pipeline import run_pipeline
-    from kit.train.summary import print_summary
-
     try:
         summary = run_pipeline(cfg, Path(cfg.output_dir))
     except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
@@ -146,8 +144,6 @@ def ablate(
 ):
     """The pipeline once per reward variant and seed from a shared cold start; a mean +- std table and a plot."""
     setup_logging(verbose)
-    from kit.train.ablate import parse_variants, run_ablation
-
     try:
         names = parse_variants(variants)
     except ValueError as exc:
@@ -159,8 +155,6 @@ def ablate(
         result = run_ablation(cfg, Path(cfg.output_dir), names, seeds)
     except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
         _fail(exc)
-    from kit.train.ablate import markdown_table
-
     typer.echo(markdown_table(result["table"], seeds))
     typer.echo(f"written: {Path(cfg.output_dir) / 'ablation.md'}, ablation.json, ablation.png")
 
@@ -185,8 +179,6 @@ def export(
     """Export adapters: a copy, merged 16-bit weights, GGUF (GPU), each with a model card; optionally pushed."""
     setup_logging(verbose)
     _check_dir(adapter, "ADAPTER")
-    from kit.train.export import export_model
-
     try:
         written = export_model(adapter, output, base=base, merged=merged, gguf=gguf, push_to_hub=push_to_hub,
                                license_id=license_id)
@@ -204,9 +196,6 @@ def export_verl(
 ):
     """Write RL data as verl parquet plus a README on using kit.rewards.verl.compute_score."""
     setup_logging(verbose)
-    from kit.data.loaders import DataError
-    from kit.train.export import export_verl as run_export_verl
-
     try:
         path = run_export_verl(str(data), output)
     except (ValueError, DataError, FileNotFoundError) as exc:

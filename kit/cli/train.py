@@ -4,8 +4,8 @@
     mthinker grpo examples/configs/t4-1.5b.yaml --set grpo.max_steps=50 --output runs/t4
     mthinker grpo --preset tiny --output runs/t --resume          # continue after a crash or a kill
 
-Only calls the library (:mod:`kit.train.config`, :mod:`kit.train.grpo`); torch and TRL are imported inside
-the command so ``mthinker --help`` stays instant.
+Only calls the library (:mod:`kit.train.config`, :mod:`kit.train.grpo`); those import torch and TRL only
+inside the functions that train, so ``mthinker --help`` stays instant.
 """
 
 from __future__ import annotations
@@ -27,8 +27,12 @@ from kit.cli.options import (
     SetOpt,
     VerboseOpt,
 )
+from kit.train.config import ConfigError, load_config
+from kit.train.grpo import REWARD_KEYS, run_grpo
+from kit.train.stages import is_main_process
 
 app = typer.Typer()
+
 
 def setup_logging(verbose: bool = False) -> None:
     """Readable, timestamped log lines through rich for the kit's loggers; quieter third-party logs."""
@@ -47,8 +51,6 @@ def setup_logging(verbose: bool = False) -> None:
 def load_cli_config(config: str | None, preset: str | None, overrides: list[str] | None,
                     output: Path | None = None, allow_overlap: bool = False):
     """The config named by a positional CONFIG or --preset, with --set overrides; usage errors name the flag."""
-    from kit.train.config import ConfigError, load_config
-
     if config and preset:
         raise typer.BadParameter("give either a CONFIG file or --preset, not both", param_hint="--preset")
     try:
@@ -66,8 +68,6 @@ def load_cli_config(config: str | None, preset: str | None, overrides: list[str]
 def print_reward_table(summary: dict, title: str) -> None:
     from rich.console import Console
     from rich.table import Table
-
-    from kit.train.grpo import REWARD_KEYS
 
     table = Table(title=title)
     table.add_column("component")
@@ -99,15 +99,11 @@ def grpo(
     cfg = load_cli_config(config, preset, overrides, output, allow_overlap)
     if adapter is not None and not adapter.is_dir():
         raise typer.BadParameter(f"adapter folder not found: {adapter}", param_hint="--adapter")
-    from kit.train.grpo import run_grpo
-
     try:
         result = run_grpo(cfg, resume=resume, adapter=str(adapter) if adapter else None)
     except (ValueError, FileExistsError, RuntimeError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
-    from kit.train.progress import is_main_process
-
     if not is_main_process():  # data-parallel launch: the main process reports the run
         return
     if as_json:

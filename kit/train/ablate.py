@@ -22,6 +22,7 @@ import statistics
 from pathlib import Path
 
 from kit.rewards.mthinker import RewardVariant
+from kit.train.pipeline import run_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,6 @@ def _link_shared(source: Path, run_dir: Path) -> None:
 
 def run_ablation(config, output_dir: str | Path, variants: list[str], seeds: int) -> dict:
     """Run every (seed, variant) pipeline; returns the results (also written, see the module docstring)."""
-    from kit.train.pipeline import run_pipeline
-
     output_dir = Path(output_dir)
     runs = []
     for seed in range(seeds):

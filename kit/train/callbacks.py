@@ -18,10 +18,11 @@ import time
 from pathlib import Path
 
 from transformers import TrainerCallback
+from transformers.trainer_callback import ProgressCallback
 
 from kit.generation import ProgressDisplay
 from kit.rewards.trl import COMBINED, COMPONENTS
-from kit.train.progress import is_main_process
+from kit.train.stages import is_main_process
 
 log = logging.getLogger("kit.train")
 
@@ -131,6 +132,13 @@ class StepProgress(TrainerCallback):
         if self.display is not None:
             self.display.__exit__(None, None, None)
             self.display = None
+
+
+def quiet_progress(trainer, description: str) -> None:
+    """transformers' tqdm bar (and its raw dict dump of every log) replaced by the kit's one progress display;
+    MetricsLogger prints a readable line per step."""
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(StepProgress(description))
 
 
 class JudgeFailedError(RuntimeError):

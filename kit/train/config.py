@@ -8,7 +8,7 @@ A config file has one mapping per section::
     judge:  {kind: symbolic}                                      # kit.judges.JudgeConfig
     grpo:   {num_generations: 4, max_steps: 3, epsilon_high: 0.28}   # TRL's GRPOConfig: any of its fields
     sft:    {max_steps: 120, learning_rate: 3.0e-3}              # TRL's SFTConfig: any of its fields
-    cold_start / select / refs / pipeline: the kit's settings of the other stages (kit.train.settings, ...)
+    cold_start / select / refs / pipeline: the kit's settings of the other stages (kit.train.settings)
 
     >>> cfg = load_config("tiny", ["grpo.max_steps=2", "model.lora.r=4"])
     >>> cfg.grpo.max_steps, cfg.model.lora.r
@@ -37,10 +37,7 @@ from kit.paths import EXAMPLES_DIR, REPO_DIR
 from kit.rewards.mthinker import RewardConfig
 from kit.train import trl_config
 from kit.train.config_values import ConfigError, parse_override, set_dotted, suggest
-from kit.train.pipeline import PipelineSettings
-from kit.train.refs import RefsSettings
-from kit.train.select import SelectSettings
-from kit.train.settings import ColdStartSettings, DataSettings
+from kit.train.settings import ColdStartSettings, DataSettings, PipelineSettings, RefsSettings, SelectSettings
 
 __all__ = ["Config", "ConfigError", "DataSettings", "build_config", "load_config", "save_config"]
 

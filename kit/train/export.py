@@ -24,7 +24,9 @@ import logging
 import shutil
 from pathlib import Path
 
-from kit.models import is_adapter_dir
+from kit import models
+from kit.data.loaders import load_rows
+from kit.prompts import build_messages
 from kit.train.card import describe_run, hub_base, write_card
 
 log = logging.getLogger(__name__)
@@ -33,9 +35,7 @@ log = logging.getLogger(__name__)
 def merge_adapter(adapter: str | Path, output: str | Path, base: str | None = None) -> Path:
     """Merge the LoRA into a non-quantized load of its 16-bit base (:func:`kit.models.load_merged`) and save it
     with the adapter's tokenizer."""
-    from kit.models import load_merged
-
-    model, tokenizer = load_merged(adapter, base)
+    model, tokenizer = models.load_merged(adapter, base)
     output = Path(output)
     model.save_pretrained(output)
     tokenizer.save_pretrained(output)
@@ -48,7 +48,7 @@ def export_model(adapter: str | Path, output: str | Path, *, base: str | None = 
     """Write the exports of ``adapter`` into ``output`` (see the module docstring); ``license_id``: the
     weights' license for the cards (default: the base model's, named in the card)."""
     adapter, output = Path(adapter), Path(output)
-    if not is_adapter_dir(adapter):
+    if not models.is_adapter_dir(adapter):
         raise FileNotFoundError(f"{adapter / 'adapter_config.json'} not found: pass a LoRA adapter folder "
                                 "(e.g. runs/quickstart/final)")
     facts = describe_run(adapter)
@@ -61,9 +61,7 @@ def export_model(adapter: str | Path, output: str | Path, *, base: str | None = 
     if merged:
         written["merged"] = merge_adapter(adapter, output / "merged", base)
     if gguf:
-        from kit.models import save_gguf
-
-        written["gguf"] = save_gguf(adapter, output / "gguf", gguf)
+        written["gguf"] = models.save_gguf(adapter, output / "gguf", gguf)
     pushed = written.get("merged", written["adapter"]) if push_to_hub else None
     for kind, folder in written.items():
         write_card(folder, facts, kind, repo_id=push_to_hub if folder == pushed else None, license_id=license_id)
@@ -101,8 +99,6 @@ kit's `reward:` and `judge:` config sections) or MTHINKER_* environment variable
 
 
 def to_verl_record(row: dict, control: bool = False) -> dict:
-    from kit.prompts import build_messages
-
     en_reference = row.get("en_reference") or ""
     return {
         "data_source": row["lang"],
@@ -117,8 +113,6 @@ def to_verl_record(row: dict, control: bool = False) -> dict:
 
 def export_verl(source: str, output: str | Path, *, name: str = "train.parquet") -> Path:
     import pandas as pd
-
-    from kit.data.loaders import load_rows
 
     rows = load_rows(source)
     if not rows:

@@ -21,10 +21,18 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit import models
+from kit.data import load_rows
 from kit.data.contamination import check_contamination
-from kit.rewards.trl import COMBINED, COMPONENTS
+from kit.judges import JudgeConfig
+from kit.judges import build_judge as make_judge
+from kit.judges.cache import JudgeCache
+from kit.judges.local import LocalJudge
+from kit.oom import describe_oom, is_oom_error, model_memory_settings
+from kit.prompts import build_messages
+from kit.rewards.trl import COMBINED, COMPONENTS, build_reward_functions
 from kit.train.config import Config, save_config
-from kit.train.progress import checkpoint_step, is_main_process, resume_checkpoint, stage_log
+from kit.train.stages import checkpoint_step, is_main_process, resume_checkpoint, stage_log
 from kit.train.trl_config import batch_fix
 
 log = logging.getLogger(__name__)
@@ -96,9 +104,6 @@ def load_training_rows(config: Config) -> list[dict]:
     ``kit.data.load_rows`` (which owns the formats and their validation), filtered to ``data.langs`` and
     capped per language; refused when its questions are MMATH/PolyMath questions (:mod:`kit.data.contamination`).
     """
-    from kit.data import load_rows
-    from kit.prompts import build_messages
-
     path = config.data.grpo_train or config.data.train
     rows = load_rows(path, langs=config.data.langs, limit_per_lang=config.data.limit_per_lang)
     check_contamination(rows, stage="grpo", source=str(path), allow=config.data.allow_benchmark_overlap)
@@ -146,8 +151,6 @@ POLICY_JUDGE = "policy"  # judge.kind=local + judge.model=policy: the policy's o
 
 def judge_config(config: Config):
     """The ``judge`` section as a :class:`kit.judges.JudgeConfig` (its defaults when the section is empty)."""
-    from kit.judges import JudgeConfig
-
     judge_cfg = config.judge if config.judge not in (None, {}) else JudgeConfig()
     return JudgeConfig(**judge_cfg) if isinstance(judge_cfg, dict) else judge_cfg
 
@@ -180,15 +183,10 @@ def build_judge(config: Config, policy=None, tokenizer=None):
     """
     if not getattr(config.reward, "uses_cta", True):
         return None
-    from kit.judges import build_judge as make_judge
-
     judge_cfg = judge_config(config)
     if judge_cfg.kind.value == "local" and judge_cfg.model == POLICY_JUDGE:
         if policy is None:
             raise ValueError("judge.model=policy needs the policy model (only the GRPO stage can use it)")
-        from kit.judges.cache import JudgeCache
-        from kit.judges.local import LocalJudge
-
         return LocalJudge(model=policy, tokenizer=tokenizer, batch_size=judge_cfg.batch_size,
                           max_new_tokens=judge_cfg.max_tokens, temperature=0.0,
                           cache=JudgeCache(judge_cfg.cache_path), thinking=bool(judge_cfg.thinking),
@@ -203,8 +201,6 @@ def build_judge(config: Config, policy=None, tokenizer=None):
 
 def memory_settings(config: Config) -> dict:
     """The GRPO settings that decide GPU memory, named as config keys (for the out-of-memory advice)."""
-    from kit.oom import model_memory_settings
-
     keys = ("num_generations", "max_completion_length", "per_device_train_batch_size", "gradient_accumulation_steps")
     return {**{f"grpo.{k}": getattr(config.grpo, k) for k in keys}, **model_memory_settings(config.model)}
 
@@ -229,16 +225,13 @@ def _train(config: Config, output_dir: Path, resumed_from: Path | None, adapter:
            extra_callbacks: list | None) -> GRPOResult:
     import torch
 
-    from kit.models import load_model, record_base
-    from kit.oom import describe_oom, is_oom_error
-    from kit.rewards.trl import build_reward_functions
 
     rows = load_training_rows(config)  # checked against the benchmarks before any model loads
     # a server judge is checked before the model loads: a dead server costs seconds, not a model load
     judge = None if judge_needs_model(config) else checked_judge(config)
     # The model first: unsloth (when chosen) must be imported before transformers' trainer code.
-    model, tokenizer = load_model(config.model, adapter=adapter, trainable=True)
-    from kit.train.callbacks import JudgeFailedError, JudgeMonitor, MetricsLogger
+    model, tokenizer = models.load_model(config.model, adapter=adapter, trainable=True)
+    from kit.train.callbacks import JudgeFailedError, JudgeMonitor, MetricsLogger, quiet_progress
 
     if judge_needs_model(config):
         judge = checked_judge(config, model, tokenizer)
@@ -258,7 +251,7 @@ def _train(config: Config, output_dir: Path, resumed_from: Path | None, adapter:
     trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=dataset,
                           processing_class=tokenizer,
                           callbacks=[*([monitor] if monitor else []), logger, *(extra_callbacks or [])])
-    _quiet_progress(trainer)
+    quiet_progress(trainer, "GRPO steps")
     if resumed_from:
         log.info("resuming from %s", resumed_from)
     try:
@@ -275,7 +268,7 @@ def _train(config: Config, output_dir: Path, resumed_from: Path | None, adapter:
     trainer.save_model(str(adapter_dir))  # PEFT: the adapter only
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(str(adapter_dir))
-        record_base(adapter_dir, config.model.name)  # the 16-bit base for merged exports (not unsloth's 4-bit copy)
+        models.record_base(adapter_dir, config.model.name)  # the 16-bit base for merged exports (not unsloth's 4-bit copy)
     summary = _write_summary(trainer, output_dir, resumed_from, monitor, adapter=str(adapter_dir))
     return GRPOResult(output_dir=output_dir, adapter_dir=adapter_dir, global_step=trainer.state.global_step,
                       resumed_from=resumed_from, summary=summary)
@@ -295,17 +288,6 @@ def _write_summary(trainer, output_dir: Path, resumed_from: Path | None, monitor
 NO_SIGNAL = ("all rewards identical in every group (reward_std 0 on every step so far): no learning signal; run "
              "the SFT warm-up first (`mthinker pipeline CONFIG` does it, or `mthinker sft` and then train from "
              "its model/adapter)")
-
-
-def _quiet_progress(trainer, description: str = "GRPO steps") -> None:
-    """transformers' tqdm bar (and its raw dict dump of every log) replaced by the kit's one progress display;
-    MetricsLogger prints a readable line per step."""
-    from transformers.trainer_callback import ProgressCallback
-
-    from kit.train.callbacks import StepProgress
-
-    if trainer.pop_callback(ProgressCallback) is not None:
-        trainer.add_callback(StepProgress(description))
 
 
 def reward_metrics(entry: dict) -> dict[str, float]:
@@ -334,3 +316,46 @@ def summarize(log_history: list[dict], window: int = 3) -> dict:
     stds = [float(e["reward_std"]) for e in log_history if "reward_std" in e]
     return {"first": mean_of(entries[:window]), "final": mean_of(entries[-window:]), "logged_steps": len(entries),
             "no_signal": bool(stds) and not any(stds)}
+
+
+# ------------------------------------------------------------------- what a finished GRPO stage logged
+
+
+def _metric_entries(grpo_dir: str | Path) -> list[dict]:
+    """The GRPO stage's logged steps (``metrics.jsonl``; a line cut by a kill is skipped)."""
+    path = Path(grpo_dir) / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return entries
+
+
+def grpo_reward_std(grpo_dir: str | Path) -> float | None:
+    """Mean within-group reward std over the logged GRPO steps (TRL's ``reward_std``): GRPO's signal."""
+    values = [float(e["reward_std"]) for e in _metric_entries(grpo_dir) if "reward_std" in e]
+    return sum(values) / len(values) if values else None
+
+
+# learning-curve field <- TRL's log key (the rollouts of that step, i.e. the RL questions, not held-out ones)
+CURVE_KEYS = {"reward": "reward", "reward_std": "reward_std", "lc": "rewards/lc/mean",
+              "accuracy": "rewards/accuracy/mean", "format": "rewards/format/mean"}
+
+
+def learning_curve(grpo_dirs: list[str | Path]) -> list[dict]:
+    """One point per logged GRPO step over the iterations in order: ``{iteration, step, reward, reward_std,
+    lc, accuracy, format}``, ``step`` counted across iterations (Iter2's first step follows Iter1's last)."""
+    curve: list[dict] = []
+    for iteration, grpo_dir in enumerate(grpo_dirs, start=1):
+        offset = curve[-1]["step"] if curve else 0
+        for entry in _metric_entries(grpo_dir):
+            if "reward" not in entry:  # the trainer's closing summary line
+                continue
+            point = {"iteration": iteration, "step": offset + int(entry["step"])}
+            point.update({name: float(entry[key]) for name, key in CURVE_KEYS.items() if key in entry})
+            curve.append(point)
+    return curve

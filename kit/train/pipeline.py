@@ -12,43 +12,50 @@
                                 iteration had data (a link; ``--model <output>/final`` loads it anywhere)
     <output>/summary.json, pipeline.log
 
-Every stage writes a ``DONE`` marker last; a stage whose marker exists is skipped, so rerunning the command
-after a crash or a kill continues where it stopped (interrupted SFT and GRPO stages resume from their latest
-checkpoint;
-interrupted select and refs stages skip the batches they already wrote).
-Held-out questions (``pipeline.eval_per_lang`` of each language in ``data.train``, see :func:`held_out`) are
-never trained or selected on.
+The pipeline is a list of :class:`~kit.train.stages.Stage` (name, folder, run), built from the config by
+:func:`pipeline_stages`, and one loop (:func:`kit.train.stages.run_stages`) runs it. Every stage writes a
+``DONE`` marker last, holding its result line; a stage whose marker exists is skipped (its line read back), so
+rerunning the command after a crash or a kill continues where it stopped (interrupted SFT and GRPO stages
+resume from their latest checkpoint; interrupted select and refs stages skip the batches they already wrote).
+Held-out questions (``pipeline.eval_per_lang`` of each language in ``data.train``, see
+:func:`kit.train.heldout.held_out`) are never trained or selected on.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
-from dataclasses import dataclass
+import os
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from kit.languages import get_language
+from kit.data.loaders import read_records
+from kit.train.config import save_config
+from kit.train.grpo import (
+    build_judge,
+    checked_judge,
+    grpo_reward_std,
+    judge_needs_model,
+    learning_curve,
+    run_grpo,
+)
+from kit.train.heldout import held_out, reward_means
+from kit.train.refs import run_refs
+from kit.train.select import run_select
+from kit.train.settings import PipelineSettings
+from kit.train.sft import run_sft, sft_checkpoint
+from kit.train.stages import (
+    Stage,
+    latest_checkpoint,
+    needs_own_process,
+    release_memory,
+    run_isolated,
+    run_stages,
+    stage_log,
+)
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class PipelineSettings:
-    iterations: int = 2  # the paper: Iter1 and Iter2
-    sft: bool = True  # false: start from model.name as is (e.g. a released cold-start model)
-    eval_per_lang: int = 4  # held-out questions per language for the before/after table (0: no table)
-    eval_n: int = 4  # samples per held-out question
-    eval_max_new_tokens: int | None = None  # None = grpo.max_completion_length
-    grpo_steps: int | None = None  # GRPO steps per iteration; None = grpo.max_steps
-
-    def __post_init__(self):
-        if int(self.iterations) < 1:
-            raise ValueError(f"pipeline.iterations must be >= 1 (got {self.iterations}; the paper: 2)")
-        if self.grpo_steps is not None and int(self.grpo_steps) < 1:
-            raise ValueError(f"pipeline.grpo_steps must be >= 1 or null (got {self.grpo_steps})")
-        if int(self.eval_per_lang) < 0 or int(self.eval_n) < 1:
-            raise ValueError("pipeline.eval_per_lang must be >= 0 and pipeline.eval_n >= 1")
 
 
 @dataclass
@@ -59,22 +66,15 @@ class Policy:
     adapter: str | None = None
 
 
-def held_out(config) -> list[dict]:
-    """``pipeline.eval_per_lang`` questions per language, never trained or selected on. Language i of
-    ``data.langs`` holds out rows i*k .. i*k+k-1 of its file order, so on a parallel dataset (the bundled
-    slice) each held-out problem is one the other languages train on."""
-    from kit.data.loaders import load_rows
+@dataclass
+class PipelineState:
+    """What the stages hand on to the later ones as the loop runs (each stage reads it when it runs)."""
 
-    per_lang: dict[str, list[dict]] = {}
-    for row in load_rows(config.data.train, langs=list(config.data.langs)):
-        per_lang.setdefault(row["lang"], []).append(row)
-    k = config.pipeline.eval_per_lang
-    out = []
-    for index, lang in enumerate(config.data.langs):  # each language holds out a different stretch of problems
-        rows = per_lang.get(get_language(lang).code, [])
-        start = (index * k) % max(1, len(rows))
-        out += [rows[(start + j) % len(rows)] for j in range(min(k, len(rows)))]
-    return out
+    policy: Policy  # the model the next stage samples or trains from
+    used: set[str]  # question ids never to select again: held out, or kept by an earlier iteration
+    kept: set[str] = field(default_factory=set)  # the current iteration's selected questions
+    trained: list[dict] = field(default_factory=list)  # Iter1's RL rows (with references), for the "seen" table
+    final_adapter: str | None = None  # the last GRPO adapter
 
 
 def _stage_config(config, policy: Policy, grpo_train: str, max_steps: int | None):
@@ -83,8 +83,6 @@ def _stage_config(config, policy: Policy, grpo_train: str, max_steps: int | None
 
 
 def _kept_ids(select_dir: Path) -> set[str]:
-    from kit.data.loaders import read_records
-
     ids = set()
     for split in ("train", "test"):
         path = select_dir / f"{split}.jsonl"
@@ -97,12 +95,82 @@ def _call(func, /, *args, **kwargs):
     return func(*args, **kwargs)
 
 
+def sft_policy(config, output_dir: Path) -> Policy:
+    """The model the iterations start from: the SFT stage's model or adapter, or ``model.name`` without SFT."""
+    if not config.pipeline.sft:
+        return Policy(config.model.name)
+    sft_dir = output_dir / "sft"
+    return Policy(str(sft_dir / "model")) if config.cold_start.full else Policy(config.model.name,
+                                                                                 str(sft_dir / "adapter"))
+
+
+def _sft_stage(config, folder: Path, exclude: set[str]) -> Stage:
+    def run() -> str:
+        # an interrupted SFT stage continues from its latest checkpoint, as GRPO does
+        summary = run_sft(config, folder, exclude=exclude, resume=sft_checkpoint(folder) is not None).summary
+        return f"{summary['steps']} steps, loss {summary['first_loss']:.3f} -> {summary['final_loss']:.3f}"
+
+    return Stage("sft", folder, run)
+
+
+def _iteration_stages(config, iter_dir: Path, it: int, state: PipelineState) -> list[Stage]:
+    """select, refs and GRPO of iteration ``it``, from ``state.policy``."""
+    select_dir, refs_dir, grpo_dir = iter_dir / "select", iter_dir / "refs", iter_dir / "grpo"
+
+    def select() -> str:
+        stats = run_select(config, select_dir, model_name=state.policy.model_name,
+                           adapter=state.policy.adapter, exclude=state.used).stats
+        return f"kept {stats['kept']} of {stats['questions']} questions"
+
+    def selected() -> None:
+        state.kept = _kept_ids(select_dir)
+        state.used |= state.kept
+        if not state.kept:
+            log.warning("iter%d: rejection sampling kept no question (every group all right or all wrong): "
+                        "no GRPO this iteration", it)
+
+    def nothing_kept() -> str | None:
+        return None if state.kept else "no question kept by select"
+
+    def refs() -> str:
+        stats = run_refs(config, select_dir, refs_dir, model_name=state.policy.model_name,
+                         adapter=state.policy.adapter).stats
+        return f"{stats['with_reference']} of {stats['questions']} with an English reference"
+
+    def grpo() -> str:
+        cfg = _stage_config(config, state.policy, str(refs_dir / "train.jsonl"), config.pipeline.grpo_steps)
+        # fast_inference starts a vLLM engine that only the end of its process frees: GRPO then runs in a
+        # child process, so the next stages start on an empty GPU
+        run = run_isolated if needs_own_process(cfg.model) else _call
+        result = run(run_grpo, cfg, output_dir=grpo_dir, resume=latest_checkpoint(grpo_dir) is not None,
+                     adapter=state.policy.adapter)
+        std = grpo_reward_std(grpo_dir)
+        return (f"{result.global_step} steps, mean within-group reward std {std:.3f}" if std is not None
+                else f"{result.global_step} steps")
+
+    def trained() -> None:
+        if it == 1:  # the RL rows with their English references, so the table measures CTA too
+            state.trained = [rec for _, rec in read_records(refs_dir / "train.jsonl")]
+        state.policy = Policy(state.policy.model_name, str(grpo_dir / "adapter"))
+        state.final_adapter = state.policy.adapter
+
+    name = f"iter{it}"
+    return [Stage(f"{name}/select", select_dir, select, then=selected),
+            Stage(f"{name}/refs", refs_dir, refs, skip=nothing_kept),
+            Stage(f"{name}/grpo", grpo_dir, grpo, skip=nothing_kept, then=trained)]
+
+
+def pipeline_stages(config, output_dir: Path, state: PipelineState, holdout_ids: set[str]) -> list[Stage]:
+    """The paper's procedure as a list: SFT (unless ``pipeline.sft`` is false), then select, refs and GRPO
+    for each of ``pipeline.iterations``."""
+    sft = [_sft_stage(config, output_dir / "sft", holdout_ids)] if config.pipeline.sft else []
+    return sft + [stage for it in range(1, config.pipeline.iterations + 1)
+                  for stage in _iteration_stages(config, output_dir / f"iter{it}", it, state)]
+
+
 def link_final(output_dir: Path, policy: Policy) -> Path | None:
     """``<output>/final`` -> the final adapter (or the SFT model folder when no GRPO ran): one path that always
     names the result. A relative link (a copy where links are not possible); None for a bare Hub model."""
-    import os
-    import shutil
-
     target = Path(policy.adapter) if policy.adapter else Path(policy.model_name)
     if not target.is_dir():
         log.warning("no local final model to point %s at (the final model is %s)", output_dir / "final",
@@ -122,35 +190,31 @@ def link_final(output_dir: Path, policy: Policy) -> Path | None:
 
 def run_pipeline(config, output_dir: str | Path) -> dict:
     """Run (or continue) the whole pipeline; returns the summary (also written to ``summary.json``)."""
-    from kit.train.progress import stage_log
-
     output_dir = Path(output_dir)
     with stage_log(output_dir, "pipeline"):
         return _run_pipeline(config, output_dir)
 
 
 def _before_after(config, output_dir: Path, summary: dict, holdout: list[dict], trained: list[dict],
-                  sft_policy: Policy, policy: Policy) -> None:
+                  sft: Policy, policy: Policy) -> None:
     """The cold-start and final policies on the held-out questions (and on the RL questions of the first
-    iteration, ``trained``) into ``summary``; each result is kept under eval/ and reused by a rerun."""
-    from kit.train.grpo import build_judge
-    from kit.train.progress import release_memory
-    from kit.train.summary import evaluate
-
+    iteration, ``trained``) into ``summary``. Each result is kept under eval/ with the policy it measured and
+    reused by a rerun while that policy is still the one to measure (not a DONE marker: a rerun with more
+    iterations has a new final policy)."""
     settings: PipelineSettings = config.pipeline
     tokens = settings.eval_max_new_tokens or config.grpo.max_completion_length
     judge = build_judge(config) if trained else None
     for split, rows in (("", holdout), ("trained_", trained)):
         if not rows or not settings.eval_per_lang:
             continue
-        for name, pol in ((f"{split}before", sft_policy), (f"{split}after", policy)):
+        for name, pol in ((f"{split}before", sft), (f"{split}after", policy)):
             path = output_dir / "eval" / f"{name}.json"
             if path.is_file() and json.loads(path.read_text())["policy"] == [pol.model_name, pol.adapter]:
                 summary[name] = json.loads(path.read_text())
                 continue
             log.info("evaluating %s on %d %s questions", name, len(rows), "RL" if split else "held-out")
-            result = evaluate(config, rows, model_name=pol.model_name, adapter=pol.adapter, n=settings.eval_n,
-                              max_new_tokens=tokens, judge=judge)
+            result = reward_means(config, rows, model_name=pol.model_name, adapter=pol.adapter, n=settings.eval_n,
+                                  max_new_tokens=tokens, judge=judge)
             result["policy"] = [pol.model_name, pol.adapter]
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -159,106 +223,26 @@ def _before_after(config, output_dir: Path, summary: dict, holdout: list[dict], 
 
 
 def _run_pipeline(config, output_dir: Path) -> dict:
-    from kit.train.config import save_config
-    from kit.train.progress import is_done, release_memory, write_marker
-    from kit.train.summary import grpo_reward_std, learning_curve
-
     save_config(config, output_dir)
-    from kit.train.grpo import checked_judge, judge_needs_model
-
     if not judge_needs_model(config):
         checked_judge(config)  # a dead judge server is found now, not after the SFT and sampling stages
     settings: PipelineSettings = config.pipeline
     holdout = held_out(config)
     holdout_ids = {r["id"] for r in holdout}
-    stages: list[dict] = []
+    start = sft_policy(config, output_dir)
+    state = PipelineState(policy=start, used=set(holdout_ids))
+    stages = run_stages(pipeline_stages(config, output_dir, state, holdout_ids))
 
-    # ---- cold-start SFT
-    policy = Policy(config.model.name)
-    if settings.sft:
-        sft_dir = output_dir / "sft"
-        if is_done(sft_dir):
-            stages.append({"name": "sft", "result": f"skipped (done): {sft_dir}"})
-        else:
-            from kit.train.sft import run_sft, sft_checkpoint
-
-            # an interrupted SFT stage continues from its latest checkpoint, as GRPO does
-            result = run_sft(config, sft_dir, exclude=holdout_ids, resume=sft_checkpoint(sft_dir) is not None)
-            release_memory()
-            stages.append({"name": "sft", "result": f"{result.summary['steps']} steps, loss "
-                           f"{result.summary['first_loss']:.3f} -> {result.summary['final_loss']:.3f}"})
-        policy = Policy(str(sft_dir / "model")) if config.cold_start.full else Policy(config.model.name,
-                                                                               str(sft_dir / "adapter"))
-    sft_policy = copy.copy(policy)
-
-    # ---- iterations: select, refs, GRPO
-    used = set(holdout_ids)
-    final_adapter = None
-    trained: list[dict] = []  # the RL questions of the first iteration, for the "seen" before/after
-    for it in range(1, settings.iterations + 1):
-        iter_dir = output_dir / f"iter{it}"
-        select_dir, refs_dir, grpo_dir = iter_dir / "select", iter_dir / "refs", iter_dir / "grpo"
-        if is_done(select_dir):
-            stages.append({"name": f"iter{it}/select", "result": "skipped (done)"})
-        else:
-            from kit.train.select import run_select
-
-            result = run_select(config, select_dir, model_name=policy.model_name, adapter=policy.adapter,
-                                exclude=used)
-            release_memory()
-            stages.append({"name": f"iter{it}/select",
-                           "result": f"kept {result.stats['kept']} of {result.stats['questions']} questions"})
-        kept = _kept_ids(select_dir)
-        used |= kept
-
-        if not kept:
-            log.warning("iter%d: rejection sampling kept no question (every group all right or all wrong): "
-                        "no GRPO this iteration", it)
-            stages.append({"name": f"iter{it}/grpo", "result": "skipped: no question kept by select"})
-            continue
-        if is_done(refs_dir):
-            stages.append({"name": f"iter{it}/refs", "result": "skipped (done)"})
-        else:
-            from kit.train.refs import run_refs
-
-            result = run_refs(config, select_dir, refs_dir, model_name=policy.model_name, adapter=policy.adapter)
-            release_memory()
-            stages.append({"name": f"iter{it}/refs", "result": f"{result.stats['with_reference']} of "
-                           f"{result.stats['questions']} with an English reference"})
-        if is_done(grpo_dir):
-            stages.append({"name": f"iter{it}/grpo", "result": "skipped (done)"})
-        else:
-            from kit.train.grpo import run_grpo
-            from kit.train.progress import latest_checkpoint, needs_own_process, run_isolated
-
-            cfg = _stage_config(config, policy, str(refs_dir / "train.jsonl"), settings.grpo_steps)
-            # fast_inference starts a vLLM engine that only the end of its process frees: GRPO then runs in a
-            # child process, so the next stages start on an empty GPU
-            run = run_isolated if needs_own_process(cfg.model) else _call
-            result = run(run_grpo, cfg, output_dir=grpo_dir, resume=latest_checkpoint(grpo_dir) is not None,
-                         adapter=policy.adapter)
-            release_memory()
-            write_marker(grpo_dir)
-            std = grpo_reward_std(grpo_dir)
-            stages.append({"name": f"iter{it}/grpo", "result": f"{result.global_step} steps, mean within-group "
-                           f"reward std {std:.3f}" if std is not None else f"{result.global_step} steps"})
-        if it == 1:  # the RL rows with their English references, so the table measures CTA too
-            from kit.data.loaders import read_records
-
-            trained = [rec for _, rec in read_records(refs_dir / "train.jsonl")]
-        policy = Policy(policy.model_name, str(grpo_dir / "adapter"))
-        final_adapter = policy.adapter
-
+    policy = state.policy
     final = link_final(output_dir, policy)
-    # ---- before / after on held-out questions
+    grpo_dirs = [output_dir / f"iter{i}" / "grpo" for i in range(1, settings.iterations + 1)]
     summary: dict = {"stages": stages, "final": str(final) if final else None,
-                     "final_model": policy.model_name, "final_adapter": final_adapter,
-                     "sft_model": sft_policy.model_name, "sft_adapter": sft_policy.adapter,
+                     "final_model": policy.model_name, "final_adapter": state.final_adapter,
+                     "sft_model": start.model_name, "sft_adapter": start.adapter,
                      "eval_n": settings.eval_n, "held_out": len(holdout),
-                     "grpo_reward_std": {f"iter{i}": grpo_reward_std(output_dir / f"iter{i}" / "grpo")
-                                         for i in range(1, settings.iterations + 1)},
-                     "learning_curve": learning_curve([output_dir / f"iter{i}" / "grpo"
-                                                       for i in range(1, settings.iterations + 1)])}
-    _before_after(config, output_dir, summary, holdout, trained if final_adapter else [], sft_policy, policy)
+                     "grpo_reward_std": {path.parent.name: grpo_reward_std(path) for path in grpo_dirs},
+                     "learning_curve": learning_curve(grpo_dirs)}
+    _before_after(config, output_dir, summary, holdout, state.trained if state.final_adapter else [], start,
+                  policy)
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     return summary

@@ -16,31 +16,18 @@ import functools
 import json
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from kit.data.loaders import read_records, write_rows
+from kit.generation import progress_bar
+from kit.rewards.parsing import split_thinking
+from kit.train import rollout
+from kit.train.config import save_config, section_dict
+from kit.train.settings import RefsSettings
+from kit.train.stages import ProgressLog, batches, clear_marker, stage_log, write_marker
+
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RefsSettings:
-    schedule: list[int] = field(default_factory=lambda: [1, 8, 16, 32])  # rollouts per round (the paper's)
-    temperature: float = 0.9
-    top_p: float = 0.95
-    max_new_tokens: int = 1024
-    batch_size: int = 8
-    seed: int = 0
-
-    def __post_init__(self):
-        if isinstance(self.schedule, int):
-            self.schedule = [self.schedule]
-        if not self.schedule or any(int(n) < 1 for n in self.schedule):
-            raise ValueError(f"refs.schedule must be a non-empty list of positive rollout counts "
-                             f"(got {self.schedule}; paper: [1, 8, 16, 32])")
-        if int(self.max_new_tokens) < 1 or int(self.batch_size) < 1:
-            raise ValueError("refs.max_new_tokens and refs.batch_size must be >= 1")
-        if not self.temperature > 0 or not 0 < self.top_p <= 1:
-            raise ValueError("refs.temperature must be > 0 and refs.top_p in (0, 1]")
 
 
 @dataclass
@@ -54,15 +41,10 @@ def find_references(policy, rows: list[dict], config, attempts) -> tuple[dict[st
     """``({row id: English thinking}, rows resolved per round)`` following ``config.refs.schedule``.
 
     ``policy()`` returns ``(model, tokenizer)`` (called only when there is something to sample); ``attempts``
-    is the :class:`~kit.train.progress.ProgressLog` of finished ``(round, question)`` attempts, appended batch
+    is the :class:`~kit.train.stages.ProgressLog` of finished ``(round, question)`` attempts, appended batch
     by batch, so a rerun continues in the round and batch where the last run stopped. Each round asks only
     the questions no earlier round resolved.
     """
-    from kit.generation import progress_bar
-    from kit.rewards.parsing import split_thinking
-    from kit.train.progress import batches
-    from kit.train.select import is_good, rollouts, score
-
     settings: RefsSettings = config.refs
     pending = [r for r in rows if (r.get("en_question") or "").strip()]
     found: dict[str, str] = {}
@@ -76,14 +58,15 @@ def find_references(policy, rows: list[dict], config, attempts) -> tuple[dict[st
                  len(pending), n, len(pending) - sum(len(b) for _, b in todo))
         for index, batch in progress_bar(todo, True, total_prompts=sum(len(b) for _, b in todo), n=int(n)):
             model, tokenizer = policy()
-            texts = rollouts(model, tokenizer, [(r["en_question"], "en") for r in batch], n=int(n),
-                             temperature=settings.temperature, top_p=settings.top_p,
-                             max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size,
-                             seed=settings.seed + 1000 * round_no + index, progress=False, section="refs")
+            texts = rollout.sample_questions(
+                model, tokenizer, [(r["en_question"], "en") for r in batch], n=int(n),
+                temperature=settings.temperature, top_p=settings.top_p, max_new_tokens=settings.max_new_tokens,
+                batch_size=settings.batch_size, seed=settings.seed + 1000 * round_no + index, progress=False,
+                section="refs")
             records = []
             for row, completions in zip(batch, texts):
-                breakdowns = score(completions, {**row, "en_reference": ""}, config, lang="en")
-                good = [c for c, b in zip(completions, breakdowns) if is_good(b)]
+                breakdowns = rollout.score_row(completions, {**row, "en_reference": ""}, config, lang="en")
+                good = [c for c, b in zip(completions, breakdowns) if rollout.is_good(b)]
                 # one of the good answers at random, seeded per question so a resumed run picks the same
                 pick = random.Random(f"{settings.seed}:{round_no}:{row['id']}").choice(good) if good else None
                 records.append({"key": f"{round_no}:{row['id']}", "round": round_no, "id": row["id"],
@@ -105,9 +88,6 @@ def find_references(policy, rows: list[dict], config, attempts) -> tuple[dict[st
 def run_refs(config, select_dir: str | Path, output_dir: str | Path, *, model_name: str | None = None,
              adapter: str | None = None) -> RefsResult:
     """Add ``en_reference`` to the select stage's rows in ``select_dir``; write them into ``output_dir``."""
-    from kit.train.config import save_config
-    from kit.train.progress import clear_marker, stage_log
-
     output_dir = Path(output_dir)
     with stage_log(output_dir, "refs"):
         clear_marker(output_dir)
@@ -116,11 +96,6 @@ def run_refs(config, select_dir: str | Path, output_dir: str | Path, *, model_na
 
 
 def _run_refs(config, select_dir: Path, output_dir: Path, model_name, adapter) -> RefsResult:
-    from kit.data.loaders import read_records, write_rows
-    from kit.train.config import section_dict
-    from kit.train.progress import ProgressLog, write_marker
-    from kit.train.select import load_policy
-
     splits = {}
     for split in ("train", "test"):
         path = select_dir / f"{split}.jsonl"
@@ -133,7 +108,7 @@ def _run_refs(config, select_dir: Path, output_dir: Path, model_name, adapter) -
         "model": model_name or config.model.name, "adapter": adapter, **section_dict(config, "refs"),
         "load_in_4bit": getattr(config.select, "load_in_4bit", None), "reward": section_dict(config, "reward")},
         key="key")
-    policy = functools.cache(lambda: load_policy(config, model_name, adapter))
+    policy = functools.cache(lambda: rollout.load_policy(config, model_name, adapter))
     found, per_round = find_references(policy, rows, config, attempts)
     for split, split_rows in splits.items():
         for row in split_rows:

@@ -34,7 +34,6 @@ stage trains on), ``stats.json``, ``config.yaml``, ``select.log`` and, last, the
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import random
@@ -42,39 +41,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit.data.contamination import check_contamination
-from kit.train.progress import write_marker
+from kit.data.loaders import cap_per_lang, load_rows, write_rows
+from kit.generation import progress_bar
+from kit.prompts import build_messages
+from kit.train import rollout
+from kit.train.config import save_config, section_dict
+from kit.train.settings import SelectSettings
+from kit.train.stages import ProgressLog, batches, clear_marker, stage_log, write_marker
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SelectSettings:
-    n: int = 8  # rollouts per question (the paper's)
-    temperature: float = 0.9
-    top_p: float = 0.95
-    max_new_tokens: int = 1024  # the real model needs far more for hard questions; raise on a big GPU
-    max_per_lang: int = 3000  # the paper's cap: a seeded random sample of the qualifying questions
-    # Fill a language short of max_per_lang as the authors did for ja/ko (module docstring). Off by default
-    # (a group the model never gets right gives GRPO no signal); the GPU presets turn it on, as the paper.
-    top_up: bool = False
-    test_size: int = 64  # kept questions held out to test.jsonl, a seeded random draw (the paper: 64)
-    limit_per_lang: int | None = None  # questions tried per language (None = all)
-    batch_size: int = 8  # prompts per generate() call
-    seed: int = 0
-    # Sampling stages (select, refs, the pipeline's before/after) load the model in 4-bit when this is true;
-    # None follows model.load_in_4bit. false is ~3x faster on CPU (bitsandbytes' CPU 4-bit path is slow).
-    load_in_4bit: bool | None = None
-
-    def __post_init__(self):
-        if int(self.n) < 2:
-            raise ValueError(f"select.n must be >= 2 so that 0 < #good < n can hold (got {self.n}; paper: 8)")
-        for key in ("max_new_tokens", "max_per_lang", "batch_size"):
-            if int(getattr(self, key)) < 1:
-                raise ValueError(f"select.{key} must be >= 1 (got {getattr(self, key)})")
-        if int(self.test_size) < 0:
-            raise ValueError(f"select.test_size must be >= 0 (got {self.test_size})")
-        if not self.temperature > 0 or not 0 < self.top_p <= 1:
-            raise ValueError("select.temperature must be > 0 and select.top_p in (0, 1] (paper: 0.9 and 0.95)")
 
 
 @dataclass
@@ -83,11 +58,6 @@ class SelectResult:
     train_path: Path
     test_path: Path
     stats: dict
-
-
-def is_good(breakdown) -> bool:
-    """Well-formed, language-consistent and correct."""
-    return breakdown.format >= 1 and breakdown.lc >= 1 and breakdown.accuracy >= 1
 
 
 def keep_question(goods: list[bool]) -> bool:
@@ -131,62 +101,9 @@ def choose_per_lang(tiered: list[tuple[dict, int]], cap: int, top_up: bool, seed
     return kept
 
 
-# ------------------------------------------------------------------------- shared by select/refs/summary
-
-
-def load_policy(config, model_name: str | None = None, adapter: str | None = None):
-    """The current model for sampling: ``model_name`` (default ``config.model.name``) + optional adapter.
-
-    Always without ``fast_inference``: these stages sample with HF ``generate``, and a vLLM engine started
-    by the load would sit idle holding its share of the GPU (and cannot be freed in-process)."""
-    from kit.models import load_model
-
-    quantized = getattr(config.select, "load_in_4bit", None)
-    cfg = dataclasses.replace(config.model, name=model_name or config.model.name, gradient_checkpointing=False,
-                              load_in_4bit=config.model.load_in_4bit if quantized is None else quantized,
-                              fast_inference=False)
-    return load_model(cfg, adapter=adapter, trainable=False)
-
-
-def rollouts(model, tokenizer, questions: list[tuple[str, str]], *, n: int, temperature: float, top_p: float,
-             max_new_tokens: int, batch_size: int, seed: int | None, control: bool = False, progress: bool = True,
-             section: str | None = None) -> list[list[str]]:
-    """``n`` completions for each ``(question, lang)``, prompts rendered by :mod:`kit.prompts`.
-
-    ``section`` (``select``, ``refs``, ...) names the config keys an out-of-memory error advises lowering."""
-    from kit.generation import SamplingParams, sample
-    from kit.prompts import render_prompt
-
-    prompts = [render_prompt(tokenizer, q, lang, control=control) for q, lang in questions]
-    params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed)
-    return sample(model, tokenizer, prompts, params, batch_size=batch_size, progress=progress,
-                  oom_names=_SAMPLING_KEYS.get(section))
-
-
-# The config keys behind each stage's sampling knobs, for the out-of-memory advice.
-_SAMPLING_KEYS = {
-    "select": {"batch_size": "select.batch_size", "n": "select.n", "max_new_tokens": "select.max_new_tokens"},
-    "refs": {"batch_size": "refs.batch_size", "n": "refs.schedule", "max_new_tokens": "refs.max_new_tokens"},
-    "pipeline": {"batch_size": "select.batch_size", "n": "pipeline.eval_n",
-                 "max_new_tokens": "pipeline.eval_max_new_tokens"},
-}
-
-
-def score(completions: list[str], row: dict, config, *, lang: str | None = None, answer: str | None = None,
-          judge=None):
-    from kit.rewards.mthinker import RewardConfig, score_completions
-
-    reward_cfg = config.reward if isinstance(config.reward, RewardConfig) else RewardConfig(**(config.reward or {}))
-    return score_completions(completions, lang=lang or row["lang"], answer=answer or row["answer"],
-                             en_question=row.get("en_question"), en_reference=row.get("en_reference"),
-                             config=reward_cfg, judge=judge)
-
-
 def question_pool(config, limit_per_lang: int | None, exclude: set[str] = frozenset()) -> list[dict]:
     """The questions of ``data.train`` in ``data.langs`` minus ``exclude`` ids, the first ``limit_per_lang`` of
     each language."""
-    from kit.data.loaders import cap_per_lang, load_rows
-
     rows = load_rows(config.data.train, langs=list(config.data.langs))
     return cap_per_lang([r for r in rows if r["id"] not in exclude], limit_per_lang)
 
@@ -205,9 +122,6 @@ def split_test(kept: list[dict], test_size: int, seed: int = 0) -> tuple[list[di
 def run_select(config, output_dir: str | Path, *, model_name: str | None = None, adapter: str | None = None,
                exclude: set[str] = frozenset()) -> SelectResult:
     """Rejection sampling with the model ``model_name`` (+ ``adapter``) on ``data.train`` minus ``exclude`` ids."""
-    from kit.train.config import save_config
-    from kit.train.progress import clear_marker, stage_log
-
     output_dir = Path(output_dir)
     with stage_log(output_dir, "select"):
         clear_marker(output_dir)
@@ -216,12 +130,6 @@ def run_select(config, output_dir: str | Path, *, model_name: str | None = None,
 
 
 def _run_select(config, output_dir: Path, model_name, adapter, exclude: set[str]) -> SelectResult:
-    from kit.data.loaders import write_rows
-    from kit.generation import progress_bar
-    from kit.prompts import build_messages
-    from kit.train.config import section_dict
-    from kit.train.progress import ProgressLog, batches
-
     settings: SelectSettings = config.select
     pool = question_pool(config, settings.limit_per_lang, exclude)
     if not pool:
@@ -239,16 +147,16 @@ def _run_select(config, output_dir: Path, model_name, adapter, exclude: set[str]
     log.info("select: %d questions x %d rollouts (temperature %s, top_p %s); %d already sampled", len(pool),
              settings.n, settings.temperature, settings.top_p, len(pool) - sum(len(b) for _, b in todo))
     if todo:
-        model, tokenizer = load_policy(config, model_name, adapter)
+        model, tokenizer = rollout.load_policy(config, model_name, adapter)
         for index, batch in progress_bar(todo, True, total_prompts=sum(len(b) for _, b in todo), n=settings.n):
-            texts = rollouts(model, tokenizer, [(r["question"], r["lang"]) for r in batch], n=settings.n,
-                             temperature=settings.temperature, top_p=settings.top_p,
-                             max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size,
-                             seed=settings.seed + index, control=config.data.control, progress=False,
-                             section="select")
-            breakdowns = [score(completions, row, config) for row, completions in zip(batch, texts)]
+            texts = rollout.sample_questions(
+                model, tokenizer, [(r["question"], r["lang"]) for r in batch], n=settings.n,
+                temperature=settings.temperature, top_p=settings.top_p, max_new_tokens=settings.max_new_tokens,
+                batch_size=settings.batch_size, seed=settings.seed + index, control=config.data.control,
+                progress=False, section="select")
+            breakdowns = [rollout.score_row(completions, row, config) for row, completions in zip(batch, texts)]
             done.append([{"id": row["id"], "lang": row["lang"], "answer": row["answer"], "completions": completions,
-                          "good": [is_good(b) for b in scores], "correct": [b.accuracy >= 1 for b in scores]}
+                          "good": [rollout.is_good(b) for b in scores], "correct": [b.accuracy >= 1 for b in scores]}
                          for row, completions, scores in zip(batch, texts, breakdowns)])
     stats: dict = {}
     tiered = []

@@ -20,8 +20,22 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit import models
 from kit.data.contamination import check_contamination
-from kit.train.progress import checkpoint_step, latest_checkpoint, resume_checkpoint
+from kit.data.loaders import cap_per_lang, load_rows
+from kit.data.sft_data import load_traces
+from kit.data.traces import synthetic_traces
+from kit.oom import describe_oom, is_oom_error, model_memory_settings
+from kit.prompts import render_prompt
+from kit.train.config import save_config
+from kit.train.stages import (
+    checkpoint_step,
+    clear_marker,
+    latest_checkpoint,
+    resume_checkpoint,
+    stage_log,
+    write_marker,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +53,6 @@ def load_sft_traces(config, exclude: set[str] = frozenset()) -> list[dict]:
     settings = config.cold_start
     langs = list(config.data.langs)
     if settings.traces == "synthetic":
-        from kit.data.loaders import cap_per_lang, load_rows
-        from kit.data.traces import synthetic_traces
-
         rows = load_rows(config.data.train, langs=langs)
         trained = cap_per_lang([r for r in rows if r["id"] not in exclude], settings.limit_per_lang)
         # English traces cover the held-out questions' problems too (never their own text): the answer skill
@@ -49,8 +60,6 @@ def load_sft_traces(config, exclude: set[str] = frozenset()) -> list[dict]:
         return synthetic_traces(trained, english_rows=english, head_chars=settings.head_chars,
                                 drift_rate=settings.drift_rate, copies=settings.traces_per_question,
                                 seed=config.sft.seed)
-    from kit.data.sft_data import load_traces
-
     traces = load_traces(settings.traces, langs=langs + (["en"] if settings.english_traces else []),
                          limit_per_lang=settings.limit_per_lang)
     return [t for t in traces if t["id"] not in exclude]
@@ -68,8 +77,6 @@ def tokenize_traces(traces: list[dict], tokenizer, max_length: int, control: boo
     a cutoff far below the paper's 16384 would train on the short minority only.
     """
     from datasets import Dataset
-
-    from kit.prompts import render_prompt
 
     examples, lengths = [], []
     for trace in traces:
@@ -99,8 +106,6 @@ def tokenize_traces(traces: list[dict], tokenizer, max_length: int, control: boo
 
 def memory_settings(config) -> dict:
     """The SFT settings that decide GPU memory, named as config keys (for the out-of-memory advice)."""
-    from kit.oom import model_memory_settings
-
     keys = ("per_device_train_batch_size", "gradient_accumulation_steps", "max_length")
     return {**{f"sft.{k}": getattr(config.sft, k) for k in keys}, "cold_start.full": config.cold_start.full,
             **model_memory_settings(config.model)}
@@ -117,9 +122,6 @@ def sft_checkpoint(output_dir: str | Path) -> Path | None:
 def run_sft(config, output_dir: str | Path, *, adapter: str | None = None, exclude: set[str] = frozenset(),
             resume: bool = False) -> SFTResult:
     """Cold-start SFT; see the module docstring for what is written where."""
-    from kit.train.config import save_config
-    from kit.train.progress import clear_marker, stage_log
-
     output_dir = Path(output_dir)
     resumed_from = resume_checkpoint(output_dir / CHECKPOINTS, resume, output=output_dir)
     with stage_log(output_dir, "sft"):
@@ -130,22 +132,18 @@ def run_sft(config, output_dir: str | Path, *, adapter: str | None = None, exclu
 
 def _run_sft(config, output_dir: Path, adapter: str | None, exclude: set[str],
              resumed_from: Path | None) -> SFTResult:
-    from kit.models import load_full, load_model, record_base
-    from kit.oom import describe_oom, is_oom_error
-    from kit.train.progress import write_marker
-
     settings = config.cold_start
     traces = load_sft_traces(config, exclude)
     log.info("SFT: %d traces (%s)", len(traces), settings.traces)
     check_contamination(traces, stage="sft", source=str(settings.traces), allow=config.data.allow_benchmark_overlap)
 
     if settings.full:
-        model, tokenizer = load_full(config.model)
+        model, tokenizer = models.load_full(config.model)
     else:
-        model, tokenizer = load_model(config.model, adapter=adapter, trainable=True)
+        model, tokenizer = models.load_model(config.model, adapter=adapter, trainable=True)
     from trl import SFTTrainer
 
-    from kit.train.callbacks import MetricsLogger
+    from kit.train.callbacks import MetricsLogger, quiet_progress
 
     dataset, dropped = tokenize_traces(traces, tokenizer, min(config.sft.max_length, config.model.max_seq_length),
                                        control=config.data.control)
@@ -156,9 +154,7 @@ def _run_sft(config, output_dir: Path, adapter: str | None, exclude: set[str],
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                          callbacks=[MetricsLogger(output_dir / "metrics.jsonl",
                                                   resumed_at=checkpoint_step(resumed_from))])
-    from kit.train.grpo import _quiet_progress
-
-    _quiet_progress(trainer, "SFT steps")  # a progress bar and MetricsLogger's readable lines, not raw log dicts
+    quiet_progress(trainer, "SFT steps")  # a progress bar and MetricsLogger's readable lines, not raw log dicts
     if resumed_from:
         log.info("SFT: resuming from %s", resumed_from)
     try:
@@ -171,7 +167,7 @@ def _run_sft(config, output_dir: Path, adapter: str | None, exclude: set[str],
     trainer.save_model(str(adapter_dir))
     tokenizer.save_pretrained(str(adapter_dir))
     if not settings.full:
-        record_base(adapter_dir, config.model.name)
+        models.record_base(adapter_dir, config.model.name)
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     summary = {"examples": len(dataset), "dropped_too_long": dropped, "steps": trainer.state.global_step, "first_loss": losses[0] if losses else None,
                "final_loss": losses[-1] if losses else None, "adapter": str(adapter_dir),

@@ -1,33 +1,53 @@
-"""Before/after evaluation of the pipeline: reward components on held-out questions, and the final table.
+"""The pipeline's before/after: the held-out questions, a policy's reward components on them, and the final
+table (``mthinker pipeline`` prints it). Not a benchmark evaluation (that is :mod:`kit.eval`): a quick look, in
+training's own terms, at what the iterations changed.
 
-The same reward functions as training (:func:`kit.train.select.score` -> :mod:`kit.rewards`) score ``n``
-sampled completions per question (CTA with the run's judge where a row has an English reference), once with the SFT model and once with the final adapters.
+The same reward functions as training (:func:`kit.train.rollout.score_row` -> :mod:`kit.rewards`) score ``n``
+sampled completions per question (CTA with the run's judge where a row has an English reference), once with
+the SFT model and once with the final adapters.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
-from pathlib import Path
 
+from kit.data.loaders import load_rows
+from kit.languages import get_language
+from kit.train import rollout
 from kit.train.grpo import REWARD_KEYS
 
 
-def evaluate(config, rows: list[dict], *, model_name: str | None, adapter: str | None, n: int,
-             max_new_tokens: int, seed: int = 0, batch_size: int | None = None, judge=None) -> dict:
-    """Mean of each reward component over ``n`` samples per row, and the mean within-question reward std
-    (``batch_size``: prompts per generate call, default ``select.batch_size``)."""
-    from kit.train.select import load_policy, rollouts, score
+def held_out(config) -> list[dict]:
+    """``pipeline.eval_per_lang`` questions per language, never trained or selected on. Language i of
+    ``data.langs`` holds out rows i*k .. i*k+k-1 of its file order, so on a parallel dataset (the bundled
+    slice) each held-out problem is one the other languages train on."""
+    per_lang: dict[str, list[dict]] = {}
+    for row in load_rows(config.data.train, langs=list(config.data.langs)):
+        per_lang.setdefault(row["lang"], []).append(row)
+    k = config.pipeline.eval_per_lang
+    out = []
+    for index, lang in enumerate(config.data.langs):  # each language holds out a different stretch of problems
+        rows = per_lang.get(get_language(lang).code, [])
+        start = (index * k) % max(1, len(rows))
+        out += [rows[(start + j) % len(rows)] for j in range(min(k, len(rows)))]
+    return out
 
-    model, tokenizer = load_policy(config, model_name, adapter)
-    texts = rollouts(model, tokenizer, [(r["question"], r["lang"]) for r in rows], n=n, temperature=0.9,
-                     top_p=0.95, max_new_tokens=max_new_tokens, batch_size=batch_size or config.select.batch_size,
-                     seed=seed, control=config.data.control, section="pipeline")
+
+def reward_means(config, rows: list[dict], *, model_name: str | None, adapter: str | None, n: int,
+                 max_new_tokens: int, seed: int = 0, batch_size: int | None = None, judge=None) -> dict:
+    """Mean of each reward component over ``n`` samples per row of the policy ``model_name`` + ``adapter``,
+    overall and per language, and the mean within-question reward std (``batch_size``: prompts per generate
+    call, default ``select.batch_size``)."""
+    model, tokenizer = rollout.load_policy(config, model_name, adapter)
+    texts = rollout.sample_questions(
+        model, tokenizer, [(r["question"], r["lang"]) for r in rows], n=n, temperature=0.9, top_p=0.95,
+        max_new_tokens=max_new_tokens, batch_size=batch_size or config.select.batch_size, seed=seed,
+        control=config.data.control, section="pipeline")
     samples: dict[str, list[dict]] = {}  # lang -> the breakdowns of its samples
     stds = []
     for row, completions in zip(rows, texts):
-        breakdowns = [b.as_dict() for b in score(completions, row, config, judge=judge)]
+        breakdowns = [b.as_dict() for b in rollout.score_row(completions, row, config, judge=judge)]
         stds.append(statistics.pstdev([b["reward"] for b in breakdowns]))
         samples.setdefault(row["lang"], []).extend(breakdowns)
     every = [b for group in samples.values() for b in group]
@@ -43,46 +63,6 @@ def _means(breakdowns: list[dict]) -> dict[str, float]:
     means = {key: sum(b[key] for b in breakdowns) / count for key in REWARD_KEYS}
     means["lc_and_accuracy"] = sum(b["lc"] >= 1 and b["accuracy"] >= 1 for b in breakdowns) / count
     return means
-
-
-def _metric_entries(grpo_dir: str | Path) -> list[dict]:
-    """The GRPO stage's logged steps (``metrics.jsonl``; a line cut by a kill is skipped)."""
-    path = Path(grpo_dir) / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    entries = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            entries.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return entries
-
-
-def grpo_reward_std(grpo_dir: str | Path) -> float | None:
-    """Mean within-group reward std over the logged GRPO steps (TRL's ``reward_std``): GRPO's signal."""
-    values = [float(e["reward_std"]) for e in _metric_entries(grpo_dir) if "reward_std" in e]
-    return sum(values) / len(values) if values else None
-
-
-# learning-curve field <- TRL's log key (the rollouts of that step, i.e. the RL questions, not held-out ones)
-CURVE_KEYS = {"reward": "reward", "reward_std": "reward_std", "lc": "rewards/lc/mean",
-              "accuracy": "rewards/accuracy/mean", "format": "rewards/format/mean"}
-
-
-def learning_curve(grpo_dirs: list[str | Path]) -> list[dict]:
-    """One point per logged GRPO step over the iterations in order: ``{iteration, step, reward, reward_std,
-    lc, accuracy, format}``, ``step`` counted across iterations (Iter2's first step follows Iter1's last)."""
-    curve: list[dict] = []
-    for iteration, grpo_dir in enumerate(grpo_dirs, start=1):
-        offset = curve[-1]["step"] if curve else 0
-        for entry in _metric_entries(grpo_dir):
-            if "reward" not in entry:  # the trainer's closing summary line
-                continue
-            point = {"iteration": iteration, "step": offset + int(entry["step"])}
-            point.update({name: float(entry[key]) for name, key in CURVE_KEYS.items() if key in entry})
-            curve.append(point)
-    return curve
 
 
 def print_summary(summary: dict, console=None) -> None:

@@ -1,12 +1,15 @@
-"""What every stage shares about its output folder: the ``DONE`` marker, the stage's log file, resumable
-progress logs for the sampling stages, and freeing the model between stages.
+"""What every stage shares (SFT, select, refs, GRPO, each also a command of its own), and the loop that runs
+a list of them (the pipeline).
 
-- ``DONE`` is written last, only when a stage finished; the pipeline skips a stage whose folder has it.
-- :func:`resume_checkpoint` picks the trainer checkpoint a training stage (SFT, GRPO) continues from.
-- :func:`stage_log` copies the kit's log lines into ``<output>/<stage>.log`` while the stage runs.
+- A stage's output folder: ``DONE`` is written last, only when a stage finished, holding the one line the
+  pipeline recorded for it; :func:`stage_log` copies the kit's log lines into ``<output>/<stage>.log`` while
+  the stage runs; :func:`resume_checkpoint` picks the trainer checkpoint a training stage continues from.
 - :class:`ProgressLog` is an append-only JSONL of finished work: select and refs append each batch as soon as
   it is scored, so a crash or a kill loses at most the batch in flight, and a rerun skips what is logged.
   Its ``fingerprint`` (model, sampling settings) is stored beside it; a rerun with other settings starts over.
+- :class:`Stage` (name, folder, run) and :func:`run_stages`: run each stage or skip it when its folder is
+  done, free the model it left behind, record its result line. :func:`run_isolated` runs a stage whose GPU
+  memory only the end of a process frees (a vLLM engine).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from kit.data.loaders import write_rows
@@ -28,12 +33,19 @@ DONE = "DONE"
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
-def write_marker(output_dir: str | Path) -> None:
-    (Path(output_dir) / DONE).write_text("ok\n")
+def write_marker(output_dir: str | Path, result: str = "ok") -> None:
+    """The stage in ``output_dir`` finished; ``result``: its one-line outcome, read back by :func:`recorded`."""
+    (Path(output_dir) / DONE).write_text(result + "\n", encoding="utf-8")
 
 
 def is_done(output_dir: str | Path) -> bool:
     return (Path(output_dir) / DONE).is_file()
+
+
+def recorded(output_dir: str | Path) -> str:
+    """The result line a finished stage's marker holds ("" when it holds none: a stage run as a command)."""
+    text = (Path(output_dir) / DONE).read_text(encoding="utf-8").strip()
+    return "" if text == "ok" else text
 
 
 def clear_marker(output_dir: str | Path) -> None:
@@ -210,3 +222,42 @@ def needs_own_process(model_config, *, cuda: bool | None = None) -> bool:
 
         cuda = torch.cuda.is_available()
     return cuda
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass
+class Stage:
+    """One stage of a run: ``run()`` does the work in ``folder`` and returns its result line.
+
+    ``skip()`` says why the stage cannot run now (e.g. select kept no question for refs and GRPO), or None;
+    ``then()`` reads what later stages need from the finished folder, whether it ran now or before."""
+
+    name: str
+    folder: Path
+    run: Callable[[], str]
+    skip: Callable[[], str | None] = _nothing
+    then: Callable[[], None] = _nothing
+
+
+def run_stages(stages: Iterable[Stage]) -> list[dict]:
+    """Each stage in order: skipped when its folder is done (its recorded result read back), else run, marked
+    done, and its model freed. Returns ``[{name, result}]``; each result is also a log line."""
+    records = []
+    for stage in stages:
+        reason = stage.skip()
+        if reason is not None:
+            result = f"skipped: {reason}"
+        elif is_done(stage.folder):
+            result = f"skipped (done): {recorded(stage.folder) or stage.folder}"
+        else:
+            result = stage.run()
+            write_marker(stage.folder, result)
+            release_memory()
+        log.info("%s: %s", stage.name, result)
+        records.append({"name": stage.name, "result": result})
+        if reason is None:
+            stage.then()
+    return records
