@@ -92,3 +92,26 @@ def test_no_hand_written_enum_normalizer_is_left():
                  if path.name not in ("enums.py", "languages.py")
                  for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
     assert offenders == []
+
+
+def test_flags_bring_languages_in_once_and_name_the_flag():
+    from typer.testing import CliRunner
+
+    from kit.cli.main import app
+
+    runner = CliRunner()
+    bad = runner.invoke(app, ["reward", "--completion", "-", "--lang", "xx", "--answer", "1"], input="x")
+    assert bad.exit_code == 2 and "Invalid value for '--lang'" in bad.output and "unknown language code 'xx'" in bad.output
+    bad = runner.invoke(app, ["generate", "--bench", "mmath", "--langs", "ja,xx", "--output", "unused.jsonl"])
+    assert bad.exit_code == 2 and "Invalid value for '--langs'" in bad.output
+    ok = runner.invoke(app, ["lid", "这是一个中文句子，我们在这里讨论数学问题。", "--target", "zh-CN", "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert '"target": "zh"' in ok.output  # the alias entered as the registry's Language
+
+
+def test_config_languages_enter_as_registry_codes_and_errors_name_the_key():
+    from kit.train.config import ConfigError, load_config
+
+    assert load_config("tiny", overrides=["data.langs=JA,zh-CN,ja"]).data.langs == ["ja", "zh"]
+    with pytest.raises(ConfigError, match=r"'data\.langs'.*--set data\.langs.*unknown language code 'xx'"):
+        load_config("tiny", overrides=["data.langs=ja,xx"])
