@@ -13,7 +13,6 @@ import math
 import statistics
 
 from kit.data.loaders import load_rows
-from kit.languages import get_language
 from kit.train import rollout
 from kit.train.grpo import REWARD_KEYS
 
@@ -28,7 +27,7 @@ def held_out(config) -> list[dict]:
     k = config.pipeline.eval_per_lang
     out = []
     for index, lang in enumerate(config.data.langs):  # each language holds out a different stretch of problems
-        rows = per_lang.get(get_language(lang).code, [])
+        rows = per_lang.get(lang, [])  # data.langs holds registry codes, checked by the config
         start = (index * k) % max(1, len(rows))
         out += [rows[(start + j) % len(rows)] for j in range(min(k, len(rows)))]
     return out
