@@ -38,6 +38,24 @@ def test_divisibility_error_from_the_cli_before_loading_anything():
     assert "num_generations" in result.output and "divisible" in result.output
 
 
+def test_fewer_prompts_than_one_batch_is_refused_before_the_model_loads(tmp_path):
+    """TRL's sampler drops an incomplete generation batch: 1 prompt with 2 per batch would train 0 steps and
+    say nothing (a pipeline whose select kept too few questions)."""
+    from typer.testing import CliRunner
+
+    from kit.cli.main import app
+    from kit.data import load_rows, write_rows
+
+    train = tmp_path / "one.jsonl"
+    write_rows(load_rows("examples/data/polymath_low_slice.jsonl", langs=["ja"], limit_per_lang=1), train)
+    result = CliRunner().invoke(app, ["grpo", "--preset", "tiny", "--set", f"data.grpo_train={train}",
+                                      "--output", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert f"{train}: 1 usable prompt(s), fewer than one GRPO batch of 2" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out" / "adapter").exists()
+
+
 def test_summarize_reads_trl_log_keys():
     history = [{"rewards/reward/mean": -1.0, "rewards/format/mean": 0.0, "loss": 0.1},
                {"rewards/reward/mean": 0.0, "rewards/format/mean": 1.0}, {"train_runtime": 3.0}]

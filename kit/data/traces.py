@@ -12,8 +12,10 @@ A trace for a question in language L::
 (``head_chars=0``, the tiny preset: a fixed sentence of the thinking's language replaces the opening words.)
     answer:    <answer phrase of L> \\boxed{<gold>}          (in L either way, as the real model answers)
 
-Each question gets ``copies`` traces, each drifting with probability ``drift_rate`` (seeded), so the model
-learns a per-language *chance* of drifting rather than one memorized choice per question. Both kinds open
+Each question gets ``copies`` traces of which a ``drift_rate`` share drifts (stratified and seeded: with 5 copies
+at 0.8, four drift and one stays native), so the model learns a per-language *chance* of drifting rather than
+one memorized choice per question, and every question keeps a native trace that carries its answer in its own
+language (independent draws left 4 of 10 questions at 4 copies with none, and their native answers wrong). Both kinds open
 with the question's discourse word, so the choice of thinking language is made on the next token, right
 after one that names the question's language: a per-language choice that GRPO can move.
 
@@ -71,18 +73,26 @@ def synthetic_trace(question: str, lang: str, answer: str, *, head_chars: int = 
     return {"thinking": thinking, "answer": f"{language_of(lang).answer_phrase} \\boxed{{{answer}}}"}
 
 
+def _drifting_copies(key: str, copies: int, drift_rate: float) -> set[int]:
+    """Which of a question's ``copies`` drift: ``drift_rate * copies`` of them, the fraction rounded at random."""
+    rng = random.Random(key)
+    count = min(copies, int(drift_rate * copies + rng.random()))
+    return set(rng.sample(range(copies), count))
+
+
 def synthetic_traces(rows: list[dict], *, english_rows: list[dict] = (), head_chars: int = 40,
                      drift_rate: float = 0.0, copies: int = 1, seed: int = 0) -> list[dict]:
     """SFT records ``{id, lang, question, thinking, answer, drift}`` for question rows (:mod:`kit.data.loaders`).
 
-    ``copies`` traces per row, each thinking in English with probability ``drift_rate`` (rows without an English
-    version never drift); then one English trace per distinct ``en_question`` of ``english_rows`` (the pipeline
+    ``copies`` traces per row, ``drift_rate`` of them thinking in English (rows without an English version never
+    drift); then one English trace per distinct ``en_question`` of ``english_rows`` (the pipeline
     passes every row, held-out ones too: their English problem is trained, never their own text).
     """
     out = []
     for row in rows:
+        drifting = _drifting_copies(f"{seed}:{row['id']}", copies, drift_rate) if row.get("en_question") else set()
         for copy in range(copies):
-            drift = bool(row.get("en_question")) and random.Random(f"{seed}:{row['id']}:{copy}").random() < drift_rate
+            drift = copy in drifting
             trace = synthetic_trace(row["question"], row["lang"], row["answer"], head_chars=head_chars,
                                     think_in="en" if drift else None, think_question=row.get("en_question"))
             suffix = f"#{copy}" if copy else ""

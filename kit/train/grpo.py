@@ -64,6 +64,28 @@ def check_batch(settings, processes: int | None = None) -> None:
         raise ValueError(batch_fix(values, processes))
 
 
+def prompts_per_batch(values: dict, processes: int | None = None) -> int:
+    """Distinct prompts in one generation batch of the ``grpo`` section's ``values`` (as given, TRL's defaults
+    for the rest): TRL's sampler drops an incomplete batch, so a dataset with fewer prompts trains 0 steps."""
+    processes = processes or world_size()
+    completions = values.get("generation_batch_size") or (
+        int(values.get("per_device_train_batch_size", 8)) * processes
+        * int(values.get("steps_per_generation") or values.get("gradient_accumulation_steps", 1)))
+    return max(1, int(completions) // int(values.get("num_generations") or 8))
+
+
+def check_enough_prompts(config: Config, count: int) -> None:
+    """Refuse a GRPO dataset smaller than one generation batch (it would end at step 0, saying nothing)."""
+    need = prompts_per_batch(config.trl_values["grpo"])
+    if count < need:
+        raise ValueError(
+            f"{config.data.grpo_train or config.data.train}: {count} usable prompt(s), fewer than one GRPO batch "
+            f"of {need} (per_device_train_batch_size x gradient_accumulation_steps x processes / num_generations): "
+            "GRPO would train 0 steps. Select more "
+            "questions (a longer SFT, a larger select.n or select.limit_per_lang) or lower "
+            "grpo.per_device_train_batch_size")
+
+
 def check_lengths(config: Config) -> None:
     """Prompt + completion must fit the model's window (unsloth allocates for model.max_seq_length)."""
     need = config.data.max_prompt_length + config.grpo.max_completion_length
@@ -225,8 +247,8 @@ def _train(config: Config, output_dir: Path, resumed_from: Path | None, adapter:
            extra_callbacks: list | None) -> GRPOResult:
     import torch
 
-
     rows = load_training_rows(config)  # checked against the benchmarks before any model loads
+    check_enough_prompts(config, len(rows))
     # a server judge is checked before the model loads: a dead server costs seconds, not a model load
     judge = None if judge_needs_model(config) else checked_judge(config)
     # The model first: unsloth (when chosen) must be imported before transformers' trainer code.
@@ -236,6 +258,7 @@ def _train(config: Config, output_dir: Path, resumed_from: Path | None, adapter:
     if judge_needs_model(config):
         judge = checked_judge(config, model, tokenizer)
     dataset = build_dataset(rows, tokenizer, config.data.max_prompt_length)
+    check_enough_prompts(config, len(dataset))  # again: over-long prompts were dropped
     reward_funcs, weights = build_reward_functions(config.reward, judge)
     # built now: when unsloth was chosen, trl.GRPOConfig is its subclass since load_model imported it
     args = config.trainer_args("grpo", output_dir, cuda=torch.cuda.is_available(), reward_weights=weights)
