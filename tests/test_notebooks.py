@@ -24,10 +24,11 @@ REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
 NAMES = ["01_quickstart.ipynb", "02_grpo_colab_t4.ipynb", "03_eval.ipynb", "04_demo.ipynb"]
 
-# 01 in CI: two languages, three questions each (memorized by 120 SFT steps, so that select keeps some),
-# one iteration with one GRPO step: about 1.5 minutes of CPU (the full tiny preset: several minutes).
+# 01 in CI: two languages, three questions each with a format-only warm-up (no drift, one trace each: memorized
+# by 120 SFT steps, so that select keeps some), one iteration with one GRPO step: a short run of every stage.
 QUICKSTART_CI_OVERRIDES = [
     "data.langs=[ja,fr]", "cold_start.limit_per_lang=3", "sft.max_steps=120", "sft.per_device_train_batch_size=8",
+    "cold_start.drift_rate=0", "cold_start.traces_per_question=1",
     "sft.logging_steps=20", "select.limit_per_lang=3", "pipeline.iterations=1", "pipeline.grpo_steps=1",
     "pipeline.eval_per_lang=1", "pipeline.eval_n=2",
 ]

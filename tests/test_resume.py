@@ -100,7 +100,7 @@ def test_sft_killed_between_and_at_checkpoints_resumes_through_cli_and_pipeline(
     out = tmp_path / "run"
     sft_dir = out / "sft"
     env = {**os.environ, "MTHINKER_CACHE": os.environ["MTHINKER_CACHE"], "PYTHONUNBUFFERED": "1"}
-    settings = ["data.langs=[fr]", "cold_start.limit_per_lang=2", "sft.max_steps=16", "sft.save_steps=4",
+    settings = ["data.langs=[fr]", "cold_start.limit_per_lang=2", "cold_start.traces_per_question=1", "sft.max_steps=16", "sft.save_steps=4",
                 "sft.logging_steps=1", "pipeline.iterations=1", "pipeline.eval_per_lang=0", "select.limit_per_lang=2",
                 "pipeline.grpo_steps=2"]
     common = ["--preset", "tiny", *(a for item in settings for a in ("--set", item))]
