@@ -31,6 +31,7 @@ QUICKSTART_CI_OVERRIDES = [
     "cold_start.drift_rate=0", "cold_start.traces_per_question=1",
     "sft.logging_steps=20", "select.limit_per_lang=3", "pipeline.iterations=1", "pipeline.grpo_steps=1",
     "pipeline.eval_per_lang=1", "pipeline.eval_n=2",
+    "grpo.per_device_train_batch_size=4",  # one prompt per GRPO batch: select keeps few of its 6 questions
 ]
 
 

@@ -19,7 +19,8 @@ def test_lora_sft_changes_the_adapter(tiny_cache, tmp_path):
     assert lora_b and any(float(w.abs().sum()) > 0 for w in lora_b)  # PEFT initializes lora_B to zero
     assert (tmp_path / "sft" / "DONE").is_file() and (tmp_path / "sft" / "config.yaml").is_file()
     assert (tmp_path / "sft" / "metrics.jsonl").read_text().count("loss") >= 3
-    assert "SFT: 8 traces (synthetic)" in (tmp_path / "sft" / "sft.log").read_text()  # 4 + their English
+    # 4 questions x the preset's 5 traces (drifting or native) + their 4 English traces
+    assert "SFT: 24 traces (synthetic)" in (tmp_path / "sft" / "sft.log").read_text()
     assert (result.adapter_dir / "mthinker_base.json").is_file()  # the base, for merged exports
 
 
