@@ -109,7 +109,7 @@ def compare_shot(adapter: str, path: Path, question: dict | None = None) -> dict
             page.fill("#question textarea", row["question"])
             page.fill("#gold input, #gold textarea", row["answer"])
             page.fill("#temperature input[type=number]", "0")
-            page.fill("#max-tokens input[type=number]", "48")
+            page.fill("#max-tokens input[type=number]", "64")  # = the preset's completion length
             page.click("#submit")
             verdicts = {side: page.wait_for(f"document.querySelector('#{side} [data-state=final]')?.textContent",
                                             timeout_s=300) for side in ("verdict", "verdict-base")}

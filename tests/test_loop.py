@@ -12,22 +12,35 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-# the preset with a shorter GRPO (a few dozen steps) and fewer held-out samples: the direction, not the figure
-SHORT = ["pipeline.grpo_steps=40", "pipeline.eval_n=2"]
-RISE = 0.3  # the preset's full run rises by ~0.7 (docs/BENCHMARKS.md §5b); noise at this size is ~0.1
+from tests.support.chromium import find_chromium
+from tests.test_app_browser import NO_BROWSER, browser_required
+
+# the preset with a shorter GRPO (70 steps: the rollouts' LC is ~0.7 there) and fewer held-out samples:
+# the direction, not the figure
+SHORT = ["pipeline.grpo_steps=70", "pipeline.eval_n=2"]
+RISE = 0.3  # the preset's full run rises by ~0.7 (docs/BENCHMARKS.md §5); noise at this size is ~0.1
+
+pytestmark = pytest.mark.slow
 
 
-@pytest.mark.slow
-def test_the_lc_reward_makes_the_drifting_model_native_and_accuracy_alone_does_not(tiny_cache, tmp_path):
+@pytest.fixture(scope="module")
+def ablation(tiny_cache, tmp_path_factory):
+    """``mthinker ablate`` over mthinker and naive, one seed: (output folder, runs by variant)."""
     from kit.cli.main import app
 
+    out = tmp_path_factory.mktemp("ablate")
     args = ["ablate", "examples/configs/tiny.yaml", "--variants", "mthinker,naive", "--seeds", "1",
-            "--output", str(tmp_path)]
+            "--output", str(out)]
     for item in SHORT:
         args += ["--set", item]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    runs = {run["variant"]: run for run in json.loads((tmp_path / "ablation.json").read_text())["runs"]}
+    assert "| mthinker |" in result.output and "| naive |" in result.output  # the table is printed
+    return out, {run["variant"]: run for run in json.loads((out / "ablation.json").read_text())["runs"]}
+
+
+def test_the_lc_reward_makes_the_drifting_model_native_and_accuracy_alone_does_not(ablation):
+    _, runs = ablation
     mthinker, naive = runs["mthinker"], runs["naive"]
     assert mthinker["before"] == naive["before"]  # one cold start, shared by both variants
     assert mthinker["before"]["lc"] <= 0.35  # the warm-up drifts, as DeepSeek-R1-Distill does
@@ -36,3 +49,17 @@ def test_the_lc_reward_makes_the_drifting_model_native_and_accuracy_alone_does_n
     # the learning curve went with it: the GRPO rollouts' LC rose over the steps
     curve = [point["lc"] for point in mthinker["curve"]]
     assert sum(curve[-5:]) / 5 > sum(curve[:5]) / 5 + RISE / 2, curve
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(find_chromium() is None and not browser_required(), reason=NO_BROWSER)
+def test_the_demo_compares_the_drifting_cold_start_with_the_trained_adapter(ablation, tmp_path):
+    """Compare mode on a held-out question, greedy: the cold start (left) leaves the question's language, the
+    adapter (right) stays in it; the screenshot is the one the README shows (scripts/screenshot_app.py)."""
+    from scripts.screenshot_app import compare_shot
+
+    out, _ = ablation
+    verdicts = compare_shot(str(out / "seed0" / "mthinker" / "final"), tmp_path / "app_compare.png")
+    assert verdicts["trained"].startswith("Language consistent"), verdicts
+    assert verdicts["cold start"].startswith("Not language consistent"), verdicts
+    assert (tmp_path / "app_compare.png").stat().st_size > 20_000
