@@ -38,8 +38,22 @@ def test_variants_table_and_plot(tmp_path):
     assert [r["variant"] for r in rows] == ["cold start (SFT)", "mthinker", "naive"]
     assert rows[1]["lc"] == pytest.approx((0.95, 0.0707), abs=1e-3) and rows[0]["lc"] == (0.2, 0.0)
     text = markdown_table(rows, 2)
-    assert "| mthinker | 0.950 ± 0.071 | 0.100 ± 0.000 | 0.090 ± 0.000 |" in text
+    assert "| mthinker | 0.950 ± 0.071 | 0.100 ± 0.000 | 0.090 ± 0.000 | never (0/2 runs) |" in text
+    assert "| cold start (SFT) | 0.200 ± 0.000 | 0.100 ± 0.000 | 0.000 ± 0.000 | — |" in text
     assert plot_curves(runs, ["mthinker", "naive"], tmp_path / "a.png").stat().st_size > 5_000
+
+
+@pytest.mark.parametrize(("lcs", "window", "expected"), [
+    ([0.2, 0.9, 0.95, 0.9], 2, 3),   # the mean of steps 2-3 is the first to reach 0.9
+    ([0.95, 0.1, 0.95, 0.1], 2, None),  # single native steps between drifting ones never hold
+    ([1.0], 2, None),                # fewer steps than the window
+    ([0.5, 0.9], 1, 2),
+])
+def test_steps_to_lc_is_the_first_window_that_holds_the_target(lcs, window, expected):
+    from kit.train.ablate import steps_to_lc
+
+    curve = [{"step": i + 1, "lc": lc} for i, lc in enumerate(lcs)] + [{"step": 99, "reward": 1.0}]
+    assert steps_to_lc(curve, 0.9, window) == expected
 
 
 def test_ablate_rejects_an_unknown_variant_naming_the_flag():

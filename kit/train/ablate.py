@@ -7,7 +7,8 @@ held-out before/after) runs per variant. Writes into the output folder::
 
     seed<k>/<variant>/          one pipeline run each (summary.json with the before/after and learning curve)
     ablation.json               per run: the held-out after-GRPO metrics and the learning curve
-    ablation.md                 mean +- std over seeds of held-out LC, accuracy and LC&Acc per variant
+    ablation.md                 mean +- std over seeds of held-out LC, accuracy and LC&Acc per variant, and
+                                the GRPO steps until the rollouts' LC holds 0.9 (does a graded LC term get there sooner?)
     ablation.png                LC and reward of the GRPO rollouts against the step, one line per variant
 
 Rerunning continues: finished stages are skipped like the pipeline's.
@@ -33,6 +34,7 @@ VARIANTS: dict[str, tuple[RewardVariant, bool]] = {
 }
 TABLE_METRICS = (("lc", "held-out LC"), ("accuracy", "accuracy"), ("lc_and_accuracy", "LC&Acc"))
 SHARED_STAGES = ("sft", "iter1/select", "iter1/refs")  # independent of the reward variant
+LC_TARGET, LC_WINDOW = 0.9, 10  # "native": the rollouts' LC, averaged over the last 10 GRPO steps, reaches 0.9
 
 
 def parse_variants(spec: str) -> list[str]:
@@ -94,8 +96,18 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+def steps_to_lc(curve: list[dict], target: float = LC_TARGET, window: int = LC_WINDOW) -> int | None:
+    """The first GRPO step at which the rollouts' LC, averaged over the last ``window`` steps, reaches ``target``."""
+    points = [point for point in curve if "lc" in point]
+    for end in range(window, len(points) + 1):
+        if statistics.fmean(point["lc"] for point in points[end - window:end]) >= target:
+            return points[end - 1]["step"]
+    return None
+
+
 def table(runs: list[dict], variants: list[str]) -> list[dict]:
-    """One row per variant (and the shared cold start first): mean and std over seeds of each metric."""
+    """One row per variant (and the shared cold start first): mean and std over seeds of each metric, and
+    ``steps_to_lc``: per run, the step its rollouts turned native (None: never)."""
     rows = []
     groups = [("cold start (SFT)", "before", [r for r in runs if r["variant"] == variants[0]])]
     groups += [(variant, "after", [r for r in runs if r["variant"] == variant]) for variant in variants]
@@ -103,16 +115,27 @@ def table(runs: list[dict], variants: list[str]) -> list[dict]:
         row = {"variant": name, "runs": len(group)}
         for key, _ in TABLE_METRICS:
             row[key] = _mean_std([r[when][key] for r in group if key in r[when]])
+        row["steps_to_lc"] = [steps_to_lc(r["curve"]) for r in group] if when == "after" else []
         rows.append(row)
     return rows
 
 
+def _steps_cell(steps: list[int | None]) -> str:
+    reached = [step for step in steps if step is not None]
+    if not steps:
+        return "—"
+    mean = f"{statistics.fmean(reached):.0f}" if reached else "never"
+    return f"{mean} ({len(reached)}/{len(steps)} runs)"
+
+
 def markdown_table(rows: list[dict], seeds: int) -> str:
-    header = "| variant | " + " | ".join(label for _, label in TABLE_METRICS) + " |"
+    steps_label = f"GRPO steps to rollout LC {LC_TARGET:g} ({LC_WINDOW}-step mean)"
+    header = "| variant | " + " | ".join(label for _, label in TABLE_METRICS) + f" | {steps_label} |"
     lines = [f"Held-out questions, after GRPO, mean ± std over {seeds} seed(s):", "", header,
-             "|---|" + "---:|" * len(TABLE_METRICS)]
+             "|---|" + "---:|" * (len(TABLE_METRICS) + 1)]
     for row in rows:
         cells = [f"{row[key][0]:.3f} ± {row[key][1]:.3f}" for key, _ in TABLE_METRICS]
+        cells.append(_steps_cell(row.get("steps_to_lc", [])))
         lines.append(f"| {row['variant']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
