@@ -10,7 +10,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.17.3
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -29,7 +29,9 @@
 #
 # This notebook runs the M-Thinker procedure end to end, then evaluates the result with the paper's metrics:
 #
-# 1. **cold-start SFT**: format-teaching traces (`<think>` in the question's language, then a `\boxed{}` answer);
+# 1. **cold-start SFT**: synthetic traces that give the model a *drifting* cold start, like DeepSeek-R1-Distill:
+#    for 70% of a non-English question's traces the thinking is in English, then a `\boxed{}` answer in the
+#    question's language;
 # 2. **select**: rejection sampling keeps questions the model sometimes, but not always, solves consistently;
 # 3. **refs**: an English reference answer per kept question, for the CTA reward;
 # 4. **GRPO** with the language-consistency (LC) gate, accuracy and cross-lingual thinking alignment (CTA,
@@ -42,15 +44,16 @@
 # reads PolyMath from the benchmark folder beside a checkout, or else from the Hugging Face Hub
 # (`Qwen/PolyMath`).
 #
-# **Time and memory.** Measured in this repository on 2 CPU cores shared with other jobs (see
-# docs/BENCHMARKS.md §5): the full preset (2 iterations, 8 GRPO steps each) took 40.5 s of wall time with a
-# peak of 0.86 GB of RAM on nearly idle cores, and up to 12 min when other jobs loaded them; the CI parameters of `tests/test_notebooks.py`
-# (2 languages x 3 questions, 120 SFT steps, 1 GRPO step) run this whole notebook in a few minutes. With
-# a GPU the same commands use it.
+# **Time and memory.** The full preset (500 SFT steps, one iteration with 130 GRPO steps) takes a few
+# minutes on two CPU cores; docs/BENCHMARKS.md §5 has the measured figures and the machine. The CI
+# parameters of `tests/test_notebooks.py` (2 languages x 3 questions, a format-only warm-up, 1 GRPO step) run
+# this whole notebook quickly. With a GPU the same commands use it.
 #
-# **What to expect.** A tiny random model trained for a minute learns the *format* and some of the
-# language, not mathematics: the numbers check that every stage runs and feeds the next; they are not a
-# result. For the real model see `02_grpo_colab_t4.ipynb`.
+# **What to expect.** The paper's headline in miniature: on held-out questions (never trained on) the cold
+# start thinks in the question's language about one time in five, and after GRPO with the M-Thinker reward
+# almost always, with accuracy no lower. The tiny model does not do mathematics: its answers are recalled,
+# so accuracy is low and measures transfer across languages, not reasoning. For the real model see
+# `02_grpo_colab_t4.ipynb`.
 
 # %%
 # Set-up: install the kit once and report the hardware.
