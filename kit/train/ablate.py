@@ -150,6 +150,10 @@ def _mean_curve(runs: list[dict], key: str) -> tuple[list[int], list[float]]:
     return steps, [statistics.fmean(by_step[s]) for s in steps]
 
 
+def _trailing_mean(values: list[float], window: int) -> list[float]:
+    return [statistics.fmean(values[max(0, end - window):end]) for end in range(1, len(values) + 1)]
+
+
 def plot_curves(runs: list[dict], variants: list[str], path: Path) -> Path:
     """LC and reward of the GRPO rollouts per step (mean over seeds), one line per variant."""
     import matplotlib
@@ -158,13 +162,17 @@ def plot_curves(runs: list[dict], variants: list[str], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for variant in variants:
+    for index, variant in enumerate(variants):
         group = [r for r in runs if r["variant"] == variant]
         for ax, key in zip(axes, ("lc", "reward")):
             steps, values = _mean_curve(group, key)
-            ax.plot(steps, values, marker=".", label=variant)
-    axes[0].set(title="LC of the GRPO rollouts", xlabel="GRPO step", ylabel="LC", ylim=(-0.02, 1.02))
-    axes[1].set(title="reward (each variant's own scale)", xlabel="GRPO step", ylabel="mean reward")
+            color = f"C{index}"
+            ax.plot(steps, values, color=color, alpha=0.2, linewidth=0.8)  # each step: 2 prompts, noisy
+            ax.plot(steps, _trailing_mean(values, LC_WINDOW), color=color, label=variant)
+    axes[0].axhline(LC_TARGET, color="grey", linestyle=":", linewidth=1)
+    axes[0].set(title=f"LC of the GRPO rollouts ({LC_WINDOW}-step mean)", xlabel="GRPO step", ylabel="LC",
+                ylim=(-0.02, 1.02))
+    axes[1].set(title=f"reward ({LC_WINDOW}-step mean; each variant's own scale)", xlabel="GRPO step", ylabel="mean reward")
     axes[0].legend(fontsize=8)
     fig.suptitle(f"mean over {len({r['seed'] for r in runs})} seed(s)", fontsize=9)
     fig.tight_layout()
