@@ -67,3 +67,30 @@ def test_sft_counts_dropped_traces_and_fails_when_most_are_too_long(tiny_model_p
     with pytest.raises(ValueError, match=r"6 of 10 traces \(60%\) are longer than sft.max_length=512 tokens.*"
                                          r"Raise sft.max_length and model.max_seq_length"):
         tokenize_traces([*traces[:4], *[long] * 6], tokenizer, max_length=512)
+
+
+@pytest.mark.parametrize(("lengths", "budget", "warned"), [
+    ({"ru": [70, 78, 60], "ja": [50, 58, 56]}, 64, ["ru"]),  # the tiny tokenizer's Cyrillic runs long
+    ({"ru": [70, 50, 50, 50, 50, 50]}, 64, []),             # one in six is not a language's habit
+    ({"ru": [700]}, None, []),                               # no GRPO budget known: nothing to compare
+])
+def test_a_language_whose_traces_outgrow_the_grpo_completions_is_named(lengths, budget, warned, caplog):
+    from kit.train.sft import warn_over_completion_budget
+
+    traces = [{"lang": lang} for lang, values in lengths.items() for _ in values]
+    flat = [value for values in lengths.values() for value in values]
+    assert warn_over_completion_budget(traces, flat, budget) == warned
+    for lang in warned:
+        assert f"{lang} rollouts will be cut before their answer" in caplog.text
+        assert f"grpo.max_completion_length={budget}" in caplog.text
+
+
+def test_tokenize_traces_measures_completions_against_the_grpo_budget(tiny_model_path, caplog):
+    from kit.data.loaders import load_rows
+    from kit.data.traces import synthetic_traces
+    from kit.models import load_tokenizer
+    from kit.train.sft import tokenize_traces
+
+    rows = load_rows("examples/data/polymath_low_slice.jsonl", langs=["ja", "fr"], limit_per_lang=3)
+    tokenize_traces(synthetic_traces(rows), load_tokenizer("tiny"), max_length=512, completion_budget=8)
+    assert "3 of 3 ja traces" in caplog.text and "3 of 3 fr traces" in caplog.text

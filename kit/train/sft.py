@@ -68,9 +68,34 @@ def load_sft_traces(config, exclude: set[str] = frozenset()) -> list[dict]:
 MOST = 0.5  # a run that would drop more than this share of its traces stops (see tokenize_traces)
 
 
-def tokenize_traces(traces: list[dict], tokenizer, max_length: int, control: bool = False):
+OVER_BUDGET = 0.2  # the share of a language's traces longer than GRPO's completions that earns a warning
+
+
+def warn_over_completion_budget(traces: list[dict], completion_lengths: list[int], budget: int | None) -> list[str]:
+    """Warn, per language, when more than :data:`OVER_BUDGET` of its traces are longer than ``budget`` tokens
+    (``grpo.max_completion_length``): the policy learns to think that long, and its rollouts in that language
+    are cut before the answer, so select keeps none of its questions. Returns the languages warned about."""
+    if not budget:
+        return []
+    totals: dict[str, list[int]] = {}
+    for trace, length in zip(traces, completion_lengths):
+        totals.setdefault(trace["lang"], []).append(length)
+    warned = []
+    for lang, lengths in totals.items():
+        over = sum(length > budget for length in lengths)
+        if over > OVER_BUDGET * len(lengths):
+            warned.append(lang)
+            log.warning("SFT: %d of %d %s traces are longer than grpo.max_completion_length=%d tokens (longest %d): "
+                        "%s rollouts will be cut before their answer; raise grpo.max_completion_length and "
+                        "select/refs.max_new_tokens", over, len(lengths), lang, budget, max(lengths), lang)
+    return warned
+
+
+def tokenize_traces(traces: list[dict], tokenizer, max_length: int, control: bool = False,
+                    completion_budget: int | None = None):
     """``(dataset, dropped)``: a pre-tokenized dataset (``input_ids`` and ``completion_mask``, 1 on
-    ``thinking</think>answer<eos>``) of the traces that fit ``max_length`` tokens, and how many did not.
+    ``thinking</think>answer<eos>``) of the traces that fit ``max_length`` tokens, and how many did not;
+    ``completion_budget``: see :func:`warn_over_completion_budget`.
 
     Tokenized here rather than by TRL so the chat template's BOS is not doubled by ``add_special_tokens``.
     Dropping more than half of the traces fails with advice: R1-length traces run to many thousand tokens, and
@@ -78,16 +103,18 @@ def tokenize_traces(traces: list[dict], tokenizer, max_length: int, control: boo
     """
     from datasets import Dataset
 
-    examples, lengths = [], []
+    examples, lengths, completion_lengths = [], [], []
     for trace in traces:
         prompt = render_prompt(tokenizer, trace["question"], trace["lang"], control=control)
         completion = f"{trace['thinking']}</think>{trace['answer']}"
         prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
         completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
         lengths.append(len(prompt_ids) + len(completion_ids))
+        completion_lengths.append(len(completion_ids))
         if lengths[-1] <= max_length:
             examples.append({"input_ids": prompt_ids + completion_ids,
                              "completion_mask": [0] * len(prompt_ids) + [1] * len(completion_ids)})
+    warn_over_completion_budget(traces, completion_lengths, completion_budget)
     dropped = len(traces) - len(examples)
     if dropped:
         log.warning("SFT: dropped %d of %d traces (%.0f%%) longer than sft.max_length=%d tokens",
@@ -146,7 +173,8 @@ def _run_sft(config, output_dir: Path, adapter: str | None, exclude: set[str],
     from kit.train.callbacks import MetricsLogger, quiet_progress
 
     dataset, dropped = tokenize_traces(traces, tokenizer, min(config.sft.max_length, config.model.max_seq_length),
-                                       control=config.data.control)
+                                       control=config.data.control,
+                                       completion_budget=config.grpo.max_completion_length)
     # built now: when unsloth was chosen, trl.SFTConfig is its subclass since the model load imported it;
     # max_length None: tokenize_traces already dropped the long examples, TRL must not truncate again
     args = config.trainer_args("sft", output_dir / CHECKPOINTS, cuda=_cuda(), max_length=None,
