@@ -96,13 +96,17 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+def _trailing_mean(values: list[float], window: int) -> list[float]:
+    """The mean of each value and the ``window - 1`` before it (fewer at the start)."""
+    return [statistics.fmean(values[max(0, end - window):end]) for end in range(1, len(values) + 1)]
+
+
 def steps_to_lc(curve: list[dict], target: float = LC_TARGET, window: int = LC_WINDOW) -> int | None:
     """The first GRPO step at which the rollouts' LC, averaged over the last ``window`` steps, reaches ``target``."""
     points = [point for point in curve if "lc" in point]
-    for end in range(window, len(points) + 1):
-        if statistics.fmean(point["lc"] for point in points[end - window:end]) >= target:
-            return points[end - 1]["step"]
-    return None
+    means = _trailing_mean([point["lc"] for point in points], window)
+    return next((point["step"] for point, mean in zip(points[window - 1:], means[window - 1:]) if mean >= target),
+                None)
 
 
 def table(runs: list[dict], variants: list[str]) -> list[dict]:
@@ -121,9 +125,9 @@ def table(runs: list[dict], variants: list[str]) -> list[dict]:
 
 
 def _steps_cell(steps: list[int | None]) -> str:
-    reached = [step for step in steps if step is not None]
     if not steps:
         return "—"
+    reached = [step for step in steps if step is not None]
     mean = f"{statistics.fmean(reached):.0f}" if reached else "never"
     return f"{mean} ({len(reached)}/{len(steps)} runs)"
 
@@ -148,10 +152,6 @@ def _mean_curve(runs: list[dict], key: str) -> tuple[list[int], list[float]]:
                 by_step.setdefault(point["step"], []).append(point[key])
     steps = sorted(by_step)
     return steps, [statistics.fmean(by_step[s]) for s in steps]
-
-
-def _trailing_mean(values: list[float], window: int) -> list[float]:
-    return [statistics.fmean(values[max(0, end - window):end]) for end in range(1, len(values) + 1)]
 
 
 def plot_curves(runs: list[dict], variants: list[str], path: Path) -> Path:
