@@ -27,7 +27,6 @@ import dataclasses
 import logging
 import typing
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,7 @@ from kit.models import ModelConfig
 from kit.paths import EXAMPLES_DIR, REPO_DIR
 from kit.rewards.mthinker import RewardConfig
 from kit.train import trl_config
-from kit.train.config_values import ConfigError, parse_override, set_dotted, suggest
+from kit.train.config_values import ConfigError, parse_override, plain_data, set_dotted, suggest
 from kit.train.settings import ColdStartSettings, DataSettings, PipelineSettings, RefsSettings, SelectSettings
 
 __all__ = ["Config", "ConfigError", "DataSettings", "build_config", "load_config", "save_config"]
@@ -78,9 +77,9 @@ class Config:
         out: dict = {}
         for name in SECTION_ORDER:
             if name in TRL_SECTIONS:
-                out[name] = _plain(self.trl_values[name]) if plain else dict(self.trl_values[name])
+                out[name] = plain_data(self.trl_values[name]) if plain else dict(self.trl_values[name])
             else:
-                out[name] = _plain(getattr(self, name))
+                out[name] = plain_data(getattr(self, name))
         out.update({key: getattr(self, key) for key in TOP_LEVEL_KEYS})
         return out
 
@@ -94,21 +93,6 @@ class Config:
         """TRL's config for the ``section`` trainer of this run (see :func:`kit.train.trl_config.trainer_args`)."""
         return trl_config.trainer_args(section, self.trl_values[section], output_dir, cuda=cuda,
                                        dtype=self.model.dtype, **run_values)
-
-
-def _plain(value):
-    """Dataclasses/enums/paths to YAML-safe plain data (for snapshots)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def preset_names() -> list[str]:

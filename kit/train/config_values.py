@@ -1,4 +1,4 @@
-"""``key.sub=value`` overrides, the config error, and "did you mean" for :mod:`kit.train.config`.
+"""``key.sub=value`` overrides, the config error, "did you mean", and plain data for :mod:`kit.train.config`.
 
 Values are typed by the sections themselves (pydantic for the kit's sections, TRL's field types for
 ``grpo`` and ``sft``): nothing here converts types.
@@ -6,7 +6,10 @@ Values are typed by the sections themselves (pydantic for the kit's sections, TR
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+from enum import Enum
+from pathlib import Path
 from typing import Any
 
 
@@ -47,3 +50,18 @@ def set_dotted(raw: dict, key: str, value) -> None:
             child = node[part] = dict(child)
         node = child
     node[parts[-1]] = value
+
+
+def plain_data(value):
+    """Dataclasses/enums/paths to YAML-safe plain data (for snapshots and validated TRL values)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain_data(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): plain_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_data(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value

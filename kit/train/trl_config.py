@@ -25,12 +25,11 @@ import functools
 import math
 import os
 import typing
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from kit.models import default_optimizer, trainer_precision
-from kit.train.config_values import ConfigError, suggest
+from kit.train.config_values import ConfigError, plain_data, suggest
 
 # Each value differs from TRL 1.14's default, or unsloth changes it (see UNSLOTH_GRPO_DEFAULTS), or both.
 GRPO_DEFAULTS: dict[str, Any] = {
@@ -131,14 +130,6 @@ def _adapter(hint):
     return TypeAdapter(hint)
 
 
-def _plain(value):
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _run_values(section: str) -> dict[str, tuple[Any, str]]:
     return {**RUN_VALUES, **(GRPO_RUN_VALUES if section == "grpo" else {})}
 
@@ -164,7 +155,7 @@ def validate_section(section: str, values: dict, where: typing.Callable[[str], s
             raise ConfigError(f"unknown config key {dotted!r} ({where(dotted)}){suggest(key, fields)}; the {section} "
                               f"section is TRL's {trl_class(section).__name__}: its fields are the keys")
         try:
-            checked[key] = _plain(_adapter(fields[key]).validate_python(value))
+            checked[key] = plain_data(_adapter(fields[key]).validate_python(value))
         except ValidationError as exc:
             error = exc.errors()[0]
             raise ConfigError(f"config key {dotted!r} ({where(dotted)}): {error['msg']}, got {value!r}") from None
