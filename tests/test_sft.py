@@ -94,3 +94,59 @@ def test_tokenize_traces_measures_completions_against_the_grpo_budget(tiny_model
     rows = load_rows("examples/data/polymath_low_slice.jsonl", langs=["ja", "fr"], limit_per_lang=3)
     tokenize_traces(synthetic_traces(rows), load_tokenizer("tiny"), max_length=512, completion_budget=8)
     assert "3 of 3 ja traces" in caplog.text and "3 of 3 fr traces" in caplog.text
+
+
+SLICE_LANGS = ["ar", "bn", "de", "es", "fr", "id", "it", "ja", "ko", "ms", "pt", "ru", "sw", "te", "th", "vi", "zh"]
+
+
+def test_synthetic_traces_of_every_slice_language_fit_the_tiny_presets_completions(tiny_model_path):
+    """Unfitted, Russian's control sentence alone is 34 tiny-tokenizer tokens and its native traces run past 64:
+    select then kept 2 of 32 Russian questions. Fitted, every trace fits and still thinks in its language."""
+    from kit.models import load_tokenizer
+    from kit.rewards.mthinker import RewardConfig, score_completions
+    from kit.train.config import load_config
+    from kit.train.sft import completion_text, completion_tokens, load_sft_traces, warn_over_completion_budget
+
+    tokenizer = load_tokenizer("tiny")
+    config = load_config("tiny", [f"data.langs=[{','.join(SLICE_LANGS)}]", "cold_start.limit_per_lang=6"])
+    budget = config.grpo.max_completion_length
+    unfitted = load_sft_traces(config)
+    assert max(completion_tokens(tokenizer, t) for t in unfitted if t["lang"] == "ru" and not t["drift"]) > budget
+    traces = load_sft_traces(config, tokenizer=tokenizer)
+    assert [t["id"] for t in traces] == [t["id"] for t in unfitted]
+    lengths = [completion_tokens(tokenizer, t) for t in traces]
+    assert warn_over_completion_budget(traces, lengths, budget) == []
+    # the ones that still do not fit: Bengali's sentence at its 12-character floor, on the slice's longest numbers
+    assert [t["lang"] for t, length in zip(traces, lengths) if length > budget] in ([], ["bn"])
+    native = [t for t in traces if not t["drift"] and t["lang"] != "en"]
+    scores = [score_completions([completion_text(t)], lang=t["lang"], answer=t["answer"].split("{")[1][:-1],
+                                config=RewardConfig(min_response_chars=20))[0] for t in native]
+    inconsistent = sorted({t["lang"] for t, s in zip(native, scores) if s.lc < 1})
+    # fitted or not, lid.176 reads the authors' Malay sentence as Indonesian and Swahili's short answer phrase
+    # ("Jibu la mwisho ni") as Spanish: the tiny demo cannot turn those two native (README)
+    assert inconsistent == ["ms", "sw"]
+
+
+@pytest.mark.parametrize(("sentence", "shorter"), [
+    ("Пожалуйста, думайте и отвечайте на русском языке.", "Пожалуйста, думайте и отвечайте на русском"),
+    ("ใช้ภาษาไทยในการคิดและตอบคำถาม.", "ใช้ภาษาไทยในการคิดและตอบคำถาม"),  # no spaces: a character
+    ("Bitte denke und", "Bitte denke und"),  # dropping a word would leave fewer than 12 characters
+])
+def test_shorten_sentence(sentence, shorter):
+    from kit.data.traces import shorten_sentence
+
+    assert shorten_sentence(sentence) == shorter
+
+
+def test_fitting_stops_at_the_shortest_sentence_when_nothing_fits():
+    from kit.data.loaders import load_rows
+    from kit.data.traces import shorten_sentence, synthetic_traces
+    from kit.languages import language_of
+
+    rows = load_rows("examples/data/polymath_low_slice.jsonl", langs=["ru"], limit_per_lang=2)
+    traces = synthetic_traces(rows, head_chars=0, fits=lambda trace: False)
+    shortest = language_of("ru").control
+    while shorten_sentence(shortest) != shortest:
+        shortest = shorten_sentence(shortest)
+    assert shortest == "Пожалуйста, думайте"
+    assert all(t["thinking"].startswith(f"Хорошо {shortest} ") for t in traces)

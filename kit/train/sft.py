@@ -48,8 +48,14 @@ class SFTResult:
     summary: dict
 
 
-def load_sft_traces(config, exclude: set[str] = frozenset()) -> list[dict]:
-    """The traces of ``config.cold_start.traces`` for ``config.data.langs`` (``exclude``: question ids held out)."""
+def completion_text(trace: dict) -> str:
+    """What SFT trains a trace's completion on (before the EOS token)."""
+    return f"{trace['thinking']}</think>{trace['answer']}"
+
+
+def load_sft_traces(config, exclude: set[str] = frozenset(), tokenizer=None) -> list[dict]:
+    """The traces of ``config.cold_start.traces`` for ``config.data.langs`` (``exclude``: question ids held out;
+    ``tokenizer``: synthetic traces are fitted to ``grpo.max_completion_length`` in its tokens)."""
     settings = config.cold_start
     langs = list(config.data.langs)
     if settings.traces == "synthetic":
@@ -57,9 +63,12 @@ def load_sft_traces(config, exclude: set[str] = frozenset()) -> list[dict]:
         trained = cap_per_lang([r for r in rows if r["id"] not in exclude], settings.limit_per_lang)
         # English traces cover the held-out questions' problems too (never their own text): the answer skill
         english = cap_per_lang(rows, settings.limit_per_lang) if settings.english_traces else []
+        budget = config.grpo.max_completion_length
+        fits = None if tokenizer is None or not budget else (
+            lambda trace: completion_tokens(tokenizer, trace) <= budget)
         return synthetic_traces(trained, english_rows=english, head_chars=settings.head_chars,
                                 drift_rate=settings.drift_rate, copies=settings.traces_per_question,
-                                seed=config.sft.seed)
+                                seed=config.sft.seed, fits=fits)
     traces = load_traces(settings.traces, langs=langs + (["en"] if settings.english_traces else []),
                          limit_per_lang=settings.limit_per_lang)
     return [t for t in traces if t["id"] not in exclude]
@@ -69,6 +78,11 @@ MOST = 0.5  # a run that would drop more than this share of its traces stops (se
 
 
 OVER_BUDGET = 0.2  # the share of a language's traces longer than GRPO's completions that earns a warning
+
+
+def completion_tokens(tokenizer, trace: dict) -> int:
+    """A trace's completion length in tokens, its EOS included."""
+    return len(tokenizer(completion_text(trace), add_special_tokens=False)["input_ids"]) + 1
 
 
 def warn_over_completion_budget(traces: list[dict], completion_lengths: list[int], budget: int | None) -> list[str]:
@@ -106,9 +120,9 @@ def tokenize_traces(traces: list[dict], tokenizer, max_length: int, control: boo
     examples, lengths, completion_lengths = [], [], []
     for trace in traces:
         prompt = render_prompt(tokenizer, trace["question"], trace["lang"], control=control)
-        completion = f"{trace['thinking']}</think>{trace['answer']}"
         prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        completion_ids = tokenizer(completion_text(trace), add_special_tokens=False)["input_ids"] + [
+            tokenizer.eos_token_id]
         lengths.append(len(prompt_ids) + len(completion_ids))
         completion_lengths.append(len(completion_ids))
         if lengths[-1] <= max_length:
@@ -160,7 +174,9 @@ def run_sft(config, output_dir: str | Path, *, adapter: str | None = None, exclu
 def _run_sft(config, output_dir: Path, adapter: str | None, exclude: set[str],
              resumed_from: Path | None) -> SFTResult:
     settings = config.cold_start
-    traces = load_sft_traces(config, exclude)
+    # synthetic traces are fitted to GRPO's completion budget in the model's tokens, so its tokenizer comes first
+    synthetic = settings.traces == "synthetic"
+    traces = load_sft_traces(config, exclude, tokenizer=models.load_tokenizer(config.model.name) if synthetic else None)
     log.info("SFT: %d traces (%s)", len(traces), settings.traces)
     check_contamination(traces, stage="sft", source=str(settings.traces), allow=config.data.allow_benchmark_overlap)
 
