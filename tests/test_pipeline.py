@@ -22,7 +22,7 @@ def test_pipeline_end_to_end_then_skips(tiny_cache, tmp_path):
     args = ["pipeline", "examples/configs/tiny.yaml", "--output", str(out)]
     for item in SMALL:
         args += ["--set", item]
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(app, args + ["--set", "pipeline.eval_trained=true"])
     assert result.exit_code == 0, result.output
     assert "before (SFT)" in result.output and "final adapters" in result.output
     summary = json.loads((out / "summary.json").read_text())
@@ -68,9 +68,11 @@ def test_pipeline_end_to_end_then_skips(tiny_cache, tmp_path):
     assert "sft" in stages
 
     mtime = (out / "sft" / "model" / "model.safetensors").stat().st_mtime
-    again = CliRunner().invoke(app, args + ["--json"])
+    assert summary["trained_after"]["questions"] == kept1  # the RL questions' before/after too
+    again = CliRunner().invoke(app, args + ["--json"])  # the preset leaves the RL questions out
     assert again.exit_code == 0, again.output
     rerun = json.loads(again.output[again.output.index("{"):])
+    assert "trained_after" not in rerun and "trained_before" not in rerun
     assert all(s["result"].startswith("skipped") for s in rerun["stages"]), rerun["stages"]
     # a finished stage's result line is read back from its DONE marker
     assert [s["result"] for s in rerun["stages"]] == [

@@ -8,6 +8,7 @@
     <output>/iter2/refs         ... and so on for pipeline.iterations
     <output>/eval/before.json   reward components of the SFT model on held-out questions
     <output>/eval/after.json    ... of the final model
+    <output>/eval/trained_*.json  the same on the first iteration's RL questions (pipeline.eval_trained)
     <output>/final              the final model, always: the last GRPO adapter, or the SFT model when no GRPO
                                 iteration had data (a link; ``--model <output>/final`` loads it anywhere)
     <output>/summary.json, pipeline.log
@@ -198,9 +199,9 @@ def run_pipeline(config, output_dir: str | Path) -> dict:
 def _before_after(config, output_dir: Path, summary: dict, holdout: list[dict], trained: list[dict],
                   sft: Policy, policy: Policy) -> None:
     """The cold-start and final policies on the held-out questions (and on the RL questions of the first
-    iteration, ``trained``) into ``summary``. Each result is kept under eval/ with the policy it measured and
-    reused by a rerun while that policy is still the one to measure (not a DONE marker: a rerun with more
-    iterations has a new final policy)."""
+    iteration, ``trained``) into ``summary``. Each result is kept under eval/ with what it measured (the policy,
+    the questions, the samples and tokens) and reused by a rerun while that is still what to measure (not a DONE
+    marker: a rerun with more iterations has a new final policy, one with more eval_n samples measures again)."""
     settings: PipelineSettings = config.pipeline
     tokens = settings.eval_max_new_tokens or config.grpo.max_completion_length
     judge = build_judge(config) if trained else None
@@ -209,17 +210,24 @@ def _before_after(config, output_dir: Path, summary: dict, holdout: list[dict], 
             continue
         for name, pol in ((f"{split}before", sft), (f"{split}after", policy)):
             path = output_dir / "eval" / f"{name}.json"
-            if path.is_file() and json.loads(path.read_text())["policy"] == [pol.model_name, pol.adapter]:
+            # what was measured: a rerun with other eval settings measures again
+            measured = {"policy": [pol.model_name, pol.adapter], "ids": [r["id"] for r in rows],
+                        "eval_n": settings.eval_n, "max_new_tokens": tokens}
+            if path.is_file() and _same_measurement(json.loads(path.read_text()), measured):
                 summary[name] = json.loads(path.read_text())
                 continue
             log.info("evaluating %s on %d %s questions", name, len(rows), "RL" if split else "held-out")
             result = reward_means(config, rows, model_name=pol.model_name, adapter=pol.adapter, n=settings.eval_n,
                                   max_new_tokens=tokens, judge=judge)
-            result["policy"] = [pol.model_name, pol.adapter]
+            result.update(measured)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
             summary[name] = result
             release_memory()
+
+
+def _same_measurement(saved: dict, measured: dict) -> bool:
+    return all(saved.get(key) == value for key, value in measured.items())
 
 
 def _run_pipeline(config, output_dir: Path) -> dict:
@@ -242,7 +250,7 @@ def _run_pipeline(config, output_dir: Path) -> dict:
                      "eval_n": settings.eval_n, "held_out": len(holdout),
                      "grpo_reward_std": {path.parent.name: grpo_reward_std(path) for path in grpo_dirs},
                      "learning_curve": learning_curve(grpo_dirs)}
-    _before_after(config, output_dir, summary, holdout, state.trained if state.final_adapter else [], start,
-                  policy)
+    trained = state.trained if state.final_adapter and settings.eval_trained else []
+    _before_after(config, output_dir, summary, holdout, trained, start, policy)
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     return summary

@@ -141,6 +141,7 @@ class PipelineSettings:
     sft: bool = True  # false: start from model.name as is (e.g. a released cold-start model)
     eval_per_lang: int = 4  # held-out questions per language for the before/after table (0: no table)
     eval_n: int = 4  # samples per held-out question
+    eval_trained: bool = True  # also the before/after on the first iteration's RL questions (what GRPO saw)
     eval_max_new_tokens: int | None = None  # None = grpo.max_completion_length
     grpo_steps: int | None = None  # GRPO steps per iteration; None = grpo.max_steps
 
