@@ -44,7 +44,7 @@
 # reads PolyMath from the benchmark folder beside a checkout, or else from the Hugging Face Hub
 # (`Qwen/PolyMath`).
 #
-# **Time and memory.** The full preset (500 SFT steps, one iteration with 130 GRPO steps) takes a few
+# **Time and memory.** The full preset (500 SFT steps, one iteration with 200 GRPO steps) takes a few
 # minutes on two CPU cores; docs/BENCHMARKS.md §5 has the measured figures and the machine. The CI
 # parameters of `tests/test_notebooks.py` (2 languages x 3 questions, a format-only warm-up, 1 GRPO step) run
 # this whole notebook quickly. With a GPU the same commands use it.
@@ -152,7 +152,7 @@ from kit.train.grpo import REWARD_KEYS  # the combined reward and each component
 summary = json.loads((Path(OUTPUT) / "summary.json").read_text(encoding="utf-8"))
 display(pd.DataFrame(summary["stages"]).set_index("name"))
 rows = [*REWARD_KEYS, "group_reward_std"]
-# held-out questions (never trained on), then the Iter1 RL questions GRPO trained on
+# held-out questions (never trained on), then the Iter1 RL questions GRPO trained on (pipeline.eval_trained)
 for prefix, title in (("", "held-out questions"), ("trained_", "questions GRPO trained on")):
     if f"{prefix}before" in summary and f"{prefix}after" in summary:
         before, after = summary[f"{prefix}before"], summary[f"{prefix}after"]
