@@ -106,9 +106,10 @@ def synthetic_traces(rows: list[dict], *, english_rows: list[dict] = (), head_ch
         out = _build_traces(rows, english_rows, head_chars, drift_rate, copies, seed, sentences)
         if fits is None or head_chars:
             return out
-        too_long = {"en" if t["drift"] else t["lang"] for t in out if not fits(t)}
-        shorter = {code: shorten_sentence(sentences.get(code) or language_of(code).control) for code in too_long}
-        shorter = {code: text for code, text in shorter.items() if text != sentences.get(code, language_of(code).control)}
+        current = {code: sentences.get(code) or language_of(code).control
+                   for code in {"en" if t["drift"] else t["lang"] for t in out if not fits(t)}}
+        shorter = {code: shorten_sentence(text) for code, text in current.items()}
+        shorter = {code: text for code, text in shorter.items() if text != current[code]}
         if not shorter:  # everything fits, or the sentences that do not are as short as they may be
             return out
         sentences.update(shorter)
