@@ -3,6 +3,7 @@ and the OpenAI-compatible source against a real streaming HTTP server on 127.0.0
 
 import socket
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -244,6 +245,20 @@ def test_compare_mode_loads_the_model_once_and_switches_the_adapter_off_for_the_
     assert _final_completions([sources.main], greedy)[0] == adapter_alone
 
 
+def test_the_page_names_local_folders_without_this_machines_absolute_paths(tmp_path, monkeypatch, tiny_model_path):
+    from kit.app.launch import AppConfig, build_sources, shown_name
+
+    (tmp_path / "runs" / "final").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert shown_name("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B") == "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
+    assert shown_name(str(tmp_path / "runs" / "final")) == str(Path("runs") / "final")  # inside: relative
+    assert shown_name(str(tiny_model_path)) == Path(tiny_model_path).name  # outside: the folder's own name
+
+    sources = build_sources(AppConfig(model=str(tiny_model_path)))
+    assert str(tmp_path) not in sources.description and str(Path(tiny_model_path).parent) not in sources.description
+    assert sources.main.label == Path(tiny_model_path).name
+
+
 # ---------------------------------------------------------------------------------------------- page wiring
 
 
@@ -304,7 +319,6 @@ def test_browser_tests_fail_instead_of_skipping_when_the_browser_is_required(tmp
     import os
     import subprocess
     import sys
-    from pathlib import Path
 
     tests = Path(__file__).parent
     env = {**os.environ, "MTHINKER_CHROMIUM": str(tmp_path / "no-such-chromium")}

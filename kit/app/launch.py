@@ -85,6 +85,17 @@ class AppConfig:
         return "tiny" if preset is Preset.tiny else PAPER_BASE_MODEL
 
 
+def shown_name(name: str) -> str:
+    """How the page names a model or adapter: a Hub id as given; a local folder relative to the working
+    directory, or by its own name when outside it (an absolute path would show visitors this machine's folders).
+    """
+    if not os.path.exists(name):
+        return name
+    path = os.path.abspath(name)
+    relative = os.path.relpath(path)
+    return os.path.basename(path) if relative.startswith("..") else relative
+
+
 def build_sources(cfg: AppConfig):
     if cfg.api_base:
         main = OpenAISource(cfg.api_base, model=cfg.api_model, api_key=os.environ.get(cfg.api_key_env))
@@ -95,6 +106,7 @@ def build_sources(cfg: AppConfig):
             description=f"Model: `{cfg.api_model}`, served by an OpenAI-compatible server.",
         )
     name = cfg.model_name()
+    shown = shown_name(name)
     note = (
         " (random weights: it streams gibberish in many scripts, which exercises the switch alert)"
         if name == "tiny"
@@ -102,22 +114,22 @@ def build_sources(cfg: AppConfig):
     )
     if cfg.adapter:
         main = LocalModelSource(
-            name, adapter=cfg.adapter, backend=cfg.backend, label=f"trained: {name} + adapter"
+            name, adapter=cfg.adapter, backend=cfg.backend, label=f"trained: {shown} + adapter"
         )
         # One model in memory: the base side is the same model with the adapter switched off.
-        base = main.without_adapter(label=f"base: {name} (adapter off)")
+        base = main.without_adapter(label=f"base: {shown} (adapter off)")
         return DemoSources(
             main=main,
             base=base,
             lid_backend=cfg.lid,
-            description=f"Model: `{name}` with adapter `{cfg.adapter}`{note}. Compare mode runs the base "
+            description=f"Model: `{shown}` with adapter `{shown_name(cfg.adapter)}`{note}. Compare mode runs the base "
             "side with the adapter switched off on the same loaded model, so the two sides stream one "
             "after the other.",
         )
     return DemoSources(
-        main=LocalModelSource(name, backend=cfg.backend),
+        main=LocalModelSource(name, backend=cfg.backend, label=shown),
         lid_backend=cfg.lid,
-        description=f"Model: `{name}`{note}.",
+        description=f"Model: `{shown}`{note}.",
     )
 
 
