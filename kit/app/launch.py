@@ -87,8 +87,8 @@ class AppConfig:
 
 def shown_name(name: str) -> str:
     """How the page names a model or adapter: a Hub id as given; a local folder relative to the working
-    directory, or by its own name when outside it (an absolute path would show visitors this machine's folders).
-    """
+    directory, or by its own name when outside it (an absolute path would show visitors this machine's
+    folders)."""
     if not os.path.exists(name):
         return name
     path = os.path.abspath(name)
@@ -122,9 +122,9 @@ def build_sources(cfg: AppConfig):
             main=main,
             base=base,
             lid_backend=cfg.lid,
-            description=f"Model: `{shown}` with adapter `{shown_name(cfg.adapter)}`{note}. Compare mode runs the base "
-            "side with the adapter switched off on the same loaded model, so the two sides stream one "
-            "after the other.",
+            description=f"Model: `{shown}` with adapter `{shown_name(cfg.adapter)}`{note}. Compare mode "
+            "runs the base side with the adapter switched off on the same loaded model, so the two sides "
+            "stream one after the other.",
         )
     return DemoSources(
         main=LocalModelSource(name, backend=cfg.backend, label=shown),
