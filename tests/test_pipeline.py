@@ -7,9 +7,9 @@ import pytest
 from typer.testing import CliRunner
 
 # a format-only warm-up, one trace per question, so 60 steps memorize it (the preset's drifting cold start and
-# what GRPO makes of it: tests/test_loop.py)
+# what GRPO makes of it: tests/test_loop.py); no top-up, so select keeps only questions with a reward spread
 SMALL = ["data.langs=[fr,ko]", "cold_start.limit_per_lang=4", "sft.max_steps=60", "cold_start.drift_rate=0",
-         "cold_start.traces_per_question=1",
+         "cold_start.traces_per_question=1", "select.top_up=false",
          "select.limit_per_lang=4", "pipeline.eval_per_lang=2", "pipeline.eval_n=2", "pipeline.grpo_steps=2",
          "pipeline.iterations=2"]
 

@@ -35,12 +35,13 @@ def test_good_means_format_lc_and_correct():
 
 @pytest.fixture(scope="module")
 def warm_config(tiny_cache, tmp_path_factory):
-    """The tiny preset on two languages, with a full-SFT warm-up short enough for a test."""
+    """The tiny preset on two languages, with a full-SFT warm-up short enough for a test; select without the
+    preset's top-up, so that it keeps exactly the questions the rule keeps (the top-up has its own test below)."""
     from kit.train.config import load_config
     from kit.train.sft import run_sft
 
     cfg = load_config("tiny", ["data.langs=[fr,ko]", "cold_start.limit_per_lang=4", "sft.max_steps=60",
-                               "select.limit_per_lang=4", "pipeline.eval_per_lang=0"])
+                               "select.limit_per_lang=4", "pipeline.eval_per_lang=0", "select.top_up=false"])
     out = tmp_path_factory.mktemp("sft")
     result = run_sft(cfg, out)
     return cfg, str(result.adapter_dir)
